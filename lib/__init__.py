@@ -1,0 +1,1 @@
+"""cronrelay: serverless HTTP cron endpoints for Vercel + Supabase."""

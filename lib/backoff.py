@@ -1,0 +1,15 @@
+"""Retry delays, shared by every job that retries: exponential, capped, jittered."""
+
+from __future__ import annotations
+
+import random
+
+
+def backoff_seconds(attempt: int, *, base: float = 30.0, cap: float = 3600.0) -> float:
+    """Delay before retry number `attempt` (1 = first retry).
+
+    "Equal jitter": half the exponential step is kept, half is random, so
+    retries never bunch up and never come back sooner than half the step.
+    """
+    step = min(cap, base * 2 ** max(0, attempt - 1))
+    return step / 2 + random.uniform(0, step / 2)

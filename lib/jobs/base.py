@@ -1,0 +1,53 @@
+"""What a job is: a plain async function over a context, plus how to call it."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from lib.db import Database
+from lib.deadline import Deadline
+from lib.settings import Settings
+
+
+@dataclass(frozen=True)
+class JobContext:
+    db: Database
+    settings: Settings
+    deadline: Deadline
+    run_id: int
+    trigger: str
+    request_id: str
+    dry_run: bool = False
+    # The caller's cap on items this run handles; None means "as many as the budget allows".
+    limit: int | None = None
+    # The run request's payload, for jobs run by the drain; {} otherwise.
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class JobResult:
+    stats: dict[str, Any]
+    # Work is left for the next run (the budget or `limit` ended this one).
+    has_more: bool = False
+    # Some items failed while others succeeded: the run is `partial`.
+    failures: int = 0
+
+
+JobFunction = Callable[[JobContext], Awaitable[JobResult]]
+
+
+def no_requirements(settings: Settings) -> str | None:
+    return None
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    run: JobFunction
+    summary: str
+    # The largest `limit` a caller may ask for.
+    max_limit: int
+    # A setting the job cannot run without, as a 503 message; None when all is there.
+    config_problem: Callable[[Settings], str | None] = no_requirements

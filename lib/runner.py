@@ -1,0 +1,105 @@
+"""Run one job under the ledger: lease, deadline, error capture, log line."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from typing import Any
+
+from lib.db import Database, DatabaseError
+from lib.deadline import Deadline
+from lib.jobs.base import Job, JobContext
+from lib.ledger import RunReport, begin_run, end_run, log_run
+from lib.settings import Settings
+
+log = logging.getLogger("cronrelay.runner")
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+async def run_job(
+    job: Job,
+    *,
+    db: Database,
+    settings: Settings,
+    trigger: str,
+    request_id: str | None = None,
+    dry_run: bool = False,
+    limit: int | None = None,
+    payload: dict[str, Any] | None = None,
+    deadline: Deadline | None = None,
+) -> RunReport:
+    """Run `job` once. Database failures before the run starts propagate (there is no run to report)."""
+    request_id = request_id or new_request_id()
+    clock = time.monotonic()
+    start = await begin_run(
+        db, job=job.name, trigger=trigger, lease_seconds=settings.lease_seconds, request_id=request_id, dry_run=dry_run
+    )
+    report = RunReport(
+        job=job.name,
+        run_id=start.run_id,
+        status="skipped",
+        trigger=trigger,
+        request_id=request_id,
+        started_at=start.started_at,
+        dry_run=dry_run,
+        stats={"held_by_run": start.held_by},
+    )
+    if not start.acquired:
+        log_run(report)
+        return report
+
+    own_deadline = Deadline.after(settings.run_time_budget_seconds)
+    context = JobContext(
+        db=db,
+        settings=settings,
+        # A nested run (from the drain) must end within its parent's budget too.
+        deadline=min(own_deadline, deadline, key=lambda d: d.expires_at) if deadline else own_deadline,
+        run_id=start.run_id,
+        trigger=trigger,
+        request_id=request_id,
+        dry_run=dry_run,
+        limit=limit,
+        payload=payload or {},
+    )
+    try:
+        result = await job.run(context)
+        report.stats = result.stats
+        report.has_more = result.has_more
+        report.status = "partial" if result.has_more or result.failures else "ok"
+    except Exception as error:  # the run fails as a whole; the log gets the traceback
+        log.exception("job %s (run %s) failed", job.name, start.run_id)
+        report.status = "error"
+        report.stats = {}
+        report.error = one_line(error)
+
+    try:
+        duration = await end_run(
+            db,
+            run_id=start.run_id,
+            status=report.status,
+            stats=report.stats,
+            error=report.error,
+            has_more=report.has_more,
+        )
+    except DatabaseError as error:
+        # The work may be done but cannot be recorded; the lease will expire and
+        # the ledger will show the run as abandoned.
+        log.exception("job %s (run %s): closing the run failed", job.name, start.run_id)
+        report.status = "error"
+        report.error = f"could not record the run's outcome: {one_line(error)}"
+        duration = None
+    report.duration_ms = duration if duration is not None else int((time.monotonic() - clock) * 1000)
+    log_run(report)
+    return report
+
+
+def one_line(error: BaseException) -> str:
+    if isinstance(error, DatabaseError):
+        text = str(error) if str(error).startswith("database") else f"database error: {error}"
+    else:
+        text = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+    return " ".join(text.split())[:500]

