@@ -8,9 +8,9 @@ from pathlib import Path
 # Vercel runs this file from api/; the package lives beside it in lib/.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mangum import Mangum  # noqa: E402
+from mangum import Mangum
 
-from lib.app import create_app  # noqa: E402
+from lib.app import create_app
 
 app = create_app()
 handler = Mangum(app, lifespan="off")

@@ -12,4 +12,4 @@ def backoff_seconds(attempt: int, *, base: float = 30.0, cap: float = 3600.0) ->
     retries never bunch up and never come back sooner than half the step.
     """
     step = min(cap, base * 2 ** max(0, attempt - 1))
-    return step / 2 + random.uniform(0, step / 2)
+    return float(step / 2 + random.uniform(0, step / 2))

@@ -114,7 +114,7 @@ class Settings(BaseSettings):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"REMINDER_TIMEZONE must be an IANA time zone such as Europe/Berlin, got {value!r}") from None
+            raise ValueError(f"REMINDER_TIMEZONE must be an IANA zone like Europe/Berlin, got {value!r}") from None
         return value
 
     @model_validator(mode="after")

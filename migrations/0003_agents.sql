@@ -79,7 +79,7 @@ create or replace function public.delete_expired_heartbeats(
   p_retention_days integer,
   p_batch_size integer
 )
-returns table (deleted integer)
+returns table (deleted integer, batch_size integer)
 language sql
 volatile
 security invoker
@@ -94,19 +94,19 @@ as $$
   ), gone as (
     delete from public.heartbeats h using doomed where h.id = doomed.id returning 1
   )
-  select count(*)::integer from gone;
+  select count(*)::integer, p_batch_size from gone;
 $$;
 
 -- The dry-run twin: how many rows would go, counted up to p_cap so a huge
 -- backlog does not turn a dry run into a full scan.
 create or replace function public.count_expired_heartbeats(p_retention_days integer, p_cap integer)
-returns table (expired integer)
+returns table (expired integer, capped_at integer)
 language sql
 stable
 security invoker
 set search_path = ''
 as $$
-  select count(*)::integer
+  select count(*)::integer, p_cap
     from (select 1
             from public.heartbeats h
            where h.created_at < now() - make_interval(days => p_retention_days)

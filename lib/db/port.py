@@ -4,6 +4,9 @@ Every read and write is a SQL function from migrations/. Both adapters return
 rows exactly as Postgres's own JSON functions serialize them (timestamps as
 ISO strings, uuids as strings), so a job sees the same values whichever
 adapter runs it.
+
+Every function returns a table of at least two columns: PostgREST (and so
+this port) treats a one-column table as a set of bare scalars.
 """
 
 from __future__ import annotations

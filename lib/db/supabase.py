@@ -55,7 +55,7 @@ class SupabaseDatabase:
         for attempt, delay in enumerate((*RETRY_DELAYS, None), start=1):
             try:
                 response = await client.rpc(function, params).execute()
-                data = response.data
+                data: Any = response.data
                 return data if isinstance(data, list) else [] if data is None else [data]
             except APIError as error:
                 status = _status_of(error)

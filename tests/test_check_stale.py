@@ -1,0 +1,142 @@
+"""check-stale: the right agents go offline, once, and someone is told."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import httpx
+
+from tests.conftest import AUTH, app_client
+
+ALERT_URL = "https://alerts.example.test/hook"
+
+
+async def _agents(sql):
+    rows = await sql.fetch("select name, status, went_offline_at is not null as gone from agents order by name")
+    return {r["name"]: (r["status"], r["gone"]) for r in rows}
+
+
+async def _arrange(sql):
+    await sql.execute(
+        """
+        insert into agents (name, last_heartbeat_at, created_at) values
+          ('fresh',        now() - interval '10 seconds', now() - interval '1 day'),
+          ('stale',        now() - interval '10 minutes', now() - interval '1 day'),
+          ('never-old',    null,                          now() - interval '1 hour'),
+          ('never-new',    null,                          now() - interval '1 minute');
+        insert into agents (name, status, last_heartbeat_at)
+        values ('already-off', 'offline', now() - interval '1 day');
+        """
+    )
+
+
+async def test_marks_exactly_the_stale_agents_offline(client, sql):
+    await _arrange(sql)
+    body = (await client.get("/api/cron/check-stale", headers=AUTH)).json()
+    assert body["status"] == "ok"
+    assert body["stats"]["marked_offline"] == 2
+    assert await _agents(sql) == {
+        "already-off": ("offline", False),
+        "fresh": ("online", False),
+        "never-new": ("online", False),
+        "never-old": ("offline", True),
+        "stale": ("offline", True),
+    }
+    again = (await client.get("/api/cron/check-stale", headers=AUTH)).json()
+    assert again["stats"]["marked_offline"] == 0
+
+
+async def test_stale_after_setting_is_honoured(make_settings, sql, db):
+    await _arrange(sql)
+    async with app_client(make_settings(stale_after_seconds=5)) as http:
+        body = (await http.get("/api/cron/check-stale", headers=AUTH)).json()
+    assert body["stats"]["marked_offline"] == 4  # fresh (10 s) is stale at 5 s too
+
+
+async def test_heartbeat_brings_an_agent_back_online(client, sql, db):
+    agent = uuid.uuid4()
+    await sql.execute(
+        "insert into agents (id, name, last_heartbeat_at) values ($1, 'a', now() - interval '1 hour')", agent
+    )
+    await client.get("/api/cron/check-stale", headers=AUTH)
+    assert await sql.fetchval("select status from agents where id = $1", agent) == "offline"
+    rows = await db.call("record_heartbeat", p_agent_id=str(agent), p_payload={"cpu": 0.5})
+    assert rows[0]["status"] == "online"
+    row = await sql.fetchrow("select status, went_offline_at, last_heartbeat_at > now() - interval '5 s' as fresh "
+                             "from agents where id = $1", agent)  # fmt: skip
+    assert dict(row) == {"status": "online", "went_offline_at": None, "fresh": True}
+    payload = await sql.fetchval("select payload from heartbeats where agent_id = $1", agent)
+    assert json.loads(payload) == {"cpu": 0.5}
+
+
+async def test_first_heartbeat_registers_an_unknown_agent(db, sql):
+    agent = uuid.uuid4()
+    await db.call("record_heartbeat", p_agent_id=str(agent))
+    assert await sql.fetchval("select status from agents where id = $1", agent) == "online"
+    assert await sql.fetchval("select count(*) from heartbeats where agent_id = $1", agent) == 1
+
+
+async def test_alert_webhook_gets_the_list(make_settings, sql, db, http_mock):
+    await _arrange(sql)
+    hook = http_mock.post(ALERT_URL).mock(return_value=httpx.Response(204))
+    async with app_client(make_settings(alert_webhook_url=ALERT_URL)) as http:
+        body = (await http.get("/api/cron/check-stale", headers=AUTH)).json()
+    assert body["status"] == "ok"
+    assert body["stats"]["alert"] == "sent"
+    assert hook.call_count == 1
+    event = json.loads(hook.calls.last.request.content)
+    assert event["event"] == "agents.offline"
+    assert sorted(a["name"] for a in event["agents"]) == ["never-old", "stale"]
+    assert event["count"] == 2
+
+
+async def test_no_alert_when_nobody_went_offline(make_settings, sql, db, http_mock):
+    hook = http_mock.post(ALERT_URL).mock(return_value=httpx.Response(204))
+    async with app_client(make_settings(alert_webhook_url=ALERT_URL)) as http:
+        await http.get("/api/cron/check-stale", headers=AUTH)
+    assert hook.call_count == 0
+
+
+async def test_failing_alert_leaves_run_ok_and_reports_it(make_settings, sql, db, http_mock):
+    await _arrange(sql)
+    http_mock.post(ALERT_URL).mock(return_value=httpx.Response(500))
+    async with app_client(make_settings(alert_webhook_url=ALERT_URL)) as http:
+        body = (await http.get("/api/cron/check-stale", headers=AUTH)).json()
+    assert body["status"] == "ok"
+    assert body["stats"]["alert"] == "failed"
+    assert body["stats"]["alert_error"] == "alert webhook answered HTTP 500"
+    assert (await _agents(sql))["stale"] == ("offline", True)
+    stats = json.loads(await sql.fetchval("select stats from cron_runs where id = $1", body["run_id"]))
+    assert stats["alert"] == "failed"
+
+
+async def test_unreachable_alert_is_reported(make_settings, sql, db, http_mock):
+    await _arrange(sql)
+    http_mock.post(ALERT_URL).mock(side_effect=httpx.ConnectError("refused"))
+    async with app_client(make_settings(alert_webhook_url=ALERT_URL)) as http:
+        body = (await http.get("/api/cron/check-stale", headers=AUTH)).json()
+    assert body["status"] == "ok"
+    assert body["stats"]["alert_error"] == "alert webhook unreachable: ConnectError"
+
+
+async def test_dry_run_changes_nothing(client, sql):
+    await _arrange(sql)
+    body = (await client.get("/api/cron/check-stale?dry_run=true", headers=AUTH)).json()
+    assert body["dry_run"] is True
+    assert body["stats"]["would_mark_offline"] == 2
+    assert (await _agents(sql))["stale"] == ("online", False)
+
+
+async def test_limit_bounds_the_run_and_reports_more(client, sql):
+    await sql.execute(
+        "insert into agents (name, last_heartbeat_at) "
+        "select 'agent-' || i, now() - interval '1 hour' from generate_series(1, 5) i"
+    )
+    body = (await client.get("/api/cron/check-stale?limit=3", headers=AUTH)).json()
+    assert body["stats"]["marked_offline"] == 3
+    assert body["has_more"] is True
+    assert body["status"] == "partial"
+    rest = (await client.get("/api/cron/check-stale", headers=AUTH)).json()
+    assert rest["stats"]["marked_offline"] == 2
+    assert rest["status"] == "ok"

@@ -1,0 +1,73 @@
+"""cleanup-heartbeats: only expired rows go, in batches, within the budget."""
+
+from __future__ import annotations
+
+from tests.conftest import AUTH, app_client
+
+
+async def _arrange(sql, expired: int, kept: int) -> None:
+    await sql.execute("insert into agents (id, name) values ('00000000-0000-0000-0000-000000000001', 'a')")
+    await sql.execute(
+        """
+        insert into heartbeats (agent_id, created_at)
+        select '00000000-0000-0000-0000-000000000001'::uuid, now() - interval '31 days' - i * interval '1 second'
+          from generate_series(1, $1) i
+        union all
+        select '00000000-0000-0000-0000-000000000001'::uuid, now() - interval '29 days'
+          from generate_series(1, $2)
+        """,
+        expired,
+        kept,
+    )
+
+
+async def _counts(sql):
+    old = await sql.fetchval("select count(*) from heartbeats where created_at < now() - interval '30 days'")
+    young = await sql.fetchval("select count(*) from heartbeats where created_at >= now() - interval '30 days'")
+    return old, young
+
+
+async def test_deletes_only_expired_rows_across_batches(make_settings, sql, db):
+    await _arrange(sql, expired=25, kept=7)
+    async with app_client(make_settings(cleanup_batch_size=10)) as http:
+        body = (await http.get("/api/cron/cleanup-heartbeats", headers=AUTH)).json()
+    assert body["status"] == "ok"
+    assert body["stats"] == {"deleted": 25, "batches": 3}
+    assert body["has_more"] is False
+    assert await _counts(sql) == (0, 7)
+
+
+async def test_retention_setting_is_honoured(make_settings, sql, db):
+    await _arrange(sql, expired=3, kept=4)
+    async with app_client(make_settings(heartbeat_retention_days=1)) as http:
+        body = (await http.get("/api/cron/cleanup-heartbeats", headers=AUTH)).json()
+    assert body["stats"]["deleted"] == 7
+
+
+async def test_tiny_budget_ends_partial_and_next_run_finishes(make_settings, sql, db):
+    await _arrange(sql, expired=30, kept=2)
+    async with app_client(make_settings(cleanup_batch_size=5, run_time_budget_seconds=0.000001)) as http:
+        first = (await http.get("/api/cron/cleanup-heartbeats", headers=AUTH)).json()
+    assert first["status"] == "partial"
+    assert first["has_more"] is True
+    assert first["stats"]["deleted"] < 30
+    async with app_client(make_settings(cleanup_batch_size=5)) as http:
+        second = (await http.get("/api/cron/cleanup-heartbeats", headers=AUTH)).json()
+    assert second["status"] == "ok"
+    assert first["stats"]["deleted"] + second["stats"]["deleted"] == 30
+    assert await _counts(sql) == (0, 2)
+
+
+async def test_limit_caps_deleted_rows(client, sql):
+    await _arrange(sql, expired=12, kept=0)
+    body = (await client.get("/api/cron/cleanup-heartbeats?limit=5", headers=AUTH)).json()
+    assert body["stats"]["deleted"] == 5
+    assert body["has_more"] is True
+    assert await _counts(sql) == (7, 0)
+
+
+async def test_dry_run_counts_and_deletes_nothing(client, sql):
+    await _arrange(sql, expired=12, kept=3)
+    body = (await client.get("/api/cron/cleanup-heartbeats?dry_run=1", headers=AUTH)).json()
+    assert body["stats"] == {"would_delete": 12}
+    assert await _counts(sql) == (12, 3)
