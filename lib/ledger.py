@@ -74,9 +74,7 @@ async def end_run(
     db: Database, *, run_id: int, status: str, stats: dict[str, Any], error: str | None, has_more: bool
 ) -> int | None:
     """Close the ledger row; returns its duration in ms, or None if the row was not ours to close."""
-    rows = await db.call(
-        "end_run", p_run_id=run_id, p_status=status, p_stats=stats, p_error=error, p_has_more=has_more
-    )
+    rows = await db.call("end_run", p_run_id=run_id, p_status=status, p_stats=stats, p_error=error, p_has_more=has_more)
     return int(rows[0]["duration_ms"]) if rows else None
 
 

@@ -110,4 +110,3 @@ def serve_local(port: int = 3000, cron: bool = True) -> int:
     print(f"migrations applied: {', '.join(applied) if applied else 'none pending'}", flush=True)
     asyncio.run(_serve(port, secret, cron))
     return 0
-

