@@ -1,0 +1,157 @@
+"""The reminders sweep against a local fake Telegram that answers after 20 ms.
+
+1. 1,000 due reminders to distinct chats at TELEGRAM_MAX_PER_SECOND=25: the
+   achieved rate as a fraction of 25 (aim >= 0.95, never above 1.0).
+2. The same at 1,000/s, where concurrency is the bound: throughput as a
+   fraction of concurrency / latency.
+3. Database round trips per batch of 100.
+
+The rate is measured where Telegram would measure it: from the moments the
+fake received the calls, over the span of calls, (n - 1) / (last - first).
+Beside the 1,000/s figure, the same HTTP client blasting the same fake with
+the same concurrency (no database, no pacing) gives this machine's ceiling,
+measured in the same run: client and fake share a CPU here, so concurrency /
+latency is out of reach for any sender.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from typing import Any
+
+import asyncpg
+
+from bench.harness import embedded_database
+from lib.db import database_for
+from lib.db.port import Row
+from lib.deadline import Deadline
+from lib.http import http_client
+from lib.jobs.base import JobContext, JobResult
+from lib.jobs.reminders import MAX_IN_FLIGHT, reminders
+from lib.settings import Settings, load_settings
+from tests.fake_telegram import FakeTelegram
+
+COUNT = 1_000
+LATENCY_SECONDS = 0.020
+BATCH_SIZE = 100
+
+
+class CountingDatabase:
+    """The port, counting calls per function."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.calls: Counter[str] = Counter()
+
+    async def call(self, function: str, /, **args: Any) -> list[Row]:
+        self.calls[function] += 1
+        rows: list[Row] = await self.inner.call(function, **args)
+        return rows
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+
+async def _reset(dsn: str) -> None:
+    connection = await asyncpg.connect(dsn)
+    try:
+        await connection.execute("truncate public.scheduled_reminders restart identity")
+        await connection.execute(
+            "insert into public.scheduled_reminders (telegram_id, due_at, draft_text) "
+            "select g, now() - interval '1 minute', 'bench reminder ' || g from generate_series(1, $1) g",
+            COUNT,
+        )
+    finally:
+        await connection.close()
+
+
+async def _sweep(dsn: str, api_base: str, per_second: float) -> tuple[JobResult, Counter[str], float]:
+    settings: Settings = load_settings(
+        _env_file=None,
+        database_url=dsn,
+        telegram_bot_token="123456:bench-token",
+        telegram_api_base=api_base,
+        telegram_max_per_second=per_second,
+        reminder_batch_size=BATCH_SIZE,
+        run_time_budget_seconds=300,
+        lease_seconds=600,
+    )
+    database = CountingDatabase(database_for(settings))
+    context = JobContext(
+        db=database,  # type: ignore[arg-type]
+        settings=settings,
+        deadline=Deadline.after(settings.run_time_budget_seconds),
+        run_id=0,
+        trigger="cli",
+        request_id="bench",
+    )
+    started = time.perf_counter()
+    result = await reminders(context)
+    elapsed = time.perf_counter() - started
+    await database.close()
+    return result, database.calls, elapsed
+
+
+async def _blast(api_base: str) -> None:
+    """The bare client: COUNT sendMessage calls, MAX_IN_FLIGHT at a time."""
+    client = await http_client()
+    gate = asyncio.Semaphore(MAX_IN_FLIGHT)
+
+    async def one(chat: int) -> None:
+        async with gate:
+            response = await client.post(f"{api_base}/bot123456:bench/sendMessage", json={"chat_id": chat, "text": "x"})
+            response.raise_for_status()
+
+    await asyncio.gather(*(one(chat) for chat in range(COUNT)))
+
+
+def _ceiling() -> float:
+    with FakeTelegram(latency=LATENCY_SECONDS) as fake:
+        asyncio.run(_blast(fake.url))
+        times = sorted(call.at for call in fake.snapshot())
+    return (len(times) - 1) / (times[-1] - times[0])
+
+
+def _case(dsn: str, per_second: float) -> tuple[JobResult, Counter[str], float, float]:
+    asyncio.run(_reset(dsn))
+    with FakeTelegram(latency=LATENCY_SECONDS) as fake:
+        result, calls, elapsed = asyncio.run(_sweep(dsn, fake.url, per_second))
+        times = sorted(call.at for call in fake.snapshot())
+    assert result.stats["delivered"] == COUNT == len(times), (result.stats, len(times))
+    rate = (len(times) - 1) / (times[-1] - times[0])
+    return result, calls, elapsed, rate
+
+
+def main() -> None:
+    with embedded_database() as dsn:
+        result, calls, elapsed, rate = _case(dsn, 25)
+        print(
+            f"at 25/s: {COUNT} reminders to distinct chats in {elapsed:.1f} s; "
+            f"achieved {rate:.2f}/s = {rate / 25:.3f} of the limit",
+            flush=True,
+        )
+        trips = sum(calls.values()) / result.stats["batches"]
+        print(
+            f"database round trips: {dict(calls)} over {result.stats['batches']} batches "
+            f"= {trips:.2f} per batch of {BATCH_SIZE}",
+            flush=True,
+        )
+
+        result, calls, elapsed, rate = _case(dsn, 1000)
+        ideal = MAX_IN_FLIGHT / LATENCY_SECONDS
+        bare = _ceiling()
+        print(
+            f"at 1000/s: {COUNT} reminders in {elapsed:.2f} s; achieved {rate:.0f}/s = {rate / ideal:.3f} "
+            f"of concurrency / latency ({MAX_IN_FLIGHT} / {LATENCY_SECONDS * 1000:.0f} ms = {ideal:.0f}/s)",
+            flush=True,
+        )
+        print(
+            f"  the bare HTTP client on this machine, same fake and concurrency: {bare:.0f}/s = "
+            f"{bare / ideal:.3f} of concurrency / latency; the sweep reaches {rate / bare:.3f} of it",
+            flush=True,
+        )
+        trips = sum(calls.values()) / result.stats["batches"]
+        print(f"database round trips at 1000/s: {trips:.2f} per batch of {BATCH_SIZE}", flush=True)
