@@ -1,9 +1,14 @@
 """The command line: `python -m lib <command>`.
 
-  migrate                      apply migrations/ to DATABASE_URL
-  run <job> [--dry-run] [--limit N]
-                               run a job once, print its JSON result
-  local                        the local stack: embedded Postgres, app, cron runner
+migrate                      apply migrations/ to DATABASE_URL
+run <job> [--dry-run] [--limit N]
+                             run a job once, print its JSON result
+request <job> [--payload JSON] [--project P]
+                             queue a run of a job (a run request), print its id
+runs [--job J] [--limit N]   recent runs from the ledger, as a table
+requests [--status S] [--limit N]
+                             run requests, newest first, as a table
+local                        the local stack: embedded Postgres, app, cron runner
 """
 
 from __future__ import annotations
@@ -12,10 +17,14 @@ import argparse
 import asyncio
 import json
 import sys
+from typing import Any
 
-from lib.db import DatabaseError, database_for
+from lib.db import DatabaseError, Row, database_for
 from lib.jobs import JOBS
 from lib.settings import SettingsError, get_settings
+from lib.tables import requests_table, runs_table
+
+REQUEST_STATUSES = ("queued", "running", "done", "error")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -26,6 +35,18 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("job", choices=sorted(JOBS))
     run.add_argument("--dry-run", action="store_true")
     run.add_argument("--limit", type=_positive_int)
+    request = commands.add_parser("request", help="queue a run of a job (a run request) and print its id")
+    request.add_argument("job", help="the job's name in cron_jobs (builtin jobs are named after their route)")
+    request.add_argument("--payload", type=_json_object, help="a JSON object for the job; overrides the job's payload")
+    request.add_argument("--project", default="default", help="the job's project (default: %(default)s)")
+    runs = commands.add_parser("runs", help="recent runs from the ledger, as a table")
+    runs.add_argument("--job", help="only this job's runs")
+    runs.add_argument("--limit", type=_positive_int, default=20, help="at most this many rows (default: %(default)s)")
+    requests = commands.add_parser("requests", help="run requests, newest first, as a table")
+    requests.add_argument("--status", choices=REQUEST_STATUSES)
+    requests.add_argument(
+        "--limit", type=_positive_int, default=20, help="at most this many rows (default: %(default)s)"
+    )
     local = commands.add_parser("local", help="embedded Postgres + app on 127.0.0.1 + local cron runner")
     local.add_argument("--port", type=int, default=3000)
     local.add_argument("--no-cron", action="store_true", help="do not fire vercel.json crons")
@@ -36,6 +57,16 @@ def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError("must be a positive integer")
+    return value
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"not valid JSON: {error}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("must be a JSON object, such as '{\"key\": 1}'")
     return value
 
 
@@ -58,11 +89,39 @@ async def _run(name: str, dry_run: bool, limit: int | None) -> int:
     problem = job.config_problem(settings)
     if problem:
         raise SettingsError(problem)
-    report = await run_job(
-        job, db=database_for(settings), settings=settings, trigger="cli", dry_run=dry_run, limit=limit
-    )
+    db = database_for(settings)
+    try:
+        report = await run_job(job, db=db, settings=settings, trigger="cli", dry_run=dry_run, limit=limit)
+    finally:
+        # asyncio.run closes the loop next; its connections go with it, not at exit.
+        await db.close()
     print(json.dumps(report.body(), default=str))
     return 1 if report.status == "error" else 0
+
+
+async def _call(function: str, **args: Any) -> list[Row]:
+    """One port call on a database opened for this command, closed after it."""
+    db = database_for(get_settings())
+    try:
+        return await db.call(function, **args)
+    finally:
+        await db.close()
+
+
+async def _request(job: str, payload: dict[str, Any] | None, project: str) -> int:
+    rows = await _call("request_run", p_job_name=job, p_project_id=project, p_requested_by="cli", p_payload=payload)
+    print(json.dumps({"job": job, **rows[0]}))
+    return 0
+
+
+async def _runs(job: str | None, limit: int) -> int:
+    print(runs_table(await _call("list_runs", p_job=job, p_limit=limit)))
+    return 0
+
+
+async def _requests(status: str | None, limit: int) -> int:
+    print(requests_table(await _call("list_run_requests", p_status=status, p_limit=limit)))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,6 +131,12 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_migrate())
         if args.command == "run":
             return asyncio.run(_run(args.job, args.dry_run, args.limit))
+        if args.command == "request":
+            return asyncio.run(_request(args.job, args.payload, args.project))
+        if args.command == "runs":
+            return asyncio.run(_runs(args.job, args.limit))
+        if args.command == "requests":
+            return asyncio.run(_requests(args.status, args.limit))
         if args.command == "local":
             from lib.local import serve_local
 

@@ -1,0 +1,325 @@
+"""run-requests: drain queued run requests, executing each as its cron_jobs row says.
+
+A batch costs two database round trips: one claim, one settle. In between, the
+batch's requests run concurrently, a few at a time:
+- builtin: the job from the registry runs in-process, under its own ledger row
+  (trigger run-request);
+- webhook: one signed POST (lib/webhooks.py).
+
+Each request ends done, error, or back in the queue with a backoff. A request
+this run claimed but could not start in time is released (its attempt given
+back), and one whose drain died is reclaimed once its lease expires: nothing is
+lost and nothing stays running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+from lib.backoff import backoff_seconds
+from lib.db import DatabaseError
+from lib.deadline import RESERVE_SECONDS, Deadline
+from lib.http import http_client
+from lib.jobs.base import Job, JobContext, JobResult
+from lib.settings import Settings
+from lib.webhooks import post_signed, target_problem
+
+log = logging.getLogger("cronrelay.run_requests")
+
+NAME = "run-requests"
+MAX_LIMIT = 10_000
+# Requests of one batch in flight at once: enough to hide webhook latency, few
+# enough not to flood one receiver or the database the builtin jobs use.
+CONCURRENCY = 10
+RETRY_BASE_SECONDS = 30.0
+RETRY_CAP_SECONDS = 3600.0
+# A request starts only with this much budget left (or its own timeout, when
+# shorter). Starting later would spend an attempt on a call cut off at once.
+MIN_WORK_SECONDS = 1.0
+DRY_RUN_MAX = 1000
+DRY_RUN_SHOWN = 100
+
+Row = dict[str, Any]
+Kind = Literal["done", "error", "retry", "release"]
+# Which counter in the run's stats each settled outcome adds to.
+COUNTED_AS = {"done": "done", "error": "error", "retry": "retried", "release": "released"}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one claimed request settles: one element of settle_run_requests' array."""
+
+    id: str
+    claim_token: str
+    outcome: Kind
+    result: dict[str, Any] | None = None
+    delay_seconds: float = 0.0
+    duration_ms: int | None = None
+    # The job's last_status when it is more than ok/error (a builtin run's `partial`).
+    job_status: str | None = None
+
+
+# -- outcomes -----------------------------------------------------------------
+
+
+def _done(row: Row, result: dict[str, Any], duration_ms: int, job_status: str | None = None) -> Outcome:
+    return Outcome(row["id"], row["claim_token"], "done", result, 0.0, duration_ms, job_status)
+
+
+def _error(row: Row, message: str, duration_ms: int | None = None, **details: Any) -> Outcome:
+    return Outcome(row["id"], row["claim_token"], "error", {"error": message, **details}, 0.0, duration_ms)
+
+
+def _failed_attempt(row: Row, result: dict[str, Any], duration_ms: int, retry_after: float | None = None) -> Outcome:
+    """A transient failure: queued again with backoff, or an error once the attempts are used."""
+    attempt, most = int(row["attempts"]), int(row["max_attempts"])
+    if attempt >= most:
+        message = f"{result.get('error', 'failed')} (gave up after {attempt} attempt{'s' if attempt != 1 else ''})"
+        return Outcome(row["id"], row["claim_token"], "error", {**result, "error": message}, 0.0, duration_ms)
+    delay = backoff_seconds(attempt, base=RETRY_BASE_SECONDS, cap=RETRY_CAP_SECONDS)
+    if retry_after is not None:
+        # The receiver said when to come back; never sooner, and never past the cap.
+        delay = max(delay, min(retry_after, RETRY_CAP_SECONDS))
+    result = {**result, "attempt": attempt, "retry_in_seconds": round(delay, 1)}
+    return Outcome(row["id"], row["claim_token"], "retry", result, delay, duration_ms)
+
+
+def _release(row: Row, delay: float = 0.0) -> Outcome:
+    """Not attempted: back to the queue, attempt given back, result untouched."""
+    return Outcome(row["id"], row["claim_token"], "release", None, delay)
+
+
+# -- what a request may not do ------------------------------------------------
+
+
+def _payload(row: Row) -> Any:
+    # The request's own payload overrides the job's.
+    return row["payload"] if row["payload"] is not None else row["job_payload"]
+
+
+def _json_type(value: Any) -> str:
+    names = {list: "an array", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
+    return "null" if value is None else names.get(type(value), type(value).__name__)
+
+
+def _builtin_target(row: Row) -> str:
+    return str(row["job_target"] or row["job_name"])
+
+
+def preflight(row: Row, settings: Settings, jobs: dict[str, Job]) -> str | None:
+    """Why this request can never run, as one line for result.error; None when it can be tried."""
+    name = row["job_name"]
+    if row.get("exhausted"):
+        return f"abandoned: no result before its lease expired, and all {row['attempts']} attempts are used"
+    if not row["job_enabled"]:
+        return f"job {name!r} is disabled"
+    payload = _payload(row)
+    if not isinstance(payload, dict):
+        return f"payload must be a JSON object, got {_json_type(payload)}"
+    kind = row["job_kind"]
+    if kind == "builtin":
+        target = _builtin_target(row)
+        if target == NAME:
+            return f"{NAME} cannot be run by a run request: it is the drain itself"
+        job = jobs.get(target)
+        if job is None:
+            return f"unknown builtin job {target!r} (known: {', '.join(sorted(jobs))})"
+        problem = job.config_problem(settings)
+        return f"{target} cannot run: {problem}" if problem else None
+    if kind == "webhook":
+        if settings.webhook_signing_secret is None:
+            return "WEBHOOK_SIGNING_SECRET is not set, so webhook calls cannot be signed"
+        return target_problem(row["job_target"], allow_http=settings.allow_http_webhooks)
+    return f"unknown job kind {kind!r}"
+
+
+# -- execution ----------------------------------------------------------------
+
+
+async def _run_builtin(ctx: JobContext, row: Row, job: Job, payload: dict[str, Any]) -> Outcome:
+    from lib.runner import one_line, run_job  # lib.runner imports the registry, which imports this module
+
+    # The nested run ends a little before the drain, which must still settle.
+    deadline = Deadline(ctx.deadline.expires_at - RESERVE_SECONDS)
+    if deadline.remaining() < MIN_WORK_SECONDS:
+        return _release(row)
+    clock = time.monotonic()
+    try:
+        report = await run_job(
+            job,
+            db=ctx.db,
+            settings=ctx.settings,
+            trigger="run-request",
+            request_id=row["id"],
+            payload=payload,
+            deadline=deadline,
+        )
+    except DatabaseError as error:
+        elapsed = int((time.monotonic() - clock) * 1000)
+        return _failed_attempt(row, {"error": f"could not start the run: {one_line(error)}"}, elapsed)
+    if report.status == "skipped":
+        # Another run of that job holds its lease. Nothing ran, so this is not
+        # an attempt: back to the queue, after roughly the first retry delay.
+        return _release(row, backoff_seconds(1, base=RETRY_BASE_SECONDS, cap=RETRY_CAP_SECONDS))
+    result = {
+        "run_id": report.run_id,
+        "status": report.status,
+        "stats": report.stats,
+        "has_more": report.has_more,
+        "duration_ms": report.duration_ms,
+    }
+    if report.status == "error":
+        return _failed_attempt(row, {"error": report.error or "the run failed", **result}, report.duration_ms)
+    return _done(row, result, report.duration_ms, job_status=report.status)
+
+
+def webhook_body(row: Row, payload: dict[str, Any]) -> bytes:
+    """The JSON body of a webhook call. It is the same on every attempt, so a
+    receiver can use request_id to ignore a repeat (delivery is at least once)."""
+    body = {
+        "job": row["job_name"],
+        "request_id": row["id"],
+        "project_id": row["project_id"],
+        "payload": payload,
+        "requested_at": row["requested_at"],
+    }
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+async def _call_webhook(ctx: JobContext, row: Row, payload: dict[str, Any]) -> Outcome:
+    settings = ctx.settings
+    cap = settings.webhook_timeout_seconds
+    window = ctx.deadline.timeout(cap)
+    if window < min(cap, MIN_WORK_SECONDS):
+        return _release(row)
+    assert settings.webhook_signing_secret is not None  # preflight checked it
+    delivery = await post_signed(
+        await http_client(),
+        row["job_target"],
+        webhook_body(row, payload),
+        secret=settings.webhook_signing_secret.get_secret_value(),
+        seconds=window,
+    )
+    if delivery.verdict == "delivered":
+        return _done(row, delivery.result, delivery.duration_ms)
+    if delivery.verdict == "rejected":
+        return Outcome(row["id"], row["claim_token"], "error", delivery.result, 0.0, delivery.duration_ms)
+    return _failed_attempt(row, delivery.result, delivery.duration_ms, delivery.retry_after)
+
+
+async def execute(ctx: JobContext, row: Row) -> Outcome:
+    """Run one claimed request and say how it settles."""
+    from lib.jobs import JOBS  # the one registry; imported here because it imports this module
+
+    problem = preflight(row, ctx.settings, JOBS)
+    if problem:
+        return _error(row, problem)
+    payload = _payload(row)
+    if row["job_kind"] == "builtin":
+        return await _run_builtin(ctx, row, JOBS[_builtin_target(row)], payload)
+    return await _call_webhook(ctx, row, payload)
+
+
+async def _execute_guarded(
+    ctx: JobContext, row: Row, gate: asyncio.Semaphore, job_locks: dict[str, asyncio.Lock]
+) -> Outcome:
+    # Two requests for one builtin job would race for that job's lease, and the
+    # loser would be pushed back; within a run they take turns instead.
+    turn: contextlib.AbstractAsyncContextManager[Any] = contextlib.nullcontext()
+    if row["job_kind"] == "builtin":
+        turn = job_locks.setdefault(_builtin_target(row), asyncio.Lock())
+    async with turn, gate:
+        try:
+            return await execute(ctx, row)
+        except Exception as error:
+            # A bug must not strand the batch: this request is retried like any
+            # failure, the others settle normally, and the log has the trace.
+            log.exception("run request %s (%s) failed unexpectedly", row["id"], row["job_name"])
+            return _failed_attempt(row, {"error": f"internal error: {type(error).__name__}: {error}"[:500]}, 0)
+
+
+# -- the job ------------------------------------------------------------------
+
+
+async def drain(ctx: JobContext) -> JobResult:
+    if ctx.dry_run:
+        return await _dry_run(ctx)
+
+    settings = ctx.settings
+    gate = asyncio.Semaphore(CONCURRENCY)
+    job_locks: dict[str, asyncio.Lock] = {}
+    counts = {"claimed": 0, "done": 0, "error": 0, "retried": 0, "released": 0, "recovered": 0, "batches": 0}
+    superseded = 0
+    drained = False
+    while True:
+        size = settings.run_request_batch_size
+        if ctx.limit is not None:
+            size = min(size, ctx.limit - counts["claimed"])
+        if size <= 0 or ctx.deadline.expired(reserve=RESERVE_SECONDS + MIN_WORK_SECONDS):
+            break
+        rows = await ctx.db.call("claim_run_requests", p_batch_size=size, p_lease_seconds=settings.lease_seconds)
+        if rows:
+            outcomes = await asyncio.gather(*(_execute_guarded(ctx, row, gate, job_locks) for row in rows))
+            settled = await ctx.db.call("settle_run_requests", p_outcomes=[asdict(o) for o in outcomes])
+            counts["batches"] += 1
+            counts["claimed"] += len(rows)
+            counts["recovered"] += sum(1 for row in rows if row["recovered"])
+            for item in settled:
+                counts[COUNTED_AS[item["outcome"]]] += 1
+            lost = len(outcomes) - len(settled)
+            if lost:
+                # Only possible when our lease ran out and another drain took
+                # the rows over: theirs to finish, and nothing of ours applied.
+                superseded += lost
+                log.warning("%d run request(s) were taken over before this run settled them", lost)
+        if len(rows) < size:
+            drained = True
+            break
+
+    stats: dict[str, Any] = dict(counts)
+    if superseded:
+        stats["superseded"] = superseded
+    return JobResult(
+        stats=stats,
+        has_more=not drained or counts["released"] > 0,
+        failures=counts["error"] + counts["retried"],
+    )
+
+
+async def _dry_run(ctx: JobContext) -> JobResult:
+    """What the next real run would claim, without claiming it (and what of it would fail at once)."""
+    from lib.jobs import JOBS
+
+    cap = min(ctx.limit or DRY_RUN_MAX, DRY_RUN_MAX)
+    rows = await ctx.db.call("list_due_run_requests", p_limit=cap + 1)
+    due = rows[:cap]
+    listed = []
+    would_fail = 0
+    for index, row in enumerate(due):
+        problem = preflight(row, ctx.settings, JOBS)
+        would_fail += problem is not None
+        if index < DRY_RUN_SHOWN:
+            entry = {"id": row["id"], "job": row["job_name"], "kind": row["job_kind"], "attempt": row["attempts"] + 1}
+            if row["recovered"]:
+                entry["recovered"] = True
+            if problem:
+                entry["would_fail"] = problem
+            listed.append(entry)
+    return JobResult(
+        stats={"would_run": len(due), "would_fail": would_fail, "requests": listed},
+        has_more=len(rows) > cap,
+    )
+
+
+JOB = Job(
+    name=NAME,
+    run=drain,
+    summary="drain queued run requests: execute each, record the result",
+    max_limit=MAX_LIMIT,
+)

@@ -1,0 +1,169 @@
+"""The operator CLI: `python -m lib request | runs | requests`, against the real database."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from lib.__main__ import main
+from lib.settings import get_settings
+from lib.tables import Column, cell, render
+
+
+@pytest.fixture
+def cli_env(pg_dsn: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """The CLI reads its settings from the environment: DATABASE_URL only, and no developer .env."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("SUPABASE_URL", "SUPABASE_SERVICE_ROLE_KEY", "RUN_TIME_BUDGET_SECONDS", "LEASE_SECONDS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DATABASE_URL", pg_dsn)
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+async def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    # The CLI runs its own event loop (asyncio.run), so it gets a thread of its own.
+    code = await asyncio.to_thread(main, list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+async def test_request_queues_a_run_and_prints_its_id(
+    cli_env: None, sql: asyncpg.Connection, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = await cli(capsys, "request", "check-stale", "--payload", '{"reason": "manual check"}')
+
+    assert code == 0
+    printed = json.loads(out)
+    assert printed["job"] == "check-stale" and printed["status"] == "queued"
+    row = await sql.fetchrow("select * from cron_run_requests where id = $1::uuid", printed["id"])
+    assert row["requested_by"] == "cli" and json.loads(row["payload"]) == {"reason": "manual check"}
+
+
+async def test_request_in_another_project(
+    cli_env: None, sql: asyncpg.Connection, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await sql.execute(
+        "insert into cron_jobs (project_id, name, kind, target) values ('acme', 'sync', 'webhook', 'https://x.test')"
+    )
+    code, out, _ = await cli(capsys, "request", "sync", "--project", "acme")
+    assert code == 0 and json.loads(out)["project_id"] == "acme"
+
+
+async def test_request_for_an_unknown_job_says_so(
+    cli_env: None, sql: asyncpg.Connection, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = await cli(capsys, "request", "no-such-job")
+    assert code == 3 and out == ""
+    assert "unknown job 'no-such-job' in project 'default'" in err
+    assert await sql.fetchval("select count(*) from cron_run_requests") == 0
+
+
+@pytest.mark.parametrize("payload", ["[1, 2]", "not json", '"text"'])
+async def test_request_payload_must_be_a_json_object(
+    cli_env: None, sql: asyncpg.Connection, capsys: pytest.CaptureFixture[str], payload: str
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        await cli(capsys, "request", "check-stale", "--payload", payload)
+    assert exited.value.code == 2
+    assert "--payload" in capsys.readouterr().err
+
+
+async def test_runs_prints_the_ledger_as_a_table(
+    cli_env: None, sql: asyncpg.Connection, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (await cli(capsys, "run", "check-stale"))[0] == 0
+    assert (await cli(capsys, "run", "cleanup-heartbeats"))[0] == 0
+
+    code, out, _ = await cli(capsys, "runs")
+    lines = out.splitlines()
+    assert code == 0
+    assert lines[0].split() == ["id", "job", "trigger", "status", "started", "ms", "more", "stats", "/", "error"]
+    assert set(lines[1]) <= {"-", " "}
+    assert len(lines) == 4  # header, rule, two runs, newest first
+    assert lines[2].split()[1:4] == ["cleanup-heartbeats", "cli", "ok"]
+    assert lines[3].split()[1:4] == ["check-stale", "cli", "ok"]
+    assert '{"marked_offline":0}' in lines[3]
+
+    code, out, _ = await cli(capsys, "runs", "--job", "check-stale", "--limit", "5")
+    assert code == 0 and len(out.splitlines()) == 3 and "cleanup-heartbeats" not in out
+
+
+async def test_runs_with_nothing_to_show(
+    cli_env: None, sql: asyncpg.Connection, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = await cli(capsys, "runs", "--job", "reminders")
+    assert code == 0 and out.strip() == "(none)"
+
+
+async def test_requests_prints_run_requests_filtered_by_status(
+    cli_env: None, sql: asyncpg.Connection, capsys: pytest.CaptureFixture[str]
+) -> None:
+    queued = json.loads((await cli(capsys, "request", "check-stale"))[1])["id"]
+    failed = json.loads((await cli(capsys, "request", "cleanup-heartbeats"))[1])["id"]
+    await sql.execute(
+        "update cron_run_requests set status = 'error', attempts = 1, completed_at = now(), "
+        """result = '{"error": "webhook answered HTTP 404"}' where id = $1::uuid""",
+        failed,
+    )
+
+    code, out, _ = await cli(capsys, "requests")
+    assert code == 0
+    header = out.splitlines()[0].split()
+    assert header[:5] == ["id", "job", "status", "tries", "requested"]
+    assert queued in out and failed in out
+    failed_line = next(line for line in out.splitlines() if failed in line)
+    assert "error" in failed_line and "1/5" in failed_line and "webhook answered HTTP 404" in failed_line
+
+    code, out, _ = await cli(capsys, "requests", "--status", "queued", "--limit", "10")
+    assert code == 0 and queued in out and failed not in out
+    assert "0/5" in next(line for line in out.splitlines() if queued in line)
+
+    with pytest.raises(SystemExit):
+        await cli(capsys, "requests", "--status", "finished")
+
+
+async def test_cli_without_a_database_is_a_configuration_error(
+    cli_env: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("DATABASE_URL")
+    get_settings.cache_clear()
+    code, _, err = await cli(capsys, "requests")
+    assert code == 2 and "database is not configured" in err
+
+
+# -- the table formatting itself ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (None, "-"),
+        (True, "yes"),
+        (12, "12"),
+        ({"a": [1, 2]}, '{"a":[1,2]}'),
+        ("2026-11-23T10:00:00.012345+00:00", "2026-11-23 10:00:00Z"),
+        ("2026-11-23T10:00:00+02:00", "2026-11-23 10:00:00+02:00"),
+        ("two\nlines", "two lines"),
+        ("x" * 50, "x" * 39 + "…"),
+    ],
+)
+def test_cell(value: object, text: str) -> None:
+    assert cell(value, 40) == text
+
+
+def test_render_aligns_columns() -> None:
+    columns = [Column("name", lambda r: r["name"]), Column("n", lambda r: r["n"])]
+    assert render([{"name": "a", "n": 100}, {"name": "longer", "n": 2}], columns).splitlines() == [
+        "name    n",
+        "------  ---",
+        "a       100",
+        "longer  2",
+    ]
+    assert render([], columns) == "(none)"
