@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lib.jobs import check_stale, cleanup_heartbeats
+from lib.jobs import check_stale, cleanup_heartbeats, reminders, run_requests, schedule
 from lib.jobs.base import Job
 
 JOBS: dict[str, Job] = {
@@ -10,5 +10,8 @@ JOBS: dict[str, Job] = {
     for module in (
         check_stale,
         cleanup_heartbeats,
+        reminders,
+        run_requests,
+        schedule,
     )
 }
