@@ -19,40 +19,22 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from typing import Any
 
 import asyncpg
 
 from bench.harness import embedded_database
 from lib.db import database_for
-from lib.db.port import Row
 from lib.deadline import Deadline
 from lib.http import http_client
 from lib.jobs.base import JobContext, JobResult
 from lib.jobs.reminders import MAX_IN_FLIGHT, reminders
 from lib.settings import Settings, load_settings
+from tests.counting import CountingDatabase
 from tests.fake_telegram import FakeTelegram
 
 COUNT = 1_000
 LATENCY_SECONDS = 0.020
 BATCH_SIZE = 100
-
-
-class CountingDatabase:
-    """The port, counting calls per function."""
-
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-        self.name = inner.name
-        self.calls: Counter[str] = Counter()
-
-    async def call(self, function: str, /, **args: Any) -> list[Row]:
-        self.calls[function] += 1
-        rows: list[Row] = await self.inner.call(function, **args)
-        return rows
-
-    async def close(self) -> None:
-        await self.inner.close()
 
 
 async def _reset(dsn: str) -> None:

@@ -21,39 +21,24 @@ import asyncio
 import multiprocessing
 import threading
 import time
-from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
 
 from bench.harness import embedded_database
-from lib.db import Database, database_for
+from lib.db import database_for
 from lib.deadline import Deadline
 from lib.http import http_client
 from lib.jobs.base import JobContext
 from lib.jobs.run_requests import CONCURRENCY, drain
 from lib.settings import Settings, load_settings
+from tests.counting import CountingDatabase
 
 REQUESTS = 2_000
 RECEIVER_DELAY_SECONDS = 0.005
 WARM_UP = 40
-
-
-@dataclass
-class CountingDatabase:
-    inner: Database
-    calls: Counter[str] = field(default_factory=Counter)
-    name: str = "counting"
-
-    async def call(self, function: str, /, **args: Any) -> list[dict[str, Any]]:
-        self.calls[function] += 1
-        return await self.inner.call(function, **args)
-
-    async def close(self) -> None:
-        await self.inner.close()
 
 
 # -- the receiver ---------------------------------------------------------------

@@ -91,6 +91,14 @@ as $$
       from jsonb_to_recordset(coalesce(p_items, '[]'::jsonb))
         as x(id uuid, claim_token uuid, scheduled_at timestamptz, next_run_at timestamptz,
              disable boolean, error text)
+  ), locked as (
+    -- Take the job rows in id order, as settle_run_requests does, so the two
+    -- queue behind each other instead of deadlocking on cron_jobs.
+    select j.id
+      from public.cron_jobs j
+      join item on item.id = j.id and j.schedule_claim_token = item.claim_token
+     order by j.id
+       for no key update of j
   ), moved as (
     update public.cron_jobs j
        set next_run_at = coalesce(item.next_run_at, j.next_run_at),
@@ -101,6 +109,7 @@ as $$
            schedule_locked_until = null,
            updated_at = now()
       from item
+      join locked on locked.id = item.id
      where j.id = item.id
        and j.schedule_claim_token = item.claim_token
     returning j.id, j.project_id,

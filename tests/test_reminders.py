@@ -30,6 +30,7 @@ from lib.migrate import vercel_crons
 from lib.notifiers.telegram import DEFAULT_TEXT
 from lib.settings import Settings
 from tests.conftest import AUTH, app_client
+from tests.counting import CountingDatabase
 from tests.fake_telegram import Call, FakeTelegram
 
 TOKEN = "123456:TEST-secret_token-abcdef"
@@ -724,22 +725,6 @@ async def test_settle_refuses_an_unknown_outcome(db: Database, sql: asyncpg.Conn
             p_max_count=3,
             p_max_attempts=5,
         )
-
-
-class CountingDatabase:
-    """The port, counting calls per function."""
-
-    def __init__(self, inner: Database) -> None:
-        self.inner = inner
-        self.name = inner.name
-        self.calls: Counter[str] = Counter()
-
-    async def call(self, function: str, /, **args: Any) -> list[dict[str, Any]]:
-        self.calls[function] += 1
-        return await self.inner.call(function, **args)
-
-    async def close(self) -> None:
-        await self.inner.close()
 
 
 async def test_a_batch_of_100_costs_at_most_three_round_trips(

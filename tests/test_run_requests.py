@@ -7,7 +7,6 @@ import json
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -27,6 +26,7 @@ from lib.runner import run_job
 from lib.settings import Settings
 from lib.webhooks import BODY_PREVIEW_BYTES, verify_signature
 from tests.conftest import AUTH, app_client
+from tests.counting import CountingDatabase
 
 WEBHOOK_SECRET = "whsec-test-0123456789"
 HOOK = "https://hooks.example.test/run"
@@ -152,22 +152,6 @@ async def local_receiver(delay: float = 0.0) -> AsyncIterator[tuple[str, list[by
         await server.wait_closed()
 
 
-@dataclass
-class CountingDatabase:
-    """The port, counting round trips per function."""
-
-    inner: Database
-    calls: Counter[str] = field(default_factory=Counter)
-    name: str = "counting"
-
-    async def call(self, function: str, /, **args: Any) -> list[dict[str, Any]]:
-        self.calls[function] += 1
-        return await self.inner.call(function, **args)
-
-    async def close(self) -> None:
-        await self.inner.close()
-
-
 # -- request_run: the write path ----------------------------------------------
 
 
@@ -234,6 +218,18 @@ async def test_builtin_request_runs_the_job_under_its_own_ledger_row(
     job = await sql.fetchrow("select * from cron_jobs where name = 'check-stale'")
     assert job["last_status"] == "ok" and job["last_run_at"] is not None and job["last_duration_ms"] is not None
     assert await sql.fetchval("select count(*) from agents where status = 'offline'") == 1
+
+
+async def test_builtin_request_from_a_schedule_is_recorded_with_trigger_schedule(
+    db: Database, sql: asyncpg.Connection, settings: Settings
+) -> None:
+    [queued] = await db.call("request_run", p_job_name="cleanup-heartbeats", p_requested_by="schedule")
+
+    report = await run_drain(db, settings)
+
+    assert report.stats["done"] == 1
+    result = (await fetch(sql, queued["id"]))["result"]
+    assert await sql.fetchval("select trigger from cron_runs where id = $1", result["run_id"]) == "schedule"
 
 
 async def test_builtin_gets_the_request_payload_else_the_jobs(

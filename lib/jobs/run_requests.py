@@ -3,7 +3,7 @@
 A batch costs two database round trips: one claim, one settle. In between, the
 batch's requests run concurrently, a few at a time:
 - builtin: the job from the registry runs in-process, under its own ledger row
-  (trigger run-request);
+  (trigger run-request, or schedule for requests the schedule job enqueued);
 - webhook: one signed POST (lib/webhooks.py).
 
 Each request ends done, error, or back in the queue with a backoff. A request
@@ -155,7 +155,8 @@ async def _run_builtin(ctx: JobContext, row: Row, job: Job, payload: dict[str, A
             job,
             db=ctx.db,
             settings=ctx.settings,
-            trigger="run-request",
+            # Requests the schedule job enqueued say so in the ledger.
+            trigger="schedule" if row["requested_by"] == "schedule" else "run-request",
             request_id=row["id"],
             payload=payload,
             deadline=deadline,
