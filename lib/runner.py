@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -14,6 +15,11 @@ from lib.ledger import RunReport, begin_run, end_run, log_run
 from lib.settings import Settings
 
 log = logging.getLogger("cronrelay.runner")
+
+# Jobs stop themselves at the deadline; this is the backstop for one that does
+# not (a hung call). It must stay below maxDuration minus the budget (10 s), so
+# the run is still recorded before the platform kills the function.
+OVERRUN_GRACE_SECONDS = 5.0
 
 
 def new_request_id() -> str:
@@ -66,10 +72,19 @@ async def run_job(
         payload=payload or {},
     )
     try:
-        result = await job.run(context)
+        async with asyncio.timeout(context.deadline.remaining() + OVERRUN_GRACE_SECONDS):
+            result = await job.run(context)
         report.stats = result.stats
         report.has_more = result.has_more
         report.status = "partial" if result.has_more or result.failures else "ok"
+    except TimeoutError:
+        log.error("job %s (run %s) overran its budget and was stopped", job.name, start.run_id)
+        report.status = "error"
+        report.stats = {}
+        report.error = (
+            f"stopped after overrunning its time budget of {settings.run_time_budget_seconds:g} s; "
+            "work it had claimed returns when its lease expires"
+        )
     except Exception as error:  # the run fails as a whole; the log gets the traceback
         log.exception("job %s (run %s) failed", job.name, start.run_id)
         report.status = "error"

@@ -117,6 +117,23 @@ async def test_a_failing_job_answers_500_with_one_line_and_is_recorded(db, setti
     assert logged[-1]["status"] == "error"
 
 
+async def test_a_job_that_ignores_its_deadline_is_stopped_and_recorded(make_settings, db, sql, monkeypatch):
+    from lib import runner
+
+    async def hangs(ctx: JobContext) -> JobResult:
+        await asyncio.sleep(30)
+        return JobResult(stats={})
+
+    monkeypatch.setattr(runner, "OVERRUN_GRACE_SECONDS", 0.1)
+    settings = make_settings(run_time_budget_seconds=0.1)
+    report = await run_job(Job("check-stale", hangs, "hangs", 1), db=db, settings=settings, trigger="manual")
+    assert report.status == "error"
+    assert report.error.startswith("stopped after overrunning its time budget of 0.1 s")
+    row = await sql.fetchrow("select status, error from cron_runs where id = $1", report.run_id)
+    assert row["status"] == "error" and row["error"] == report.error
+    assert await sql.fetchval("select count(*) from cron_locks") == 0
+
+
 async def test_database_down_gives_clear_json_not_a_traceback(make_settings, sql, http_mock):
     down = make_settings(database_url="postgresql://postgres@127.0.0.1:1/postgres", supabase_url=None)
     async with app_client(down) as http:
