@@ -89,6 +89,33 @@ def test_adapters_survive_a_new_event_loop(pg_dsn):
     assert asyncio.run(once())[0]["ok"] is True
 
 
+def test_supabase_adapter_survives_a_new_event_loop():
+    import respx
+
+    database = SupabaseDatabase(SUPABASE_URL, SERVICE_KEY)
+
+    clients = []
+
+    async def once() -> list:
+        rows = await database.call("health_check")
+        rows_again = await database.call("health_check")
+        clients.append(peek(f"supabase:{id(database)}"))
+        assert rows == rows_again
+        return rows
+
+    with respx.mock() as router:
+        route = router.post(f"{SUPABASE_URL}/rest/v1/rpc/health_check").mock(
+            return_value=httpx.Response(200, json=[{"ok": True, "server_time": "2026-11-23T00:00:00+00:00"}])
+        )
+        assert asyncio.run(once())[0]["ok"] is True
+        assert asyncio.run(once())[0]["ok"] is True
+    assert route.call_count == 4
+    # Reused within a loop, never carried into the next one (where it would
+    # fail with "Event loop is closed").
+    assert clients[0] is not None and clients[1] is not None
+    assert clients[0] is not clients[1]
+
+
 async def test_local_cron_runner_calls_like_vercel(settings, db, sql):
     async with app_client(settings) as http:
         status = await fire(http, "", SECRET, "/api/cron/check-stale", "*/5 * * * *")
