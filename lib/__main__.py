@@ -109,8 +109,11 @@ async def _call(function: str, **args: Any) -> list[Row]:
 
 
 async def _request(job: str, payload: dict[str, Any] | None, project: str) -> int:
-    rows = await _call("request_run", p_job_name=job, p_project_id=project, p_requested_by="cli", p_payload=payload)
-    print(json.dumps({"job": job, **rows[0]}))
+    rows = await _call("request_run", job_name=job, project_id=project, requested_by="cli", payload=payload)
+    # request_run names its output column `project` (its argument holds `project_id`).
+    request = {**rows[0], "project_id": rows[0]["project"]}
+    del request["project"]
+    print(json.dumps({"job": job, **request}))
     return 0
 
 

@@ -2,8 +2,12 @@
 
 -- The write path for agents. An agent that beats for the first time is
 -- registered by its first beat, so agents need no separate sign-up call.
-create or replace function public.record_heartbeat(p_agent_id uuid, p_payload jsonb default '{}'::jsonb)
-returns table (heartbeat_id bigint, agent_id uuid, status text, last_heartbeat_at timestamptz)
+-- Arguments carry DESIGN.md's names (callers use them over PostgREST), so the
+-- body qualifies them with the function name. Dropped first: an older version
+-- had other argument names, which create or replace cannot change.
+drop function if exists public.record_heartbeat(uuid, jsonb);
+create function public.record_heartbeat(agent_id uuid, payload jsonb default '{}'::jsonb)
+returns table (heartbeat_id bigint, status text, last_heartbeat_at timestamptz)
 language sql
 volatile
 security invoker
@@ -11,7 +15,7 @@ set search_path = ''
 as $$
   with agent as (
     insert into public.agents as a (id, status, last_heartbeat_at)
-    values (p_agent_id, 'online', now())
+    values (record_heartbeat.agent_id, 'online', now())
     on conflict (id) do update
        set status = 'online',
            last_heartbeat_at = now(),
@@ -20,10 +24,10 @@ as $$
     returning a.id, a.status, a.last_heartbeat_at
   ), beat as (
     insert into public.heartbeats (agent_id, payload)
-    select agent.id, coalesce(p_payload, '{}'::jsonb) from agent
+    select agent.id, coalesce(record_heartbeat.payload, '{}'::jsonb) from agent
     returning id
   )
-  select beat.id, agent.id, agent.status, agent.last_heartbeat_at from beat, agent;
+  select beat.id, agent.status, agent.last_heartbeat_at from beat, agent;
 $$;
 
 -- check-stale: one statement. Rows an agent's heartbeat holds right now are

@@ -152,35 +152,37 @@ $$;
 
 -- "Remind me later": back to pending at p_until. A completed or cancelled
 -- reminder stays as it is (a stale button press must not revive it).
-create or replace function public.snooze_reminder(p_id bigint, p_until timestamptz)
-returns table (id bigint, status text, due_at timestamptz, snooze_count integer)
+drop function if exists public.snooze_reminder(bigint, timestamptz);
+create function public.snooze_reminder(id bigint, until timestamptz)
+returns table (reminder_id bigint, status text, due_at timestamptz, snooze_count integer)
 language plpgsql
 volatile
 security invoker
 set search_path = ''
 as $$
 begin
-  if p_until is null then
+  if snooze_reminder.until is null then
     raise exception 'snooze_reminder: until is required' using errcode = '22023';
   end if;
   return query
     update public.scheduled_reminders r
        set status = 'pending',
-           due_at = p_until,
+           due_at = snooze_reminder.until,
            snooze_count = r.snooze_count + 1,
            attempts = 0,
            last_error = null,
            locked_until = null,
            claim_token = null,
            updated_at = now()
-     where r.id = p_id
+     where r.id = snooze_reminder.id
        and r.status in ('pending', 'sent', 'failed', 'exhausted')
     returning r.id, r.status, r.due_at, r.snooze_count;
 end
 $$;
 
-create or replace function public.complete_reminder(p_id bigint)
-returns table (id bigint, status text, completed_at timestamptz)
+drop function if exists public.complete_reminder(bigint);
+create function public.complete_reminder(id bigint)
+returns table (reminder_id bigint, status text, completed_at timestamptz)
 language sql
 volatile
 security invoker
@@ -192,13 +194,14 @@ as $$
          locked_until = null,
          claim_token = null,
          updated_at = now()
-   where r.id = p_id
+   where r.id = complete_reminder.id
      and r.status in ('pending', 'sent', 'failed', 'exhausted')
   returning r.id, r.status, r.completed_at;
 $$;
 
 -- Stops every reminder of a lead that could still go out.
-create or replace function public.cancel_reminders_for_lead(p_lead_id text)
+drop function if exists public.cancel_reminders_for_lead(text);
+create function public.cancel_reminders_for_lead(lead_id text)
 returns table (id bigint, status text)
 language sql
 volatile
@@ -210,7 +213,7 @@ as $$
          locked_until = null,
          claim_token = null,
          updated_at = now()
-   where r.lead_id = p_lead_id
+   where r.lead_id = cancel_reminders_for_lead.lead_id
      and r.status in ('pending', 'sent')
   returning r.id, r.status;
 $$;

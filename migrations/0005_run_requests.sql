@@ -7,13 +7,14 @@
 
 -- The write path for callers (a dashboard, a bot, the CLI). Refuses what can
 -- never run, so the caller hears about it now rather than from result later.
-create or replace function public.request_run(
-  p_job_name text,
-  p_project_id text default 'default',
-  p_requested_by text default null,
-  p_payload jsonb default null
+drop function if exists public.request_run(text, text, text, jsonb);
+create function public.request_run(
+  job_name text,
+  project_id text default 'default',
+  requested_by text default null,
+  payload jsonb default null
 )
-returns table (id uuid, job_id uuid, project_id text, status text, requested_at timestamptz)
+returns table (id uuid, job_id uuid, project text, status text, requested_at timestamptz)
 language plpgsql
 volatile
 security invoker
@@ -21,8 +22,8 @@ set search_path = ''
 as $$
 #variable_conflict use_column
 declare
-  v_project text := coalesce(p_project_id, 'default');
-  v_payload jsonb := nullif(p_payload, 'null'::jsonb);
+  v_project text := coalesce(request_run.project_id, 'default');
+  v_payload jsonb := nullif(request_run.payload, 'null'::jsonb);
   v_job     public.cron_jobs;
 begin
   if v_payload is not null and jsonb_typeof(v_payload) <> 'object' then
@@ -30,21 +31,21 @@ begin
       using errcode = '22023';
   end if;
 
-  select * into v_job from public.cron_jobs j where j.project_id = v_project and j.name = p_job_name;
+  select * into v_job from public.cron_jobs j where j.project_id = v_project and j.name = request_run.job_name;
   if v_job.id is null then
-    raise exception 'request_run: unknown job % in project %', quote_literal(coalesce(p_job_name, '')),
+    raise exception 'request_run: unknown job % in project %', quote_literal(coalesce(request_run.job_name, '')),
                     quote_literal(v_project)
       using errcode = '22023',
             hint = 'Jobs are rows of public.cron_jobs; builtin ones are created by migrate from vercel.json.';
   end if;
   if not v_job.enabled then
-    raise exception 'request_run: job % in project % is disabled', quote_literal(p_job_name), quote_literal(v_project)
+    raise exception 'request_run: job % in project % is disabled', quote_literal(request_run.job_name), quote_literal(v_project)
       using errcode = '22023';
   end if;
 
   return query
     insert into public.cron_run_requests as r (project_id, job_id, requested_by, payload)
-    values (v_project, v_job.id, p_requested_by, v_payload)
+    values (v_project, v_job.id, request_run.requested_by, v_payload)
     returning r.id, r.job_id, r.project_id, r.status, r.requested_at;
 end
 $$;

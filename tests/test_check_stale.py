@@ -61,7 +61,7 @@ async def test_heartbeat_brings_an_agent_back_online(client, sql, db):
     )
     await client.get("/api/cron/check-stale", headers=AUTH)
     assert await sql.fetchval("select status from agents where id = $1", agent) == "offline"
-    rows = await db.call("record_heartbeat", p_agent_id=str(agent), p_payload={"cpu": 0.5})
+    rows = await db.call("record_heartbeat", agent_id=str(agent), payload={"cpu": 0.5})
     assert rows[0]["status"] == "online"
     row = await sql.fetchrow("select status, went_offline_at, last_heartbeat_at > now() - interval '5 s' as fresh "
                              "from agents where id = $1", agent)  # fmt: skip
@@ -72,7 +72,7 @@ async def test_heartbeat_brings_an_agent_back_online(client, sql, db):
 
 async def test_first_heartbeat_registers_an_unknown_agent(db, sql):
     agent = uuid.uuid4()
-    await db.call("record_heartbeat", p_agent_id=str(agent))
+    await db.call("record_heartbeat", agent_id=str(agent))
     assert await sql.fetchval("select status from agents where id = $1", agent) == "online"
     assert await sql.fetchval("select count(*) from heartbeats where agent_id = $1", agent) == 1
 

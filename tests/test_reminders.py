@@ -182,7 +182,7 @@ async def test_only_due_reminders_are_sent_and_each_is_settled(
     failed = await add(sql, telegram_id=6, status="failed")
     exhausted = await add(sql, telegram_id=7, status="exhausted", reminder_count=3)
     snoozed = await add(sql, telegram_id=8)
-    await db.call("snooze_reminder", p_id=snoozed, p_until=datetime.now(UTC) + timedelta(hours=2))
+    await db.call("snooze_reminder", id=snoozed, until=datetime.now(UTC) + timedelta(hours=2))
 
     body = await run(reminder_settings())
 
@@ -667,22 +667,22 @@ async def test_inside_active_hours_reminders_go(
 async def test_snooze_complete_and_cancel(db: Database, sql: asyncpg.Connection) -> None:
     sent = await add(sql, status="sent", reminder_count=1, attempts=2, lead_id="lead-a")
     until = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
-    [snoozed] = await db.call("snooze_reminder", p_id=sent, p_until=until)
+    [snoozed] = await db.call("snooze_reminder", id=sent, until=until)
     assert (snoozed["status"], snoozed["snooze_count"]) == ("pending", 1)
     assert datetime.fromisoformat(snoozed["due_at"]) == until
     record = await row(sql, sent)
     assert (record["status"], record["due_at"], record["attempts"]) == ("pending", until, 0)
 
-    [done] = await db.call("complete_reminder", p_id=sent)
+    [done] = await db.call("complete_reminder", id=sent)
     assert done["status"] == "completed" and done["completed_at"] is not None
     # Neither a snooze nor a second completion revives or changes a completed reminder.
-    assert await db.call("snooze_reminder", p_id=sent, p_until=until) == []
-    assert await db.call("complete_reminder", p_id=sent) == []
+    assert await db.call("snooze_reminder", id=sent, until=until) == []
+    assert await db.call("complete_reminder", id=sent) == []
     assert (await row(sql, sent))["status"] == "completed"
 
     lead_a = [await add(sql, lead_id="lead-a"), await add(sql, lead_id="lead-a", status="sent")]
     other = await add(sql, lead_id="lead-b")
-    cancelled = await db.call("cancel_reminders_for_lead", p_lead_id="lead-a")
+    cancelled = await db.call("cancel_reminders_for_lead", lead_id="lead-a")
     assert sorted(r["id"] for r in cancelled) == lead_a
     assert {(await row(sql, r))["status"] for r in lead_a} == {"cancelled"}
     assert (await row(sql, sent))["status"] == "completed"
@@ -696,11 +696,11 @@ async def test_a_write_by_the_bot_during_a_send_wins_over_the_settle(
     reminder = await add(sql, lead_id="lead-z")
     [claimed] = await db.call("claim_due_reminders", p_batch_size=10, p_lease_seconds=120)
     if write == "complete":
-        await db.call("complete_reminder", p_id=reminder)
+        await db.call("complete_reminder", id=reminder)
     elif write == "snooze":
-        await db.call("snooze_reminder", p_id=reminder, p_until=datetime.now(UTC) + timedelta(hours=1))
+        await db.call("snooze_reminder", id=reminder, until=datetime.now(UTC) + timedelta(hours=1))
     else:
-        await db.call("cancel_reminders_for_lead", p_lead_id="lead-z")
+        await db.call("cancel_reminders_for_lead", lead_id="lead-z")
     before = dict(await row(sql, reminder))
 
     outcome = {"id": reminder, "claim_token": claimed["claim_token"], "outcome": "delivered"}

@@ -156,9 +156,9 @@ async def local_receiver(delay: float = 0.0) -> AsyncIterator[tuple[str, list[by
 
 
 async def test_request_run_queues_a_request_and_returns_its_id(db: Database, sql: asyncpg.Connection) -> None:
-    [row] = await db.call("request_run", p_job_name="check-stale", p_requested_by="dashboard", p_payload={"x": 1})
+    [row] = await db.call("request_run", job_name="check-stale", requested_by="dashboard", payload={"x": 1})
     stored = await fetch(sql, row["id"])
-    assert row["status"] == "queued" and row["project_id"] == "default"
+    assert row["status"] == "queued" and row["project"] == "default"
     assert stored["status"] == "queued"
     assert stored["requested_by"] == "dashboard"
     assert stored["payload"] == json.dumps({"x": 1})
@@ -168,10 +168,10 @@ async def test_request_run_queues_a_request_and_returns_its_id(db: Database, sql
 
 async def test_request_run_finds_jobs_by_project(db: Database, sql: asyncpg.Connection) -> None:
     job_id = await add_job(sql, "nightly", project="acme")
-    [row] = await db.call("request_run", p_job_name="nightly", p_project_id="acme")
-    assert row["job_id"] == job_id and row["project_id"] == "acme"
+    [row] = await db.call("request_run", job_name="nightly", project_id="acme")
+    assert row["job_id"] == job_id and row["project"] == "acme"
     with pytest.raises(DatabaseError, match="unknown job 'nightly' in project 'default'"):
-        await db.call("request_run", p_job_name="nightly")
+        await db.call("request_run", job_name="nightly")
 
 
 @pytest.mark.parametrize(
@@ -188,7 +188,7 @@ async def test_request_run_refuses_what_can_never_run(
 ) -> None:
     await add_job(sql, "paused", enabled=False)
     with pytest.raises(DatabaseError, match=message) as caught:
-        await db.call("request_run", p_job_name=job, p_payload=payload)
+        await db.call("request_run", job_name=job, payload=payload)
     assert caught.value.code == "22023"
     assert await sql.fetchval("select count(*) from cron_run_requests") == 0
 
@@ -200,7 +200,7 @@ async def test_builtin_request_runs_the_job_under_its_own_ledger_row(
     db: Database, sql: asyncpg.Connection, settings: Settings
 ) -> None:
     await sql.execute("insert into agents (status, last_heartbeat_at) values ('online', now() - interval '1 hour')")
-    [queued] = await db.call("request_run", p_job_name="check-stale", p_requested_by="test")
+    [queued] = await db.call("request_run", job_name="check-stale", requested_by="test")
 
     report = await run_drain(db, settings)
 
@@ -223,7 +223,7 @@ async def test_builtin_request_runs_the_job_under_its_own_ledger_row(
 async def test_builtin_request_from_a_schedule_is_recorded_with_trigger_schedule(
     db: Database, sql: asyncpg.Connection, settings: Settings
 ) -> None:
-    [queued] = await db.call("request_run", p_job_name="cleanup-heartbeats", p_requested_by="schedule")
+    [queued] = await db.call("request_run", job_name="cleanup-heartbeats", requested_by="schedule")
 
     report = await run_drain(db, settings)
 
@@ -281,7 +281,7 @@ async def test_busy_builtin_goes_back_to_the_queue_without_spending_an_attempt(
     await sql.execute(
         "insert into cron_locks (job, holder, locked_until) values ('check-stale', '1', now() + interval '1 minute')"
     )
-    [queued] = await db.call("request_run", p_job_name="check-stale")
+    [queued] = await db.call("request_run", job_name="check-stale")
 
     report = await run_drain(db, settings)
 
@@ -306,7 +306,7 @@ async def test_webhook_gets_a_signed_body(
 ) -> None:
     route = hook_route(http_mock, return_value=httpx.Response(200, text="x" * 5000))
     await add_job(sql, "deploy-hook", payload={"from": "job"})
-    [queued] = await db.call("request_run", p_job_name="deploy-hook", p_payload={"n": 1})
+    [queued] = await db.call("request_run", job_name="deploy-hook", payload={"n": 1})
 
     await run_drain(db, hook_settings)
 
@@ -432,7 +432,7 @@ async def test_missing_signing_secret_fails_webhooks_but_not_builtins(
 ) -> None:
     route = hook_route(http_mock, return_value=httpx.Response(200))
     [hook] = await enqueue(sql, await add_job(sql, "unsigned"))
-    [builtin] = await db.call("request_run", p_job_name="check-stale")
+    [builtin] = await db.call("request_run", job_name="check-stale")
 
     await run_drain(db, settings)
 
@@ -465,7 +465,7 @@ async def test_bad_requests_error_clearly_and_the_rest_of_the_batch_runs(
     [array_payload] = await enqueue(sql, good, payload=[1, 2])
     expected[array_payload] = "payload must be a JSON object, got an array"
     [fine_hook] = await enqueue(sql, good, payload={"ok": True})
-    [fine_builtin] = await db.call("request_run", p_job_name="cleanup-heartbeats")
+    [fine_builtin] = await db.call("request_run", job_name="cleanup-heartbeats")
 
     report = await run_drain(db, settings)
 
@@ -611,7 +611,7 @@ async def test_slow_webhook_and_small_budget_end_partial_with_nothing_left_runni
 async def test_dry_run_lists_what_would_run_without_claiming(
     db: Database, sql: asyncpg.Connection, client: httpx.AsyncClient
 ) -> None:
-    [builtin] = await db.call("request_run", p_job_name="check-stale")
+    [builtin] = await db.call("request_run", job_name="check-stale")
     [paused] = await enqueue(sql, await add_job(sql, "paused", enabled=False))
 
     response = await client.post("/api/cron/run-requests?dry_run=true", headers=AUTH)
