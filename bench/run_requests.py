@@ -35,6 +35,7 @@ from lib.jobs.base import JobContext
 from lib.jobs.run_requests import CONCURRENCY, drain
 from lib.settings import Settings, load_settings
 from tests.counting import CountingDatabase
+from tests.fake_webhook import local_receiver
 
 REQUESTS = 2_000
 RECEIVER_DELAY_SECONDS = 0.005
@@ -45,60 +46,29 @@ WARM_UP = 40
 
 
 @contextmanager
-def receiver(delay: float) -> Iterator[tuple[str, list[int]]]:
-    """An HTTP/1.1 keep-alive server on 127.0.0.1 in a thread; yields its URL and a one-item call counter."""
-    received = [0]
+def receiver(delay: float) -> Iterator[tuple[str, list[bytes]]]:
+    """tests/fake_webhook.py's receiver on a loop of its own thread, so the drains
+    measured here never share its CPU time slices with their own event loop."""
     ready = threading.Event()
-    loop = asyncio.new_event_loop()
-    handlers: set[asyncio.Task[Any]] = set()
-    port: list[int] = []
+    found: list[tuple[str, list[bytes]]] = []
+    stops: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
 
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        handlers.add(task)
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = 0
-                for line in head.split(b"\r\n"):
-                    name, _, value = line.partition(b":")
-                    if name.strip().lower() == b"content-length":
-                        length = int(value)
-                await reader.readexactly(length)
-                received[0] += 1
-                await asyncio.sleep(delay)
-                writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 2\r\n\r\nok")
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            writer.close()
-            handlers.discard(task)
+    async def serve() -> None:
+        stop = asyncio.Event()
+        stops.append((asyncio.get_running_loop(), stop))
+        async with local_receiver(delay) as served:
+            found.append(served)
+            ready.set()
+            await stop.wait()
 
-    async def shutdown(server: asyncio.Server) -> None:
-        server.close()
-        pending = list(handlers)
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
-
-    def serve() -> None:
-        asyncio.set_event_loop(loop)
-        server = loop.run_until_complete(asyncio.start_server(handle, "127.0.0.1", 0, backlog=512))
-        port.append(server.sockets[0].getsockname()[1])
-        ready.set()
-        loop.run_forever()
-        loop.run_until_complete(shutdown(server))
-        loop.close()
-
-    thread = threading.Thread(target=serve, name="bench-receiver", daemon=True)
+    thread = threading.Thread(target=lambda: asyncio.run(serve()), name="bench-receiver", daemon=True)
     thread.start()
     ready.wait(10)
     try:
-        yield f"http://127.0.0.1:{port[0]}/hook", received
+        yield found[0]
     finally:
-        loop.call_soon_threadsafe(loop.stop)
+        loop, stop = stops[0]
+        loop.call_soon_threadsafe(stop.set)
         thread.join(10)
 
 
@@ -207,7 +177,7 @@ def main() -> None:
         )
         for drains in (1, 4):
             asyncio.run(_seed(dsn, job_id, REQUESTS))
-            before = received[0]
+            before = len(received)
             elapsed, stats = _run_drains(dsn, drains)
             done = sum(s["done"] for s in stats)
             batches = sum(s["batches"] for s in stats)
@@ -219,5 +189,5 @@ def main() -> None:
             print(
                 f"  {label}: {rate:5.0f} requests/s ({elapsed:.2f} s; {rate / ceiling:.2f}x the one-drain ceiling "
                 f"of {ceiling:.0f}/s); {batches} batches, {trips / batches:.2f} DB round trips per batch; "
-                f"receiver got {received[0] - before} calls"
+                f"receiver got {len(received) - before} calls"
             )

@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -27,6 +26,7 @@ from lib.settings import Settings
 from lib.webhooks import BODY_PREVIEW_BYTES, verify_signature
 from tests.conftest import AUTH, app_client
 from tests.counting import CountingDatabase
+from tests.fake_webhook import local_receiver
 
 WEBHOOK_SECRET = "whsec-test-0123456789"
 HOOK = "https://hooks.example.test/run"
@@ -107,49 +107,6 @@ def settle_item(claimed: dict[str, Any], outcome: str, result: dict[str, Any]) -
 
 def hook_route(http_mock: respx.MockRouter, url: str = HOOK, **mock: Any) -> respx.Route:
     return http_mock.post(url).mock(**mock)
-
-
-@asynccontextmanager
-async def local_receiver(delay: float = 0.0) -> AsyncIterator[tuple[str, list[bytes]]]:
-    """A real HTTP server on 127.0.0.1 answering 200 after `delay`: timeouts respx cannot fake."""
-    bodies: list[bytes] = []
-    handlers: set[asyncio.Task[Any]] = set()
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        handlers.add(task)
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = 0
-                for line in head.split(b"\r\n"):
-                    name, _, value = line.partition(b":")
-                    if name.strip().lower() == b"content-length":
-                        length = int(value)
-                bodies.append(await reader.readexactly(length))
-                await asyncio.sleep(delay)
-                writer.write(
-                    b'HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 11\r\n\r\n{"ok":true}'
-                )
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            writer.close()
-            handlers.discard(task)
-
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}/hook", bodies
-    finally:
-        server.close()
-        pending = list(handlers)
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
-        await server.wait_closed()
 
 
 # -- request_run: the write path ----------------------------------------------
