@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import random
 
+# Defaults for every retry in the service: 30 s, doubling, never past an hour.
+BASE_SECONDS = 30.0
+CAP_SECONDS = 3600.0
 
-def backoff_seconds(attempt: int, *, base: float = 30.0, cap: float = 3600.0) -> float:
+
+def backoff_seconds(attempt: int, *, base: float = BASE_SECONDS, cap: float = CAP_SECONDS) -> float:
     """Delay before retry number `attempt` (1 = first retry).
 
     "Equal jitter": half the exponential step is kept, half is random, so

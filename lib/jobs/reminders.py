@@ -40,8 +40,6 @@ SEND_TIMEOUT_SECONDS = 10.0
 MIN_SEND_SECONDS = 0.5
 # Sends of one reminder within a run when Telegram keeps answering 429.
 MAX_TRIES_PER_RUN = 3
-RETRY_BASE_SECONDS = 30.0
-RETRY_CAP_SECONDS = 3600.0
 DRY_RUN_CAP = 10_000
 SAMPLE_SIZE = 100
 STAT_NAMES = (
@@ -225,7 +223,7 @@ class _Sweep:
         elif delivery.outcome == "transient":
             delay = delivery.retry_after
             if delay is None:
-                delay = backoff_seconds(claimed.attempts + 1, base=RETRY_BASE_SECONDS, cap=RETRY_CAP_SECONDS)
+                delay = backoff_seconds(claimed.attempts + 1)
             self._record(claimed, "transient", error=delivery.error, delay_seconds=delay)
         else:
             self._record(claimed, delivery.outcome, error=delivery.error)

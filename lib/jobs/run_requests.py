@@ -22,7 +22,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from lib.backoff import backoff_seconds
+from lib.backoff import CAP_SECONDS, backoff_seconds
 from lib.db import DatabaseError
 from lib.deadline import RESERVE_SECONDS, Deadline
 from lib.http import http_client
@@ -37,8 +37,6 @@ MAX_LIMIT = 10_000
 # Requests of one batch in flight at once: enough to hide webhook latency, few
 # enough not to flood one receiver or the database the builtin jobs use.
 CONCURRENCY = 10
-RETRY_BASE_SECONDS = 30.0
-RETRY_CAP_SECONDS = 3600.0
 # A request starts only with this much budget left (or its own timeout, when
 # shorter). Starting later would spend an attempt on a call cut off at once.
 MIN_WORK_SECONDS = 1.0
@@ -82,10 +80,10 @@ def _failed_attempt(row: Row, result: dict[str, Any], duration_ms: int, retry_af
     if attempt >= most:
         message = f"{result.get('error', 'failed')} (gave up after {attempt} attempt{'s' if attempt != 1 else ''})"
         return Outcome(row["id"], row["claim_token"], "error", {**result, "error": message}, 0.0, duration_ms)
-    delay = backoff_seconds(attempt, base=RETRY_BASE_SECONDS, cap=RETRY_CAP_SECONDS)
+    delay = backoff_seconds(attempt)
     if retry_after is not None:
         # The receiver said when to come back; never sooner, and never past the cap.
-        delay = max(delay, min(retry_after, RETRY_CAP_SECONDS))
+        delay = max(delay, min(retry_after, CAP_SECONDS))
     result = {**result, "attempt": attempt, "retry_in_seconds": round(delay, 1)}
     return Outcome(row["id"], row["claim_token"], "retry", result, delay, duration_ms)
 
@@ -167,7 +165,7 @@ async def _run_builtin(ctx: JobContext, row: Row, job: Job, payload: dict[str, A
     if report.status == "skipped":
         # Another run of that job holds its lease. Nothing ran, so this is not
         # an attempt: back to the queue, after roughly the first retry delay.
-        return _release(row, backoff_seconds(1, base=RETRY_BASE_SECONDS, cap=RETRY_CAP_SECONDS))
+        return _release(row, backoff_seconds(1))
     result = {
         "run_id": report.run_id,
         "status": report.status,
