@@ -15,19 +15,13 @@ from datetime import UTC, datetime
 import httpx
 
 from lib.migrate import VERCEL_JSON
+from lib.schedules import next_cron_fire, parse_schedule
 
 _in_flight: set[asyncio.Task[int]] = set()
 
 
 def _crons() -> list[tuple[str, str]]:
     return [(c["path"], c["schedule"]) for c in json.loads(VERCEL_JSON.read_text()).get("crons", [])]
-
-
-def next_fire(schedule: str, after: datetime) -> datetime:
-    from croniter import croniter
-
-    fire: datetime = croniter(schedule, after).get_next(datetime)
-    return fire
 
 
 async def fire(client: httpx.AsyncClient, base_url: str, secret: str, path: str, schedule: str) -> int:
@@ -46,9 +40,11 @@ async def fire(client: httpx.AsyncClient, base_url: str, secret: str, path: str,
 
 
 async def _loop_one(client: httpx.AsyncClient, base_url: str, secret: str, path: str, schedule: str) -> None:
+    # The schedule job's cron arithmetic, in UTC like Vercel.
+    cron = parse_schedule("cron", schedule, "UTC")
     while True:
         now = datetime.now(UTC)
-        due = next_fire(schedule, now)
+        due = next_cron_fire(cron, now)
         await asyncio.sleep((due - now).total_seconds())
         # Like Vercel, a slow run does not delay the next tick.
         task = asyncio.create_task(fire(client, base_url, secret, path, schedule))

@@ -30,6 +30,17 @@ async def test_every_vercel_cron_has_a_job(sql):
     assert {job for job, _ in vercel_crons()} <= set(JOBS)
 
 
+def test_the_local_cron_runner_can_schedule_every_vercel_cron():
+    from datetime import UTC, datetime
+
+    from lib.schedules import next_cron_fire, parse_schedule
+
+    now = datetime(2026, 11, 23, 10, 2, 30, tzinfo=UTC)
+    fires = {job: next_cron_fire(parse_schedule("cron", s, "UTC"), now) for job, s in vercel_crons()}
+    assert fires["check-stale"] == datetime(2026, 11, 23, 10, 5, tzinfo=UTC)
+    assert all(now < fire <= datetime(2026, 11, 24, 10, 2, 30, tzinfo=UTC) for fire in fires.values())
+
+
 async def test_rows_with_only_identifying_columns_are_valid(sql):
     agent = await sql.fetchrow("insert into agents default values returning status, metadata")
     assert agent["status"] == "online"
