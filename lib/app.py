@@ -124,8 +124,10 @@ def create_app(settings_source: Callable[[], Settings] = get_settings) -> FastAP
         try:
             await db.call("health_check")
         except DatabaseError as error:
+            problem = current.redact(one_line(error))
+            log.error("health: database unreachable: %s", problem)
             return JSONResponse(
-                {"status": "error", "database": "unreachable", "adapter": db.name, "error": one_line(error)}, 503
+                {"status": "error", "database": "unreachable", "adapter": db.name, "error": problem}, 503
             )
         return JSONResponse({"status": "ok", "database": "ok", "adapter": db.name})
 
@@ -140,7 +142,8 @@ def create_app(settings_source: Callable[[], Settings] = get_settings) -> FastAP
         try:
             rows = await db.call("list_runs", p_job=params.job, p_limit=params.limit)
         except DatabaseError as error:
-            raise ProblemError(503 if isinstance(error, DatabaseUnavailable) else 500, one_line(error)) from None
+            status = 503 if isinstance(error, DatabaseUnavailable) else 500
+            raise ProblemError(status, current.redact(one_line(error))) from None
         return JSONResponse({"runs": rows})
 
     async def run_route(job_name: str, request: Request) -> JSONResponse:
@@ -168,10 +171,11 @@ def create_app(settings_source: Callable[[], Settings] = get_settings) -> FastAP
             )
         except DatabaseError as error:
             # The run could not even be opened: there is no ledger row to point at.
-            log.error("%s: could not start a run: %s", job.name, one_line(error))
+            problem = current.redact(one_line(error))
+            log.error("%s: could not start a run: %s", job.name, problem)
             status = 503 if isinstance(error, DatabaseUnavailable) else 500
             return JSONResponse(
-                {"job": job.name, "run_id": None, "status": "error", "error": one_line(error)}, status_code=status
+                {"job": job.name, "run_id": None, "status": "error", "error": problem}, status_code=status
             )
         return JSONResponse(report.body(), status_code=500 if report.status == "error" else 200)
 

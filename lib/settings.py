@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -17,18 +17,81 @@ from pydantic_core import PydanticUseDefault
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIN_SECRET_LENGTH = 16
-_ACTIVE_HOURS = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]|24):([0-5]\d)$")
+# The end may be 24:00 (end of day), nothing later: what lib/quiet_hours.py accepts.
+_ACTIVE_HOURS = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-(([01]\d|2[0-3]):[0-5]\d|24:00)$")
+
+
+_SSL_MODES = {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}
 
 
 class SettingsError(Exception):
     """A setting is missing or malformed; the message names the variable."""
 
 
+# Every message below says what is wrong and never the value: a URL can carry
+# a token (a Slack hook, a bot URL), and a settings error is served as a 503
+# before authorization and written to the log.
+
+
 def _http_url(name: str, value: str) -> str:
-    parsed = urlparse(value)
-    if parsed.scheme not in ("http", "https") or not parsed.hostname:
-        raise ValueError(f"{name} must be an http(s) URL, got {value!r}")
+    problem = f"{name} must be an http(s) URL with a host"
+    try:
+        parsed = urlsplit(value)
+        parsed.port  # noqa: B018 -- raises on a port that is not a number in range
+    except ValueError:
+        raise ValueError(problem) from None
+    if parsed.scheme not in ("http", "https") or not parsed.hostname or any(c.isspace() for c in value):
+        raise ValueError(problem)
     return value.rstrip("/")
+
+
+def _valid_port(text: str) -> bool:
+    return text.isascii() and text.isdigit() and 1 <= int(text) <= 65535
+
+
+def _host_and_port(spec: str) -> tuple[str, str]:
+    """Split one `host[:port]` of a DSN host list; `[v6]:port` included."""
+    if spec.startswith("["):
+        host, bracket, rest = spec[1:].partition("]")
+        if not bracket or (rest and not rest.startswith(":")):
+            raise ValueError
+        return host, rest[1:]
+    host, colon, port = spec.partition(":")
+    if colon and not port:
+        raise ValueError
+    return host, port
+
+
+def _database_url_problem(value: str) -> str | None:
+    """What is wrong with a postgres DSN, checked as fully as asyncpg will, or None."""
+    try:
+        parsed = urlsplit(value)
+    except ValueError:
+        return "DATABASE_URL is not a valid URL"
+    if parsed.scheme not in ("postgres", "postgresql"):
+        return "DATABASE_URL must start with postgres:// or postgresql://"
+    if any(c.isspace() for c in value):
+        return "DATABASE_URL must not contain spaces"
+    hosts = parsed.netloc.rpartition("@")[2]
+    for spec in hosts.split(",") if hosts else []:
+        try:
+            _, port = _host_and_port(spec)
+        except ValueError:
+            return "DATABASE_URL has a malformed host (expected host:port, or [ipv6]:port)"
+        if port and not _valid_port(port):
+            return "DATABASE_URL has a port that is not a number from 1 to 65535"
+    try:
+        query = parse_qs(parsed.query, strict_parsing=True) if parsed.query else {}
+    except ValueError:
+        return "DATABASE_URL has a malformed query string (expected ?name=value&...)"
+    if not set(query.get("sslmode", [])) <= _SSL_MODES:
+        return "DATABASE_URL has an unknown sslmode (disable, allow, prefer, require, verify-ca or verify-full)"
+    for port in ",".join(query.get("port", [])).split(",") if "port" in query else []:
+        if port and not _valid_port(port):
+            return "DATABASE_URL has a port that is not a number from 1 to 65535"
+    if not hosts and "host" not in query:
+        return "DATABASE_URL has no host (postgresql://user:password@host:5432/database)"
+    return None
 
 
 class Settings(BaseSettings):
@@ -94,18 +157,18 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _database_url(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None:
-            scheme = urlparse(value.get_secret_value()).scheme
-            if scheme not in ("postgres", "postgresql"):
-                # Never echo the URL: it usually carries the password.
-                raise ValueError("DATABASE_URL must start with postgres:// or postgresql://")
+        # Checked in full here, so a malformed URL is a 503 naming DATABASE_URL
+        # rather than a 500 from inside asyncpg; never echoed (it carries the password).
+        problem = None if value is None else _database_url_problem(value.get_secret_value())
+        if problem:
+            raise ValueError(problem)
         return value
 
     @field_validator("reminder_active_hours")
     @classmethod
     def _active_hours(cls, value: str | None) -> str | None:
         if value is not None and not _ACTIVE_HOURS.match(value.replace(" ", "")):
-            raise ValueError(f"REMINDER_ACTIVE_HOURS must look like 08:00-22:00, got {value!r}")
+            raise ValueError("REMINDER_ACTIVE_HOURS must look like 08:00-22:00 (HH:MM-HH:MM)")
         return None if value is None else value.replace(" ", "")
 
     @field_validator("reminder_timezone")
@@ -114,7 +177,7 @@ class Settings(BaseSettings):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"REMINDER_TIMEZONE must be an IANA zone like Europe/Berlin, got {value!r}") from None
+            raise ValueError("REMINDER_TIMEZONE must be an IANA zone like Europe/Berlin") from None
         return value
 
     @model_validator(mode="after")
@@ -122,16 +185,37 @@ class Settings(BaseSettings):
         # A lease shorter than the run would let a duplicate delivery start a
         # second run while the first is still working.
         if self.lease_seconds <= self.run_time_budget_seconds:
-            raise ValueError(
-                f"LEASE_SECONDS ({self.lease_seconds}) must be greater than "
-                f"RUN_TIME_BUDGET_SECONDS ({self.run_time_budget_seconds:g})"
-            )
+            raise ValueError("LEASE_SECONDS must be greater than RUN_TIME_BUDGET_SECONDS")
         return self
 
     # -- derived views, so callers never unwrap secrets by hand ---------------
 
     def cron_secrets(self) -> list[str]:
         return [s.get_secret_value() for s in (self.cron_secret, self.cron_secret_next) if s is not None]
+
+    def redact(self, text: str) -> str:
+        """`text` with every configured secret and URL cut out: for error lines built from outside messages."""
+        values = [
+            self.supabase_url,
+            self.alert_webhook_url,
+            self.telegram_api_base if self.telegram_api_base != "https://api.telegram.org" else None,
+            *(
+                secret.get_secret_value() if secret else None
+                for secret in (
+                    self.cron_secret,
+                    self.cron_secret_next,
+                    self.supabase_service_role_key,
+                    self.database_url,
+                    self.telegram_bot_token,
+                    self.webhook_signing_secret,
+                )
+            ),
+        ]
+        if self.database_url:
+            values.append(urlsplit(self.database_url.get_secret_value()).password)
+        for value in sorted((v for v in values if v and len(v) >= 4), key=len, reverse=True):
+            text = text.replace(value, "<redacted>")
+        return text
 
     def database_problem(self) -> str | None:
         """Why no database adapter can be built, or None when one can."""
@@ -150,6 +234,10 @@ def _describe(error: ValidationError) -> str:
     for item in error.errors():
         name = str(item["loc"][0]).upper() if item["loc"] else "settings"
         message = str(item["msg"]).removeprefix("Value error, ")
+        bad = item.get("input")
+        if isinstance(bad, str) and len(bad) >= 3 and bad in message:
+            # pydantic's own messages quote few inputs; make sure none slips through.
+            message = message.replace(bad, "<value not shown>")
         problems.append(message if name in message or not item["loc"] else f"{name}: {message}")
     return "; ".join(problems)
 
