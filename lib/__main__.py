@@ -5,9 +5,10 @@ run <job> [--dry-run] [--limit N]
                              run a job once, print its JSON result
 request <job> [--payload JSON] [--project P]
                              queue a run of a job (a run request), print its id
-runs [--job J] [--limit N]   recent runs from the ledger, as a table
-requests [--status S] [--limit N]
-                             run requests, newest first, as a table
+runs [--job J] [--limit N] [--json]
+                             recent runs from the ledger, as a table (--json: full rows)
+requests [--status S] [--limit N] [--json]
+                             run requests, newest first, as a table (--json: full rows, whole results)
 local                        the local stack: embedded Postgres, app, cron runner
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import sys
 from typing import Any
@@ -42,10 +44,14 @@ def _parser() -> argparse.ArgumentParser:
     runs = commands.add_parser("runs", help="recent runs from the ledger, as a table")
     runs.add_argument("--job", help="only this job's runs")
     runs.add_argument("--limit", type=_positive_int, default=20, help="at most this many rows (default: %(default)s)")
+    runs.add_argument("--json", action="store_true", help="print the full rows as one JSON array instead")
     requests = commands.add_parser("requests", help="run requests, newest first, as a table")
     requests.add_argument("--status", choices=REQUEST_STATUSES)
     requests.add_argument(
         "--limit", type=_positive_int, default=20, help="at most this many rows (default: %(default)s)"
+    )
+    requests.add_argument(
+        "--json", action="store_true", help="print the full rows (whole results and errors) as one JSON array"
     )
     local = commands.add_parser("local", help="embedded Postgres + app on 127.0.0.1 + local cron runner")
     local.add_argument("--port", type=int, default=3000)
@@ -91,7 +97,10 @@ async def _run(name: str, dry_run: bool, limit: int | None) -> int:
         raise SettingsError(problem)
     db = database_for(settings)
     try:
-        report = await run_job(job, db=db, settings=settings, trigger="cli", dry_run=dry_run, limit=limit)
+        # The run's own log line goes to stderr here, so stdout is exactly one
+        # JSON document (the result) that a script can parse.
+        with contextlib.redirect_stdout(sys.stderr):
+            report = await run_job(job, db=db, settings=settings, trigger="cli", dry_run=dry_run, limit=limit)
     finally:
         # asyncio.run closes the loop next; its connections go with it, not at exit.
         await db.close()
@@ -117,13 +126,15 @@ async def _request(job: str, payload: dict[str, Any] | None, project: str) -> in
     return 0
 
 
-async def _runs(job: str | None, limit: int) -> int:
-    print(runs_table(await _call("list_runs", p_job=job, p_limit=limit)))
+async def _runs(job: str | None, limit: int, as_json: bool) -> int:
+    rows = await _call("list_runs", p_job=job, p_limit=limit)
+    print(json.dumps(rows, indent=2, default=str) if as_json else runs_table(rows))
     return 0
 
 
-async def _requests(status: str | None, limit: int) -> int:
-    print(requests_table(await _call("list_run_requests", p_status=status, p_limit=limit)))
+async def _requests(status: str | None, limit: int, as_json: bool) -> int:
+    rows = await _call("list_run_requests", p_status=status, p_limit=limit)
+    print(json.dumps(rows, indent=2, default=str) if as_json else requests_table(rows))
     return 0
 
 
@@ -137,9 +148,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "request":
             return asyncio.run(_request(args.job, args.payload, args.project))
         if args.command == "runs":
-            return asyncio.run(_runs(args.job, args.limit))
+            return asyncio.run(_runs(args.job, args.limit, args.json))
         if args.command == "requests":
-            return asyncio.run(_requests(args.status, args.limit))
+            return asyncio.run(_requests(args.status, args.limit, args.json))
         if args.command == "local":
             from lib.local import serve_local
 

@@ -138,6 +138,49 @@ async def test_cli_without_a_database_is_a_configuration_error(
     assert code == 2 and "database is not configured" in err
 
 
+async def test_run_prints_exactly_one_json_document_on_stdout(
+    cli_env: None, sql: asyncpg.Connection, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = await cli(capsys, "run", "check-stale")
+    assert code == 0
+    result = json.loads(out)  # one document: a second line would not parse
+    assert result["job"] == "check-stale" and result["trigger"] == "cli" and result["status"] == "ok"
+    # The run's log line is still written, to stderr.
+    logged = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    assert [line["event"] for line in logged] == ["cron_run"]
+    assert logged[0]["run_id"] == result["run_id"]
+
+
+async def test_requests_json_shows_the_whole_failure_reason(
+    cli_env: None, sql: asyncpg.Connection, capsys: pytest.CaptureFixture[str]
+) -> None:
+    failed = json.loads((await cli(capsys, "request", "cleanup-heartbeats"))[1])["id"]
+    reason = "webhook answered HTTP 422: " + "the receiver explained at length what it did not like " * 3
+    await sql.execute(
+        "update cron_run_requests set status = 'error', attempts = 1, completed_at = now(), "
+        "result = jsonb_build_object('error', $2::text) where id = $1::uuid",
+        failed,
+        reason,
+    )
+    code, out, _ = await cli(capsys, "requests")
+    assert code == 0 and reason not in out  # the table cuts it
+
+    code, out, _ = await cli(capsys, "requests", "--json", "--status", "error")
+    rows = json.loads(out)
+    assert code == 0 and [row["id"] for row in rows] == [failed]
+    assert rows[0]["result"]["error"] == reason
+
+
+async def test_runs_json_prints_full_rows(
+    cli_env: None, sql: asyncpg.Connection, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = json.loads((await cli(capsys, "run", "check-stale"))[1])
+    code, out, _ = await cli(capsys, "runs", "--json")
+    rows = json.loads(out)
+    assert code == 0 and [row["id"] for row in rows] == [run["run_id"]]
+    assert rows[0]["stats"] == run["stats"] and rows[0]["trigger"] == "cli"
+
+
 # -- the table formatting itself ------------------------------------------------
 
 
