@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +18,8 @@ class RunStart(BaseModel):
     acquired: bool
     started_at: datetime
     held_by: int | None = None
+    # The job is paused (cron_jobs.enabled = false): recorded as skipped, nothing ran.
+    paused: bool = False
 
 
 class RunReport(BaseModel):
@@ -56,9 +59,25 @@ def iso_z(moment: datetime | None) -> str | None:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
+def new_run_key() -> str:
+    return uuid.uuid4().hex
+
+
 async def begin_run(
-    db: Database, *, job: str, trigger: str, lease_seconds: int, request_id: str, dry_run: bool
+    db: Database,
+    *,
+    job: str,
+    trigger: str,
+    lease_seconds: int,
+    request_id: str,
+    dry_run: bool,
+    run_key: str | None = None,
 ) -> RunStart:
+    """Open the run's ledger row and take the job's lease.
+
+    `run_key` (one per run) makes the call safe for the adapters to repeat
+    after a read timeout: a repeat returns the run the first call opened.
+    """
     rows = await db.call(
         "begin_run",
         p_job=job,
@@ -66,6 +85,7 @@ async def begin_run(
         p_lease_seconds=lease_seconds,
         p_request_id=request_id,
         p_dry_run=dry_run,
+        p_run_key=run_key or new_run_key(),
     )
     return RunStart.model_validate(rows[0])
 

@@ -11,7 +11,7 @@ from typing import Any
 from lib.db import Database, DatabaseError
 from lib.deadline import Deadline
 from lib.jobs.base import Job, JobContext
-from lib.ledger import RunReport, begin_run, end_run, log_run
+from lib.ledger import RunReport, begin_run, end_run, log_run, new_run_key
 from lib.settings import Settings
 
 log = logging.getLogger("cronrelay.runner")
@@ -42,7 +42,13 @@ async def run_job(
     request_id = request_id or new_request_id()
     clock = time.monotonic()
     start = await begin_run(
-        db, job=job.name, trigger=trigger, lease_seconds=settings.lease_seconds, request_id=request_id, dry_run=dry_run
+        db,
+        job=job.name,
+        trigger=trigger,
+        lease_seconds=settings.lease_seconds,
+        request_id=request_id,
+        dry_run=dry_run,
+        run_key=new_run_key(),
     )
     report = RunReport(
         job=job.name,
@@ -52,7 +58,7 @@ async def run_job(
         request_id=request_id,
         started_at=start.started_at,
         dry_run=dry_run,
-        stats={"held_by_run": start.held_by},
+        stats={"reason": "paused"} if start.paused else {"held_by_run": start.held_by},
     )
     if not start.acquired:
         log_run(report)

@@ -24,14 +24,42 @@ as $$
   returning r.id, r.job;
 $$;
 
-create or replace function public.begin_run(
+-- run_key makes begin_run safe to repeat: the adapters retry a call after a
+-- read timeout, when the first attempt may have committed. The runner makes
+-- one key per run, so the repeat finds the row the first attempt wrote and
+-- answers as it did, instead of meeting its own lease and reporting `skipped`.
+alter table public.cron_runs add column if not exists run_key text;
+create unique index if not exists cron_runs_run_key_idx on public.cron_runs (run_key) where run_key is not null;
+
+-- What begin_run answered the first time it was called with this key: the
+-- same run, acquired while it is still running under its lease.
+create or replace function public._replay_begin_run(p_run_key text)
+returns table (run_id bigint, acquired boolean, started_at timestamptz, held_by bigint, paused boolean)
+language sql
+stable
+security invoker
+set search_path = ''
+as $$
+  select r.id,
+         r.status = 'running',
+         r.started_at,
+         (r.stats ->> 'held_by_run')::bigint,
+         r.status = 'skipped' and r.stats ->> 'reason' = 'paused'
+    from public.cron_runs r
+   where r.run_key = p_run_key;
+$$;
+
+drop function if exists public.begin_run(text, text, integer, text, boolean);
+drop function if exists public.begin_run(text, text, integer, text, boolean, text);
+create function public.begin_run(
   p_job text,
   p_trigger text,
   p_lease_seconds integer,
   p_request_id text default null,
-  p_dry_run boolean default false
+  p_dry_run boolean default false,
+  p_run_key text default null
 )
-returns table (run_id bigint, acquired boolean, started_at timestamptz, held_by bigint)
+returns table (run_id bigint, acquired boolean, started_at timestamptz, held_by bigint, paused boolean)
 language plpgsql
 volatile
 security invoker
@@ -39,6 +67,8 @@ set search_path = ''
 as $$
 declare
   v_now     timestamptz := clock_timestamp();
+  v_key     text := nullif(p_run_key, '');
+  v_paused  boolean;
   v_run_id  bigint;
   v_holder  text;
   v_held_by text;
@@ -48,12 +78,42 @@ begin
       using errcode = '22023';
   end if;
 
+  if v_key is not null then
+    return query select * from public._replay_begin_run(v_key);
+    if found then
+      return;
+    end if;
+  end if;
+
   perform public.reap_abandoned_runs();
 
-  insert into public.cron_runs (job, trigger, status, started_at, request_id, lease_until, dry_run)
-  values (p_job, p_trigger, 'running', v_now, p_request_id,
-          v_now + make_interval(secs => p_lease_seconds), coalesce(p_dry_run, false))
+  -- enabled is the operator's switch: a paused job's runs are recorded and do
+  -- nothing, whoever calls (Vercel, a developer, the drain, the CLI).
+  select not j.enabled into v_paused
+    from public.cron_jobs j
+   where j.project_id = 'default' and j.name = p_job;
+  v_paused := coalesce(v_paused, false);
+
+  -- A concurrent repeat with the same key waits here for the first to commit,
+  -- then inserts nothing and answers with the first one's row.
+  insert into public.cron_runs (job, trigger, status, started_at, finished_at, duration_ms, request_id,
+                                lease_until, dry_run, stats, run_key)
+  values (p_job, p_trigger, case when v_paused then 'skipped' else 'running' end, v_now,
+          case when v_paused then v_now end, case when v_paused then 0 end, p_request_id,
+          case when v_paused then null else v_now + make_interval(secs => p_lease_seconds) end,
+          coalesce(p_dry_run, false),
+          case when v_paused then jsonb_build_object('reason', 'paused') else '{}'::jsonb end, v_key)
+  on conflict (run_key) where run_key is not null do nothing
   returning id into v_run_id;
+
+  if v_run_id is null then
+    return query select * from public._replay_begin_run(v_key);
+    return;
+  end if;
+  if v_paused then
+    return query select v_run_id, false, v_now, null::bigint, true;
+    return;
+  end if;
 
   -- Concurrent callers serialize on the lock row; the loser re-reads the
   -- winner's unexpired lease, updates nothing and gets no row back.
@@ -73,9 +133,9 @@ begin
            lease_until = null,
            stats = jsonb_build_object('held_by_run', v_held_by::bigint)
      where r.id = v_run_id;
-    return query select v_run_id, false, v_now, v_held_by::bigint;
+    return query select v_run_id, false, v_now, v_held_by::bigint, false;
   else
-    return query select v_run_id, true, v_now, null::bigint;
+    return query select v_run_id, true, v_now, null::bigint, false;
   end if;
 end
 $$;
@@ -191,13 +251,15 @@ as $$
 $$;
 
 revoke execute on function public.reap_abandoned_runs() from public, anon, authenticated;
-revoke execute on function public.begin_run(text, text, integer, text, boolean) from public, anon, authenticated;
+revoke execute on function public._replay_begin_run(text) from public, anon, authenticated;
+revoke execute on function public.begin_run(text, text, integer, text, boolean, text) from public, anon, authenticated;
 revoke execute on function public.end_run(bigint, text, jsonb, text, boolean) from public, anon, authenticated;
 revoke execute on function public.list_runs(text, integer) from public, anon, authenticated;
 revoke execute on function public.upsert_builtin_job(text, text) from public, anon, authenticated;
 revoke execute on function public.health_check() from public, anon, authenticated;
 grant execute on function public.reap_abandoned_runs() to service_role;
-grant execute on function public.begin_run(text, text, integer, text, boolean) to service_role;
+grant execute on function public._replay_begin_run(text) to service_role;
+grant execute on function public.begin_run(text, text, integer, text, boolean, text) to service_role;
 grant execute on function public.end_run(bigint, text, jsonb, text, boolean) to service_role;
 grant execute on function public.list_runs(text, integer) to service_role;
 grant execute on function public.upsert_builtin_job(text, text) to service_role;

@@ -5,14 +5,46 @@
 -- statement, guarded by the claim token: a settle from a drain whose lease
 -- ran out (and whose rows another drain has since claimed) changes nothing.
 
+-- The request a dedup_key already names, as request_run returns it. A key
+-- that names a request of another job is the caller's mistake, not a repeat.
+create or replace function public._existing_run_request(p_dedup_key text, p_job_id uuid)
+returns table (id uuid, job_id uuid, project text, status text, requested_at timestamptz)
+language plpgsql
+stable
+security invoker
+set search_path = ''
+as $$
+#variable_conflict use_column
+declare
+  v_request public.cron_run_requests;
+begin
+  select * into v_request from public.cron_run_requests r where r.dedup_key = p_dedup_key;
+  if v_request.id is null then
+    return;
+  end if;
+  if v_request.job_id <> p_job_id then
+    raise exception 'request_run: dedup_key % already names a request of another job', quote_literal(p_dedup_key)
+      using errcode = '22023';
+  end if;
+  return query select v_request.id, v_request.job_id, v_request.project_id, v_request.status, v_request.requested_at;
+end
+$$;
+
 -- The write path for callers (a dashboard, a bot, the CLI). Refuses what can
--- never run, so the caller hears about it now rather than from result later.
+-- never run, so the caller hears about it now rather than from result later,
+-- and refuses a paused job, so the caller is not left waiting on it unawares.
+--
+-- dedup_key makes a call safe to repeat: a caller (or an adapter retrying
+-- after a read timeout, when the first call may have committed) that sends
+-- the same key again gets the first request back instead of queuing a second.
 drop function if exists public.request_run(text, text, text, jsonb);
+drop function if exists public.request_run(text, text, text, jsonb, text);
 create function public.request_run(
   job_name text,
   project_id text default 'default',
   requested_by text default null,
-  payload jsonb default null
+  payload jsonb default null,
+  dedup_key text default null
 )
 returns table (id uuid, job_id uuid, project text, status text, requested_at timestamptz)
 language plpgsql
@@ -24,7 +56,9 @@ as $$
 declare
   v_project text := coalesce(request_run.project_id, 'default');
   v_payload jsonb := nullif(request_run.payload, 'null'::jsonb);
+  v_key     text := nullif(request_run.dedup_key, '');
   v_job     public.cron_jobs;
+  v_id      uuid;
 begin
   if v_payload is not null and jsonb_typeof(v_payload) <> 'object' then
     raise exception 'request_run: payload must be a JSON object (or null), got %', jsonb_typeof(v_payload)
@@ -38,21 +72,46 @@ begin
       using errcode = '22023',
             hint = 'Jobs are rows of public.cron_jobs; builtin ones are created by migrate from vercel.json.';
   end if;
+
+  if v_key is not null then
+    -- A repeat answers with the first request, even if the job was paused since.
+    return query select * from public._existing_run_request(v_key, v_job.id);
+    if found then
+      return;
+    end if;
+  end if;
+
   if not v_job.enabled then
-    raise exception 'request_run: job % in project % is disabled', quote_literal(request_run.job_name), quote_literal(v_project)
+    raise exception 'request_run: job % in project % is disabled (paused); resume it (enabled = true) to queue runs',
+                    quote_literal(request_run.job_name), quote_literal(v_project)
       using errcode = '22023';
   end if;
 
+  -- A concurrent call with the same key waits here for the first to commit,
+  -- then inserts nothing and answers with the first one's request.
+  insert into public.cron_run_requests as r (project_id, job_id, requested_by, payload, dedup_key)
+  values (v_project, v_job.id, request_run.requested_by, v_payload, v_key)
+  on conflict (dedup_key) do nothing
+  returning r.id into v_id;
+
+  if v_id is null then
+    return query select * from public._existing_run_request(v_key, v_job.id);
+    return;
+  end if;
   return query
-    insert into public.cron_run_requests as r (project_id, job_id, requested_by, payload)
-    values (v_project, v_job.id, request_run.requested_by, v_payload)
-    returning r.id, r.job_id, r.project_id, r.status, r.requested_at;
+    select r.id, r.job_id, r.project_id, r.status, r.requested_at
+      from public.cron_run_requests r
+     where r.id = v_id;
 end
 $$;
 
 -- Claim up to p_batch_size requests: due queued ones, and running ones whose
 -- lease expired (their drain crashed or was killed: crash recovery). Expired
 -- ones go first, so a recovered request is not starved by a busy queue.
+--
+-- Requests of a paused job (enabled = false) are held: not claimed, not
+-- failed, left as they are until the job is resumed. A request whose drain
+-- died while its job was paused is recovered after the resume, like any other.
 --
 -- A recovered request that already used all its attempts is returned with
 -- exhausted = true and its attempts unchanged: the drain settles it as an
@@ -84,16 +143,18 @@ begin
       select r.id, true as recovered, r.attempts >= r.max_attempts as exhausted
         from public.cron_run_requests r
        where r.status = 'running' and r.locked_until < now()
+         and exists (select 1 from public.cron_jobs j where j.id = r.job_id and j.enabled)
        order by r.locked_until
        limit p_batch_size
-         for update skip locked
+         for update of r skip locked
     ), due as (
       select r.id, false as recovered, false as exhausted
         from public.cron_run_requests r
        where r.status = 'queued' and r.available_at <= now()
+         and exists (select 1 from public.cron_jobs j where j.id = r.job_id and j.enabled)
        order by r.available_at
        limit p_batch_size
-         for update skip locked
+         for update of r skip locked
     ), picked as (
       -- CTEs are read on demand: when expired rows fill the batch, `due` is
       -- never scanned and locks nothing.
@@ -137,8 +198,9 @@ as $$
          j.name, j.kind, j.target, j.payload, j.enabled
     from public.cron_run_requests r
     join public.cron_jobs j on j.id = r.job_id
-   where (r.status = 'running' and r.locked_until < now())
-      or (r.status = 'queued' and r.available_at <= now())
+   where ((r.status = 'running' and r.locked_until < now())
+          or (r.status = 'queued' and r.available_at <= now()))
+     and j.enabled
    order by r.status = 'queued', coalesce(r.locked_until, r.available_at), r.id
    limit greatest(1, least(coalesce(p_limit, 100), 10000));
 $$;
@@ -255,12 +317,14 @@ begin
 end
 $$;
 
-revoke execute on function public.request_run(text, text, text, jsonb) from public, anon, authenticated;
+revoke execute on function public.request_run(text, text, text, jsonb, text) from public, anon, authenticated;
+revoke execute on function public._existing_run_request(text, uuid) from public, anon, authenticated;
 revoke execute on function public.claim_run_requests(integer, integer) from public, anon, authenticated;
 revoke execute on function public.list_due_run_requests(integer) from public, anon, authenticated;
 revoke execute on function public.settle_run_requests(jsonb) from public, anon, authenticated;
 revoke execute on function public.list_run_requests(text, integer) from public, anon, authenticated;
-grant execute on function public.request_run(text, text, text, jsonb) to service_role;
+grant execute on function public.request_run(text, text, text, jsonb, text) to service_role;
+grant execute on function public._existing_run_request(text, uuid) to service_role;
 grant execute on function public.claim_run_requests(integer, integer) to service_role;
 grant execute on function public.list_due_run_requests(integer) to service_role;
 grant execute on function public.settle_run_requests(jsonb) to service_role;

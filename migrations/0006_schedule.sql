@@ -13,10 +13,53 @@
 alter table public.cron_jobs
   add column if not exists schedule_error text,
   add column if not exists schedule_claim_token uuid,
-  add column if not exists schedule_locked_until timestamptz;
+  add column if not exists schedule_locked_until timestamptz,
+  add column if not exists fired_at timestamptz,
+  add column if not exists resumed_at timestamptz;
 
 comment on column public.cron_jobs.schedule_error is
-  'Why the schedule job disabled this row (bad cron expression, time zone, interval or timestamp); null when fine.';
+  'Why this row''s schedule cannot be used (bad cron expression, time zone, interval or timestamp): it stops '
+  'firing until the schedule, schedule_type or timezone is changed, which clears this. null when fine.';
+comment on column public.cron_jobs.fired_at is
+  'When a `once` schedule fired; it never fires again (until its schedule is changed). enabled stays as it was.';
+comment on column public.cron_jobs.resumed_at is
+  'When a paused cron/interval job was last resumed: ticks scheduled before it were missed while paused and are '
+  'skipped, not caught up. Cleared by the next tick.';
+
+-- enabled is the operator's switch alone, so the schedule's own state lives
+-- beside it and is reset here:
+-- - a changed schedule, schedule_type or timezone clears schedule_error and
+--   fired_at, and next_run_at (computed from the old schedule) unless the
+--   same update set it, so the row fires again on its new schedule;
+-- - resuming a cron or interval job (enabled false -> true) records when, so
+--   the ticks it missed while paused collapse into none, not a burst.
+create or replace function public.cron_jobs_schedule_changed()
+returns trigger
+language plpgsql
+volatile
+security invoker
+set search_path = ''
+as $$
+begin
+  if (new.schedule, new.schedule_type, new.timezone) is distinct from (old.schedule, old.schedule_type, old.timezone) then
+    new.schedule_error := null;
+    new.fired_at := null;
+    new.resumed_at := null;
+    if new.next_run_at is not distinct from old.next_run_at then
+      new.next_run_at := null;
+    end if;
+  end if;
+  if new.enabled and not old.enabled and new.schedule_type in ('cron', 'interval') then
+    new.resumed_at := now();
+  end if;
+  return new;
+end
+$$;
+
+drop trigger if exists cron_jobs_schedule_changed on public.cron_jobs;
+create trigger cron_jobs_schedule_changed
+  before update of schedule, schedule_type, timezone, enabled on public.cron_jobs
+  for each row execute function public.cron_jobs_schedule_changed();
 comment on column public.cron_jobs.schedule_claim_token is
   'The schedule job''s claim on this row while it computes the next fire time.';
 comment on column public.cron_jobs.schedule_locked_until is
@@ -25,9 +68,12 @@ comment on column public.cron_jobs.schedule_locked_until is
 -- Due rows, oldest first; a row never scheduled (next_run_at null) is "due"
 -- for its first next_run_at to be computed. Rows another run holds (locked or
 -- leased) are skipped, not waited for.
-create or replace function public.claim_due_schedules(p_limit integer, p_lease_seconds integer)
+-- Dropped first: their output gained a column, which create or replace cannot change.
+drop function if exists public.claim_due_schedules(integer, integer);
+drop function if exists public.list_due_schedules(integer);
+create function public.claim_due_schedules(p_limit integer, p_lease_seconds integer)
 returns table (id uuid, project_id text, name text, schedule text, schedule_type text, timezone text,
-               next_run_at timestamptz, claim_token uuid, db_now timestamptz)
+               next_run_at timestamptz, claim_token uuid, db_now timestamptz, resumed_at timestamptz)
 language sql
 volatile
 security invoker
@@ -38,6 +84,8 @@ as $$
       from public.cron_jobs j
      where j.enabled
        and j.schedule_type in ('cron', 'interval', 'once')
+       and j.schedule_error is null
+       and j.fired_at is null
        and (j.next_run_at <= now() or j.next_run_at is null)
        and (j.schedule_locked_until is null or j.schedule_locked_until <= now())
      order by j.next_run_at nulls first, j.id
@@ -50,22 +98,24 @@ as $$
     from due
    where j.id = due.id
   returning j.id, j.project_id, j.name, j.schedule, j.schedule_type, j.timezone, j.next_run_at,
-            j.schedule_claim_token, now();
+            j.schedule_claim_token, now(), j.resumed_at;
 $$;
 
 -- The dry-run twin of claim_due_schedules: the same rows, nothing claimed.
-create or replace function public.list_due_schedules(p_limit integer)
+create function public.list_due_schedules(p_limit integer)
 returns table (id uuid, project_id text, name text, schedule text, schedule_type text, timezone text,
-               next_run_at timestamptz, db_now timestamptz)
+               next_run_at timestamptz, db_now timestamptz, resumed_at timestamptz)
 language sql
 stable
 security invoker
 set search_path = ''
 as $$
-  select j.id, j.project_id, j.name, j.schedule, j.schedule_type, j.timezone, j.next_run_at, now()
+  select j.id, j.project_id, j.name, j.schedule, j.schedule_type, j.timezone, j.next_run_at, now(), j.resumed_at
     from public.cron_jobs j
    where j.enabled
      and j.schedule_type in ('cron', 'interval', 'once')
+     and j.schedule_error is null
+     and j.fired_at is null
      and (j.next_run_at <= now() or j.next_run_at is null)
      and (j.schedule_locked_until is null or j.schedule_locked_until <= now())
    order by j.next_run_at nulls first, j.id
@@ -73,12 +123,15 @@ as $$
 $$;
 
 -- Settle one claimed batch. Each item:
---   {id, claim_token, scheduled_at, next_run_at, disable, error}
+--   {id, claim_token, scheduled_at, next_run_at, fired, error}
 -- scheduled_at: the tick to enqueue now (null: nothing is due, next_run_at
---   was only computed); next_run_at: the new value (null: unchanged);
--- disable: turn the job off (a `once` that fired, or a row in error);
--- error: why the row's schedule is unusable, kept in schedule_error.
--- Every claimed row leaves with its claim cleared, whatever the outcome.
+--   was only computed, or missed ticks were skipped); next_run_at: the new
+--   value (null: unchanged);
+-- fired: a `once` that fired now; fired_at records it, so it never fires
+--   again, and enabled is left alone, so its request runs;
+-- error: why the row's schedule is unusable, kept in schedule_error; the row
+--   is not claimed again until its schedule is changed.
+-- Every claimed row leaves with its claim (and resumed_at) cleared, whatever the outcome.
 create or replace function public.advance_schedules(p_items jsonb)
 returns table (job_id uuid, applied boolean, enqueued boolean, request_id uuid, dedup_key text)
 language sql
@@ -87,10 +140,10 @@ security invoker
 set search_path = ''
 as $$
   with item as (
-    select x.id, x.claim_token, x.scheduled_at, x.next_run_at, coalesce(x.disable, false) as disable, x.error
+    select x.id, x.claim_token, x.scheduled_at, x.next_run_at, coalesce(x.fired, false) as fired, x.error
       from jsonb_to_recordset(coalesce(p_items, '[]'::jsonb))
         as x(id uuid, claim_token uuid, scheduled_at timestamptz, next_run_at timestamptz,
-             disable boolean, error text)
+             fired boolean, error text)
   ), locked as (
     -- Take the job rows in id order, as settle_run_requests does, so the two
     -- queue behind each other instead of deadlocking on cron_jobs.
@@ -102,7 +155,8 @@ as $$
   ), moved as (
     update public.cron_jobs j
        set next_run_at = coalesce(item.next_run_at, j.next_run_at),
-           enabled = j.enabled and not item.disable and item.error is null,
+           fired_at = case when item.fired and item.error is null then now() else j.fired_at end,
+           resumed_at = null,
            schedule_error = item.error,
            last_status = case when item.error is null then j.last_status else 'error' end,
            schedule_claim_token = null,
@@ -134,9 +188,11 @@ as $$
     left join request on request.job_id = item.id;
 $$;
 
+revoke execute on function public.cron_jobs_schedule_changed() from public, anon, authenticated;
 revoke execute on function public.claim_due_schedules(integer, integer) from public, anon, authenticated;
 revoke execute on function public.list_due_schedules(integer) from public, anon, authenticated;
 revoke execute on function public.advance_schedules(jsonb) from public, anon, authenticated;
+grant execute on function public.cron_jobs_schedule_changed() to service_role;
 grant execute on function public.claim_due_schedules(integer, integer) to service_role;
 grant execute on function public.list_due_schedules(integer) to service_role;
 grant execute on function public.advance_schedules(jsonb) to service_role;

@@ -116,7 +116,9 @@ async def test_due_cron_interval_and_once_jobs_enqueue_one_request_each(db, sett
     assert cron_row["next_run_at"] - now <= timedelta(minutes=5, seconds=30)
     assert (await job(sql, interval))["next_run_at"] == interval_at + timedelta(minutes=10)
     once_row = await job(sql, once)
-    assert (once_row["enabled"], once_row["next_run_at"]) == (False, once_at)
+    # Fired, not disabled: enabled is the operator's switch, and the drain must still run the request.
+    assert (once_row["enabled"], once_row["next_run_at"]) == (True, once_at)
+    assert once_row["fired_at"] is not None
     for row in (cron_row, once_row):
         assert (row["schedule_claim_token"], row["schedule_locked_until"], row["schedule_error"]) == (None, None, None)
 
@@ -192,7 +194,7 @@ async def test_an_advance_from_a_lapsed_claim_changes_nothing(db, settings, sql)
     def item(claim: dict[str, Any]) -> dict[str, Any]:
         following = (scheduled + timedelta(hours=1)).isoformat()
         return {"id": claim["id"], "claim_token": claim["claim_token"], "scheduled_at": scheduled.isoformat(),
-                "next_run_at": following, "disable": False, "error": None}  # fmt: skip
+                "next_run_at": following, "fired": False, "error": None}  # fmt: skip
 
     [late] = await db.call("advance_schedules", p_items=[item(first)])
     assert (late["applied"], late["enqueued"]) == (False, False)
@@ -222,7 +224,7 @@ async def test_missed_ticks_collapse_into_one_request(db, settings, sql):
     assert (await job(sql, interval))["next_run_at"] == interval_at + timedelta(minutes=70)
 
 
-async def test_once_fires_once_then_disables(db, settings, sql):
+async def test_once_fires_once_and_stays_enabled(db, settings, sql):
     now = await db_now(sql)
     past = now.replace(microsecond=0) - timedelta(hours=1)
     future = now.replace(microsecond=0) + timedelta(days=2)
@@ -232,15 +234,33 @@ async def test_once_fires_once_then_disables(db, settings, sql):
 
     result = await run(db, settings)
     assert (result.stats["enqueued"], result.stats["completed_once"], result.stats["initialized"]) == (2, 2, 1)
-    assert (await job(sql, fired))["enabled"] is False
+    fired_row = await job(sql, fired)
+    assert (fired_row["enabled"], fired_row["fired_at"] is not None) == (True, True)
     assert [r["dedup_key"] for r in await requests(sql, fired)] == [key(fired, past)]
     local_at = datetime(2020, 1, 1, 0, tzinfo=UTC)  # 09:00 in Tokyo
     assert [r["dedup_key"] for r in await requests(sql, local)] == [key(local, local_at)]
     row = await job(sql, waiting)
-    assert (row["enabled"], row["next_run_at"]) == (True, future)
+    assert (row["enabled"], row["next_run_at"], row["fired_at"]) == (True, future, None)
     assert await requests(sql, waiting) == []
 
     assert (await run(db, settings)).stats["jobs"] == 0
+    # Pausing and resuming a fired `once` does not make it fire again.
+    await sql.execute("update cron_jobs set enabled = false where id = $1", fired)
+    await sql.execute("update cron_jobs set enabled = true where id = $1", fired)
+    assert (await run(db, settings)).stats["jobs"] == 0
+    assert len(await requests(sql, fired)) == 1
+
+
+async def test_a_rescheduled_once_fires_again_at_its_new_instant(db, settings, sql):
+    past = (await db_now(sql)).replace(microsecond=0) - timedelta(hours=1)
+    job_id = await add_job(sql, "launch", "once", past.isoformat(), None)
+    assert (await run(db, settings)).stats["completed_once"] == 1
+    later = past + timedelta(minutes=30)
+    await sql.execute("update cron_jobs set schedule = $2 where id = $1", job_id, later.isoformat())
+    row = await job(sql, job_id)
+    assert (row["fired_at"], row["next_run_at"]) == (None, None)
+    assert (await run(db, settings)).stats["completed_once"] == 1
+    assert [r["dedup_key"] for r in await requests(sql, job_id)] == [key(job_id, past), key(job_id, later)]
 
 
 async def test_first_next_run_at_is_the_next_tick_not_now(db, settings, sql):
@@ -295,15 +315,29 @@ async def test_garbage_rows_get_a_clear_error_and_the_rest_proceed(db, settings,
     for job_id, message in bad.items():
         row = await job(sql, job_id)
         assert message in row["schedule_error"]
-        assert (row["enabled"], row["last_status"], row["schedule_claim_token"]) == (False, "error", None)
+        # enabled is the operator's switch: a bad schedule stops firing without touching it.
+        assert (row["enabled"], row["last_status"], row["schedule_claim_token"]) == (True, "error", None)
         assert await requests(sql, job_id) == []
+    # Not retried every minute: the bad rows are not even claimed again.
+    assert (await run(db, settings)).stats["jobs"] == 0
+    # Pausing and resuming does not clear the error either; only a schedule change does.
+    bad_cron, bad_zone, bad_interval = list(bad)[:3]
+    await sql.execute("update cron_jobs set enabled = false where id = $1", bad_cron)
+    await sql.execute("update cron_jobs set enabled = true where id = $1", bad_cron)
     assert (await run(db, settings)).stats["jobs"] == 0
 
-    # Fixed and switched back on, the row is scheduled again and its error is cleared.
-    fixed = next(iter(bad))
-    await sql.execute("update cron_jobs set schedule = '*/5 * * * *', enabled = true where id = $1", fixed)
+    # Fixing the schedule (or the time zone) clears the error: the row fires again at its next tick.
+    await sql.execute("update cron_jobs set schedule = '*/5 * * * *' where id = $1", bad_cron)
+    await sql.execute("update cron_jobs set timezone = 'Asia/Tokyo' where id = $1", bad_zone)
+    await sql.execute("update cron_jobs set schedule = '5m' where id = $1", bad_interval)
+    for fixed in (bad_cron, bad_zone, bad_interval):
+        assert ((await job(sql, fixed))["schedule_error"], (await job(sql, fixed))["next_run_at"]) == (None, None)
+    fixing = await run(db, settings)
+    assert (fixing.stats["initialized"], fixing.stats["invalid"]) == (3, 0)
+    await sql.execute("update cron_jobs set next_run_at = now() - interval '1 second' where id = $1", bad_cron)
     assert (await run(db, settings)).stats["enqueued"] == 1
-    assert (await job(sql, fixed))["schedule_error"] is None
+    assert len(await requests(sql, bad_cron)) == 1
+    assert (await job(sql, bad_cron))["schedule_error"] is None
 
 
 async def test_limit_caps_the_jobs_handled(db, settings, sql):

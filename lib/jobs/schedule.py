@@ -37,6 +37,8 @@ async def schedule(ctx: JobContext) -> JobResult:
         "duplicates": 0,
         "initialized": 0,
         "completed_once": 0,
+        # Ticks due while their job was paused, dropped at the resume.
+        "skipped_paused": 0,
         "invalid": 0,
         "lost": 0,
         "batches": 0,
@@ -77,27 +79,43 @@ def plan_row(row: Row, now: datetime) -> Plan:
             scheduled = first_fire(schedule, now)
         else:
             scheduled = parse_instant(row["next_run_at"])
+        resumed = row.get("resumed_at")
+        if resumed is not None and schedule.kind != "once" and scheduled < (resumed_at := parse_instant(resumed)):
+            # Due while the job was paused: a resumed job carries on at its
+            # first tick after the resume, it does not catch up on the ones it missed.
+            scheduled = next_fire(schedule, scheduled, resumed_at) or scheduled
+            if scheduled > now:
+                return _plan(item, scheduled_at=None, next_run_at=scheduled, skipped=True)
         if scheduled > now:
-            return {**item, "scheduled_at": None, "next_run_at": _iso(scheduled), "disable": False, "error": None}
+            return _plan(item, scheduled_at=None, next_run_at=scheduled)
         following = next_fire(schedule, scheduled, now)
     except ScheduleError as error:
-        # Disabled with the reason: a row that can never be scheduled must not
-        # be claimed again every minute, and the rest of the batch goes on.
+        # Recorded with the reason and not claimed again until the schedule is
+        # changed: a row that can never be scheduled must not be retried every
+        # minute, and the rest of the batch goes on. enabled is not touched.
         return _invalid(item, str(error))
     except Exception as error:  # a value no check foresaw must not stall every other row behind it
         return _invalid(item, f"could not compute the next fire time: {type(error).__name__}: {error}")
+    # A fired `once` keeps next_run_at at the instant it fired, for the record,
+    # and is marked fired, so it never fires again while its request still runs.
+    return _plan(item, scheduled_at=scheduled, next_run_at=following or scheduled, fired=following is None)
+
+
+def _plan(
+    item: Plan, *, scheduled_at: datetime | None, next_run_at: datetime, fired: bool = False, skipped: bool = False
+) -> Plan:
     return {
         **item,
-        "scheduled_at": _iso(scheduled),
-        # A fired `once` keeps next_run_at at the instant it fired, for the record.
-        "next_run_at": _iso(following or scheduled),
-        "disable": following is None,
+        "scheduled_at": _iso(scheduled_at) if scheduled_at else None,
+        "next_run_at": _iso(next_run_at),
+        "fired": fired,
+        "skipped": skipped,
         "error": None,
     }
 
 
 def _invalid(item: Plan, error: str) -> Plan:
-    return {**item, "scheduled_at": None, "next_run_at": None, "disable": True, "error": error[:500]}
+    return {**item, "scheduled_at": None, "next_run_at": None, "fired": False, "skipped": False, "error": error[:500]}
 
 
 def _tally(
@@ -114,11 +132,13 @@ def _tally(
             stats["invalid"] += 1
             if len(errors) < MAX_REPORTED_ERRORS:
                 errors.append({"job_id": item["id"], "name": names.get(item["id"], ""), "error": item["error"]})
+        elif item["skipped"]:
+            stats["skipped_paused"] += 1
         elif item["scheduled_at"] is None:
             stats["initialized"] += 1
         else:
             stats["enqueued" if outcome.get("enqueued") else "duplicates"] += 1
-            if item["disable"]:
+            if item["fired"]:
                 stats["completed_once"] += 1
 
 
@@ -131,8 +151,11 @@ async def _dry_run(ctx: JobContext) -> JobResult:
     names = {row["id"]: row["name"] for row in rows}
     stats: dict[str, Any] = {
         "would_enqueue": len(due),
-        "would_initialize": sum(1 for item in plans if item["scheduled_at"] is None and not item["error"]),
-        "would_complete_once": sum(1 for item in due if item["disable"]),
+        "would_initialize": sum(
+            1 for item in plans if item["scheduled_at"] is None and not item["error"] and not item["skipped"]
+        ),
+        "would_skip_paused": sum(1 for item in plans if item["skipped"]),
+        "would_complete_once": sum(1 for item in due if item["fired"]),
         "invalid": len(invalid),
     }
     if invalid:
