@@ -32,11 +32,19 @@ $$;
 
 -- check-stale: one statement. Rows an agent's heartbeat holds right now are
 -- skipped rather than waited for; that agent is evidently alive.
-create or replace function public.mark_stale_agents_offline(
+-- It answers one row: the full count, and a sample of at most p_sample agents
+-- (oldest first). Supabase's API caps every answer at 1000 rows (db-max-rows),
+-- so a list of every agent would be cut short there and the count with it;
+-- and nobody reads 50,000 rows anyway.
+-- Dropped first: older versions returned one row per agent.
+drop function if exists public.mark_stale_agents_offline(integer, integer);
+drop function if exists public.mark_stale_agents_offline(integer, integer, integer);
+create function public.mark_stale_agents_offline(
   p_stale_after_seconds integer,
-  p_limit integer default null
+  p_limit integer default null,
+  p_sample integer default 100
 )
-returns table (id uuid, name text, last_seen_at timestamptz, went_offline_at timestamptz)
+returns table (marked integer, agents jsonb)
 language sql
 volatile
 security invoker
@@ -50,31 +58,49 @@ as $$
      order by coalesce(a.last_heartbeat_at, a.created_at)
      limit p_limit
        for update skip locked
+  ), changed as (
+    update public.agents a
+       set status = 'offline', went_offline_at = now(), updated_at = now()
+      from stale
+     where a.id = stale.id
+    returning a.id, a.name, coalesce(a.last_heartbeat_at, a.created_at) as last_seen_at, a.went_offline_at
   )
-  update public.agents a
-     set status = 'offline', went_offline_at = now(), updated_at = now()
-    from stale
-   where a.id = stale.id
-  returning a.id, a.name, coalesce(a.last_heartbeat_at, a.created_at), a.went_offline_at;
+  select (select count(*)::integer from changed),
+         coalesce((select jsonb_agg(jsonb_build_object('id', s.id, 'name', s.name, 'last_seen_at', s.last_seen_at,
+                                                       'went_offline_at', s.went_offline_at)
+                                    order by s.last_seen_at, s.id)
+                     from (select c.* from changed c order by c.last_seen_at, c.id limit p_sample) s),
+                  '[]'::jsonb);
 $$;
 
--- The dry-run twin of mark_stale_agents_offline: same predicate, no write.
-create or replace function public.list_stale_agents(
+-- The dry-run twin of mark_stale_agents_offline: same predicate, no write,
+-- same shape (a count and a capped sample).
+drop function if exists public.list_stale_agents(integer, integer);
+drop function if exists public.list_stale_agents(integer, integer, integer);
+create function public.list_stale_agents(
   p_stale_after_seconds integer,
-  p_limit integer default null
+  p_limit integer default null,
+  p_sample integer default 100
 )
-returns table (id uuid, name text, last_seen_at timestamptz)
+returns table (stale integer, agents jsonb)
 language sql
 stable
 security invoker
 set search_path = ''
 as $$
-  select a.id, a.name, coalesce(a.last_heartbeat_at, a.created_at)
-    from public.agents a
-   where a.status = 'online'
-     and coalesce(a.last_heartbeat_at, a.created_at) < now() - make_interval(secs => p_stale_after_seconds)
-   order by coalesce(a.last_heartbeat_at, a.created_at)
-   limit p_limit;
+  with stale as (
+    select a.id, a.name, coalesce(a.last_heartbeat_at, a.created_at) as last_seen_at
+      from public.agents a
+     where a.status = 'online'
+       and coalesce(a.last_heartbeat_at, a.created_at) < now() - make_interval(secs => p_stale_after_seconds)
+     order by coalesce(a.last_heartbeat_at, a.created_at)
+     limit p_limit
+  )
+  select (select count(*)::integer from stale),
+         coalesce((select jsonb_agg(jsonb_build_object('id', s.id, 'name', s.name, 'last_seen_at', s.last_seen_at)
+                                    order by s.last_seen_at, s.id)
+                     from (select t.* from stale t order by t.last_seen_at, t.id limit p_sample) s),
+                  '[]'::jsonb);
 $$;
 
 -- cleanup-heartbeats: one bounded batch per call, so each batch is its own
@@ -118,12 +144,12 @@ as $$
 $$;
 
 revoke execute on function public.record_heartbeat(uuid, jsonb) from public, anon, authenticated;
-revoke execute on function public.mark_stale_agents_offline(integer, integer) from public, anon, authenticated;
-revoke execute on function public.list_stale_agents(integer, integer) from public, anon, authenticated;
+revoke execute on function public.mark_stale_agents_offline(integer, integer, integer) from public, anon, authenticated;
+revoke execute on function public.list_stale_agents(integer, integer, integer) from public, anon, authenticated;
 revoke execute on function public.delete_expired_heartbeats(integer, integer) from public, anon, authenticated;
 revoke execute on function public.count_expired_heartbeats(integer, integer) from public, anon, authenticated;
 grant execute on function public.record_heartbeat(uuid, jsonb) to service_role;
-grant execute on function public.mark_stale_agents_offline(integer, integer) to service_role;
-grant execute on function public.list_stale_agents(integer, integer) to service_role;
+grant execute on function public.mark_stale_agents_offline(integer, integer, integer) to service_role;
+grant execute on function public.list_stale_agents(integer, integer, integer) to service_role;
 grant execute on function public.delete_expired_heartbeats(integer, integer) to service_role;
 grant execute on function public.count_expired_heartbeats(integer, integer) to service_role;

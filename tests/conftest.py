@@ -26,6 +26,8 @@ SECRET = "test-secret-0123456789abcdef"
 SUPABASE_URL = "https://project.supabase.test"
 SERVICE_KEY = "sb_secret_test_service_role_key"
 
+EMULATOR = pytest.StashKey[PostgrestEmulator]()
+
 TABLES = "agents, heartbeats, scheduled_reminders, cron_run_requests, cron_runs, cron_locks, cron_jobs"
 
 
@@ -69,9 +71,16 @@ async def adapter(
         yield {"database_url": pg_dsn}
         return
     emulator = PostgrestEmulator(pg_dsn)
+    request.node.stash[EMULATOR] = emulator
     http_mock.route(method="POST", url__startswith=f"{SUPABASE_URL}/rest/v1/rpc/").mock(side_effect=emulator)
     yield {"supabase_url": SUPABASE_URL, "supabase_service_role_key": SERVICE_KEY}
     await emulator.close()
+
+
+@pytest.fixture
+def postgrest(request: pytest.FixtureRequest, adapter: dict[str, str]) -> PostgrestEmulator | None:
+    """The PostgREST stand-in behind the supabase adapter (to inject faults); None for postgres."""
+    return request.node.stash.get(EMULATOR, None)
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ cache is off.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -14,11 +15,47 @@ from typing import Any
 import asyncpg
 
 from lib.db.port import DatabaseError, DatabaseUnavailable, Row, check_identifiers, jsonable
+from lib.deadline import RESERVE_SECONDS, Deadline, current_deadline
 from lib.loop_local import forget, loop_local, peek
 
 CONNECT_TIMEOUT_SECONDS = 10.0
 STATEMENT_TIMEOUT_SECONDS = 60.0
-_UNREACHABLE = (OSError, asyncpg.InterfaceError, asyncpg.CannotConnectNowError, TimeoutError)
+RETRY_DELAYS = (0.1, 0.5)
+# Outside a run (health, begin_run, end_run) all attempts of one call together
+# get this long; inside a run, the run's deadline bounds them as well.
+CALL_BUDGET_SECONDS = 25.0
+# A retry with less time than this left before the deadline's reserve is not started.
+MIN_ATTEMPT_SECONDS = 0.5
+# The first attempt's timeout, however little of the run is left (closing a
+# run happens in the deadline's reserve).
+FIRST_ATTEMPT_FLOOR = 3.0
+# Failing to connect, or a command that got no answer in time. The call may
+# have committed before the answer was lost; every call we retry is safe to
+# repeat (claims expire, settles are token-guarded, runs and requests are keyed).
+_UNREACHABLE = (OSError, TimeoutError)
+# asyncpg raises these as PostgresError subclasses, so they must be sorted out
+# before the "the SQL failed" branch: the connection (08xxx), the server
+# shutting down or starting (57P01-57P03), or no free slot (53300).
+_UNREACHABLE_SQLSTATE = frozenset({"57P01", "57P02", "57P03", "53300"})
+# The database is there but the call lost a race: a second attempt can pass.
+_CONTENTION_SQLSTATE = frozenset({"40001", "40P01", "55P03"})
+
+
+def classify(error: asyncpg.PostgresError) -> str:
+    """'unreachable', 'contention' (both retried) or 'permanent'."""
+    code = getattr(error, "sqlstate", None) or ""
+    if code.startswith("08") or code in _UNREACHABLE_SQLSTATE:
+        return "unreachable"
+    if code in _CONTENTION_SQLSTATE:
+        return "contention"
+    return "permanent"
+
+
+def _call_deadline() -> Deadline:
+    """The earlier of the run's deadline and this call's own cap."""
+    own = Deadline.after(CALL_BUDGET_SECONDS + RESERVE_SECONDS)
+    run = current_deadline()
+    return run if run is not None and run.expires_at < own.expires_at else own
 
 
 async def _init_connection(connection: asyncpg.Connection) -> None:
@@ -57,21 +94,36 @@ class PostgresDatabase:
         check_identifiers(function, args)
         statement = call_statement(function, list(args))
         values = [_argument(v) for v in args.values()]
-        # One retry when the connection itself failed: a pooled connection may
-        # have died while the function was frozen. Claims expire and settles are
-        # token-guarded, so running a call twice is safe.
-        for attempt in (1, 2):
+        deadline = _call_deadline()
+        for attempt, delay in enumerate((*RETRY_DELAYS, None), start=1):
+            left = deadline.remaining()
+            timeout = min(STATEMENT_TIMEOUT_SECONDS, max(left, FIRST_ATTEMPT_FLOOR if attempt == 1 else 0))
             try:
                 pool = await self._pool()
-                text = await pool.fetchval(statement, *values)
+                text = await pool.fetchval(statement, *values, timeout=timeout)
                 return json.loads(text)  # type: ignore[no-any-return]
+            except asyncpg.DataError as error:
+                # An argument asyncpg cannot encode: our bug, not the database's state.
+                raise DatabaseError(f"bad argument for {function}: {error}") from error
             except asyncpg.PostgresError as error:
-                raise DatabaseError(_message(error), getattr(error, "sqlstate", None)) from error
-            except _UNREACHABLE as error:
-                await self._drop_pool()
-                if attempt == 2:
-                    raise DatabaseUnavailable(f"database unavailable: {_describe_unreachable(error)}") from error
-        raise AssertionError("unreachable")
+                kind = classify(error)
+                if kind == "permanent":
+                    raise DatabaseError(_message(error), getattr(error, "sqlstate", None)) from error
+                last: BaseException = error
+            except (*_UNREACHABLE, asyncpg.InterfaceError) as error:
+                kind, last = "unreachable", error
+            # A lost connection is discarded by the pool when released, so the
+            # next attempt gets a fresh one; the other connections (and calls in
+            # flight on them) are left alone.
+            if delay is None or deadline.remaining() - RESERVE_SECONDS < delay + MIN_ATTEMPT_SECONDS:
+                break
+            await asyncio.sleep(delay)
+        if kind == "unreachable":
+            raise DatabaseUnavailable(
+                f"database unavailable: {_describe_unreachable(last)} after {attempt} attempt(s)"
+            ) from last
+        assert isinstance(last, asyncpg.PostgresError)
+        raise DatabaseError(f"{_message(last)} after {attempt} attempt(s)", last.sqlstate) from last
 
     async def _drop_pool(self) -> None:
         key = f"pg:{id(self)}"

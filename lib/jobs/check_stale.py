@@ -2,31 +2,51 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from lib.jobs.base import Job, JobContext, JobResult
 from lib.notifiers.alert import send_agents_offline
 
 MAX_LIMIT = 100_000
+# Agents listed in the stats and the alert; the count is always the full one.
+SAMPLE_SIZE = 100
 
 
 async def check_stale(ctx: JobContext) -> JobResult:
     stale_after = ctx.settings.stale_after_seconds
+    # Both functions answer one row (a count and a capped sample), never one
+    # row per agent: Supabase's API would cut that at 1000 rows.
     if ctx.dry_run:
-        rows = await ctx.db.call("list_stale_agents", p_stale_after_seconds=stale_after, p_limit=ctx.limit)
+        rows = await ctx.db.call(
+            "list_stale_agents", p_stale_after_seconds=stale_after, p_limit=ctx.limit, p_sample=SAMPLE_SIZE
+        )
+        count, sample = _count_and_sample(rows, "stale")
         return JobResult(
-            stats={"would_mark_offline": len(rows), "agents": [row["id"] for row in rows[:100]]},
-            has_more=_hit_limit(len(rows), ctx.limit),
+            stats={"would_mark_offline": count, "agents": [agent["id"] for agent in sample]},
+            has_more=_hit_limit(count, ctx.limit),
         )
 
-    rows = await ctx.db.call("mark_stale_agents_offline", p_stale_after_seconds=stale_after, p_limit=ctx.limit)
-    stats: dict[str, object] = {"marked_offline": len(rows)}
+    rows = await ctx.db.call(
+        "mark_stale_agents_offline", p_stale_after_seconds=stale_after, p_limit=ctx.limit, p_sample=SAMPLE_SIZE
+    )
+    count, sample = _count_and_sample(rows, "marked")
+    stats: dict[str, object] = {"marked_offline": count}
     url = ctx.settings.alert_webhook_url
-    if rows and url:
-        problem = await send_agents_offline(url, rows, ctx.deadline)
+    if count and url:
+        secret = ctx.settings.webhook_signing_secret
+        problem = await send_agents_offline(
+            url, count, sample, ctx.deadline, secret.get_secret_value() if secret else None
+        )
         # The agents are offline either way; a failed alert is reported, not fatal.
         stats["alert"] = "failed" if problem else "sent"
         if problem:
             stats["alert_error"] = problem
-    return JobResult(stats=stats, has_more=_hit_limit(len(rows), ctx.limit))
+    return JobResult(stats=stats, has_more=_hit_limit(count, ctx.limit))
+
+
+def _count_and_sample(rows: list[dict[str, Any]], count_column: str) -> tuple[int, list[dict[str, Any]]]:
+    row = rows[0] if rows else {}
+    return int(row.get(count_column) or 0), list(row.get("agents") or [])
 
 
 def _hit_limit(count: int, limit: int | None) -> bool:

@@ -1,35 +1,63 @@
-"""cleanup-heartbeats: delete heartbeats past retention, one short transaction per batch."""
+"""cleanup-heartbeats: delete heartbeats past retention, one short transaction per batch.
+
+Batches are sized by time, not only by count. Through PostgREST every
+statement runs under Supabase's 8 s statement_timeout, and a batch that hits it
+(57014) deletes nothing, so a fixed large batch on a slow database would fail
+the same way on every run. Each call aims at about a second: the next batch is
+scaled from the last one's duration, at most doubled, never above
+CLEANUP_BATCH_SIZE; a batch that timed out is retried at a quarter of its size.
+"""
 
 from __future__ import annotations
 
+import time
+
+from lib.db import DatabaseError
 from lib.jobs.base import Job, JobContext, JobResult
 
 MAX_LIMIT = 10_000_000
+TARGET_SECONDS = 1.0
+QUERY_CANCELED = "57014"
+
+
+def next_batch_size(size: int, elapsed: float, cap: int) -> int:
+    """The batch that should take about TARGET_SECONDS, given `size` took `elapsed`."""
+    scaled = int(size * TARGET_SECONDS / max(elapsed, 1e-3))
+    return max(1, min(cap, 2 * size, scaled))
 
 
 async def cleanup_heartbeats(ctx: JobContext) -> JobResult:
     settings = ctx.settings
-    batch_size = settings.cleanup_batch_size
+    cap = settings.cleanup_batch_size
     if ctx.limit is not None:
-        batch_size = min(batch_size, ctx.limit)
+        cap = min(cap, ctx.limit)
 
     if ctx.dry_run:
-        cap = ctx.limit or MAX_LIMIT
+        most = ctx.limit or MAX_LIMIT
         rows = await ctx.db.call(
-            "count_expired_heartbeats", p_retention_days=settings.heartbeat_retention_days, p_cap=cap + 1
+            "count_expired_heartbeats", p_retention_days=settings.heartbeat_retention_days, p_cap=most + 1
         )
         expired = int(rows[0]["expired"])
-        return JobResult(stats={"would_delete": min(expired, cap)}, has_more=expired > cap)
+        return JobResult(stats={"would_delete": min(expired, most)}, has_more=expired > most)
 
     deleted = batches = 0
+    batch_size = cap
     has_more = True
     while not ctx.deadline.expired():
         size = batch_size if ctx.limit is None else min(batch_size, ctx.limit - deleted)
         if size <= 0:
             break
-        rows = await ctx.db.call(
-            "delete_expired_heartbeats", p_retention_days=settings.heartbeat_retention_days, p_batch_size=size
-        )
+        started = time.monotonic()
+        try:
+            rows = await ctx.db.call(
+                "delete_expired_heartbeats", p_retention_days=settings.heartbeat_retention_days, p_batch_size=size
+            )
+        except DatabaseError as error:
+            if error.code != QUERY_CANCELED or size == 1:
+                raise
+            # The batch was rolled back whole; a smaller one fits the timeout.
+            batch_size = max(1, size // 4)
+            continue
         count = int(rows[0]["deleted"])
         deleted += count
         batches += 1
@@ -38,6 +66,7 @@ async def cleanup_heartbeats(ctx: JobContext) -> JobResult:
             # locked right now are theirs to delete).
             has_more = False
             break
+        batch_size = next_batch_size(size, time.monotonic() - started, cap)
     return JobResult(stats={"deleted": deleted, "batches": batches}, has_more=has_more)
 
 
