@@ -112,11 +112,8 @@ def _builtin_target(row: Row) -> str:
 
 def preflight(row: Row, settings: Settings, jobs: dict[str, Job]) -> str | None:
     """Why this request can never run, as one line for result.error; None when it can be tried."""
-    name = row["job_name"]
     if row.get("exhausted"):
         return f"abandoned: no result before its lease expired, and all {row['attempts']} attempts are used"
-    if not row["job_enabled"]:
-        return f"job {name!r} is disabled"
     payload = _payload(row)
     if not isinstance(payload, dict):
         return f"payload must be a JSON object, got {_json_type(payload)}"
