@@ -97,7 +97,9 @@ class Pace:
         return sent
 
     def pause(self, seconds: float) -> None:
-        self.paused_until = max(self.paused_until, time.monotonic() + max(0.0, seconds))
+        # NaN would compare false everywhere and silently cancel the pause.
+        wait = max(0.0, seconds) if not math.isnan(seconds) else 0.0
+        self.paused_until = max(self.paused_until, time.monotonic() + wait)
 
 
 async def dispatch(

@@ -130,8 +130,12 @@ begin
            last_error = case when o.outcome in ('delivered', 'transient', 'permanent')
                              then left(o.error, 1000) else r.last_error end,
            due_at = case o.outcome
-                      when 'delivered' then now() + make_interval(secs => p_repeat_hours * 3600)
-                      when 'transient' then now() + make_interval(secs => greatest(0, coalesce(o.delay_seconds, 0)))
+                      when 'delivered' then now() + make_interval(
+                        secs => least(greatest(0, coalesce(p_repeat_hours, 24)), 87600) * 3600)
+                      -- Clamped to a day: an absurd delay (1e13, NaN) must never
+                      -- overflow the interval and fail the whole group's settle.
+                      when 'transient' then now() + make_interval(
+                        secs => least(greatest(0, coalesce(o.delay_seconds, 0)), 86400))
                       when 'deferred' then coalesce(o.until, r.due_at)
                       else r.due_at
                     end,

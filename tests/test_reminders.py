@@ -727,7 +727,7 @@ async def test_settle_refuses_an_unknown_outcome(db: Database, sql: asyncpg.Conn
         )
 
 
-async def test_a_batch_of_100_costs_at_most_three_round_trips(
+async def test_a_batch_of_100_costs_at_most_two_round_trips(
     reminder_settings: Callable[..., Settings], db: Database, sql: asyncpg.Connection, telegram: RespxTelegram
 ) -> None:
     await sql.execute(
@@ -740,5 +740,8 @@ async def test_a_batch_of_100_costs_at_most_three_round_trips(
     result = await reminders(context(counting, settings))  # type: ignore[arg-type]
 
     assert result.stats["delivered"] == 250 and result.stats["batches"] == 3
-    assert counting.calls == Counter({"claim_due_reminders": 3, "settle_reminders": 3})
-    assert sum(counting.calls.values()) / result.stats["batches"] <= 3
+    # Outcomes are settled in groups by time, not per row nor per batch: a
+    # fast run writes all 250 in one or two calls (never more than one per batch).
+    assert counting.calls["claim_due_reminders"] == 3
+    assert 1 <= counting.calls["settle_reminders"] <= 3
+    assert sum(counting.calls.values()) / result.stats["batches"] <= 2

@@ -1,19 +1,21 @@
 """reminders: deliver due reminders through Telegram at its pace, and settle every outcome.
 
-Each batch costs two database calls: one claim (a lease and a fresh
-claim_token on up to REMINDER_BATCH_SIZE due rows) and one settle (every
-outcome of the batch, applied only where the token still matches). Between
-them the batch is sent at Telegram's pace (lib/pace.py). The next batch is
-claimed while the last sends of the previous one are in flight, and settles
-run alongside sending, so batch boundaries cost no sending time. Reminders the
-budget leaves unsent are released untouched for the next run. Delivery is at
-least once: a crash between a send and its settle repeats that one message
-after the lease.
+A run claims due rows in batches (a lease and a fresh claim_token on up to
+REMINDER_BATCH_SIZE rows per call) and sends them at Telegram's pace
+(lib/pace.py). The next batch is claimed while the last sends of the previous
+one are in flight. Outcomes are settled as they complete, in groups written
+alongside sending (lib/settling.py: at least every 0.5 s, one call per group,
+applied only where the token still matches). Delivery is at least once: a
+crash repeats, after the lease, only the sends in flight and those finished in
+the last half second, never a whole batch. A row the sweep cannot read (a
+due_at of -infinity, a BC date) is settled failed with the reason, and the
+batch goes on. Reminders the budget leaves unsent are released untouched for
+the next run.
 """
 
 from __future__ import annotations
 
-import asyncio
+import logging
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -21,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from lib.backoff import backoff_seconds
+from lib.backoff import CAP_SECONDS, backoff_seconds
 from lib.db import DatabaseError
 from lib.deadline import RESERVE_SECONDS
 from lib.jobs.base import Job, JobContext, JobResult
@@ -29,6 +31,9 @@ from lib.notifiers.telegram import Delivery, message_text, send_message, token_p
 from lib.pace import Pace, dispatch
 from lib.quiet_hours import ActiveHours, deferral, parse_active_hours
 from lib.settings import Settings
+from lib.settling import Settler
+
+log = logging.getLogger("cronrelay.reminders")
 
 MAX_LIMIT = 100_000
 # Sends in flight at once. Telegram answers in 50-300 ms from most regions, so
@@ -63,14 +68,53 @@ class Claimed:
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Claimed:
+        """The claimed row, checked; ValueError naming the column when it cannot be handled."""
+        telegram_id, draft_text, attempts = row.get("telegram_id"), row.get("draft_text"), row.get("attempts")
+        if telegram_id is not None and not _is_int(telegram_id):
+            raise ValueError(f"telegram_id is not an integer chat id (got {_json_type(telegram_id)})")
+        if draft_text is not None and not isinstance(draft_text, str):
+            raise ValueError(f"draft_text is not text (got {_json_type(draft_text)})")
+        if not isinstance(attempts, int) or isinstance(attempts, bool):
+            raise ValueError(f"attempts is not an integer (got {_json_type(attempts)})")
         return cls(
             id=int(row["id"]),
-            telegram_id=None if row["telegram_id"] is None else int(row["telegram_id"]),
-            draft_text=row["draft_text"],
-            attempts=int(row["attempts"]),
+            telegram_id=telegram_id,
+            draft_text=draft_text,
+            attempts=attempts,
             claim_token=str(row["claim_token"]),
-            due_at=datetime.fromisoformat(row["due_at"]),
+            due_at=parse_due_at(row.get("due_at")),
         )
+
+
+def parse_due_at(value: Any) -> datetime:
+    """A claimed row's due_at as an aware datetime; ValueError saying why it is not a usable time.
+
+    Postgres stores times Python cannot hold (±infinity, BC dates, years past
+    9999) and serializes them as text `fromisoformat` refuses; such a row is
+    bad data, not a reason to stop the sweep.
+    """
+    if not isinstance(value, str):
+        raise ValueError(f"due_at is not a timestamp (got {_json_type(value)})")
+    if value in ("infinity", "-infinity"):
+        raise ValueError(f"due_at is {value}, not a time a reminder can be due")
+    if value.endswith(" BC"):
+        raise ValueError(f"due_at {value!r} is a BC date, not a time a reminder can be due")
+    try:
+        due_at = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"due_at {value[:40]!r} is outside the dates this service can handle") from None
+    if due_at.tzinfo is None:
+        raise ValueError(f"due_at {value!r} has no time zone")
+    return due_at
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _json_type(value: Any) -> str:
+    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", float: "a number"}
+    return "null" if value is None else names.get(type(value), type(value).__name__)
 
 
 def config_problem(settings: Settings) -> str | None:
@@ -111,9 +155,9 @@ async def reminders(ctx: JobContext) -> JobResult:
             max_tries=MAX_TRIES_PER_RUN,
         )
     finally:
-        # Whatever happened, every batch whose reminders all have an outcome is settled.
-        settled = await asyncio.gather(*sweep.settles, return_exceptions=True)
-    for error in (*settled, sweep.claim_error):
+        # Whatever happened, every outcome the run has is written before it ends.
+        settle_errors = await sweep.settler.close()
+    for error in (*settle_errors, sweep.claim_error):
         if isinstance(error, BaseException):
             raise error
     if sweep.misconfigured:
@@ -126,31 +170,29 @@ async def reminders(ctx: JobContext) -> JobResult:
 
 
 @dataclass
-class _Batch:
-    claimed: list[Claimed]
-    outcomes: list[dict[str, Any]] = field(default_factory=list)
-
-
-@dataclass
 class _Sweep:
-    """One run's batches: claimed on demand, each settled once all its reminders have an outcome.
+    """One run's claims, sends and settles.
 
     `claim` feeds the dispatcher while the previous batch's last sends are
-    still in flight, and each settle runs alongside the next batch's sends, so
-    the database round trips cost no sending time.
+    still in flight. Each outcome goes to the settler as soon as it is known,
+    and the settler writes them in groups alongside sending, so neither a
+    batch boundary nor a settle costs sending time, and a crash repeats only
+    the sends in flight and those finished in the last half second.
     """
 
     ctx: JobContext
     hours: ActiveHours | None
     cutoff: float
     counts: Counter[str] = field(default_factory=Counter)
-    settles: list[asyncio.Task[None]] = field(default_factory=list)
+    settler: Settler[dict[str, Any]] = field(init=False)
     # A claim came back short: nothing else is due.
     drained: bool = False
     released: int = 0
     claim_error: Exception | None = None
     misconfigured: str | None = None
-    _batch_of: dict[int, _Batch] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.settler = Settler(self._settle)
 
     async def claim(self) -> list[Claimed]:
         """The next reminders to send; [] when nothing is due, the limit is reached or time is up."""
@@ -174,20 +216,24 @@ class _Sweep:
                 return []
             self.counts["claimed"] += len(rows)
             self.counts["batches"] += 1
-            # The claim's rows come back in no particular order; send oldest first.
-            batch = _Batch(sorted((Claimed.from_row(row) for row in rows), key=lambda c: (c.due_at, c.id)))
-            sendable = self._triage(batch)
+            sendable = self._triage(rows)
             if sendable:
                 return sendable
         return []
 
-    def _triage(self, batch: _Batch) -> list[Claimed]:
-        """Settle what needs no send (quiet hours, no chat); return the rest."""
+    def _triage(self, rows: list[dict[str, Any]]) -> list[Claimed]:
+        """Settle what needs no send (unreadable rows, quiet hours, no chat); return the rest, oldest first."""
         until = deferral(self.hours, datetime.now(UTC))
-        for claimed in batch.claimed:
-            self._batch_of[claimed.id] = batch
+        readable: list[Claimed] = []
+        for row in rows:
+            try:
+                readable.append(Claimed.from_row(row))
+            except (ValueError, TypeError, KeyError) as error:
+                self._unreadable(row, error)
+        # The claim's rows come back in no particular order; send oldest first.
+        readable.sort(key=lambda c: (c.due_at, c.id))
         sendable: list[Claimed] = []
-        for claimed in batch.claimed:
+        for claimed in readable:
             if until is not None:
                 self._record(claimed, "deferred", until=until.isoformat())
             elif claimed.telegram_id is None:
@@ -196,18 +242,38 @@ class _Sweep:
                 sendable.append(claimed)
         return sendable
 
+    def _unreadable(self, row: dict[str, Any], error: Exception) -> None:
+        """A row this sweep cannot handle fails on its own, with the reason, and the batch goes on."""
+        reason = str(error) if isinstance(error, ValueError) else f"{type(error).__name__}: {error}"
+        log.warning("reminder %s cannot be handled: %s", row.get("id"), reason)
+        try:
+            outcome = {"id": int(row["id"]), "claim_token": str(row["claim_token"])}
+        except (KeyError, TypeError, ValueError):
+            # Not even settleable: its lease runs out and the row stays as it was.
+            self.counts["not_settled"] += 1
+            return
+        self.settler.add({**outcome, "outcome": "permanent", "error": f"cannot be handled: {reason}"[:500]})
+
     async def send(self, claimed: Claimed, sent: Callable[[], None]) -> Delivery:
+        """Send one reminder. Never raises: whatever goes wrong is this reminder's outcome."""
         settings = self.ctx.settings
         assert claimed.telegram_id is not None and settings.telegram_bot_token is not None
-        text, note = message_text(claimed.draft_text)
-        delivery = await send_message(
-            api_base=settings.telegram_api_base,
-            token=settings.telegram_bot_token.get_secret_value(),
-            chat_id=claimed.telegram_id,
-            text=text,
-            time_limit=self.ctx.deadline.timeout(SEND_TIMEOUT_SECONDS),
-            sent=sent,
-        )
+        try:
+            text, note = message_text(claimed.draft_text)
+        except Exception as error:  # an odd draft must not take the batch down with it
+            return Delivery("permanent", f"draft_text cannot be sent: {type(error).__name__}")
+        try:
+            delivery = await send_message(
+                api_base=settings.telegram_api_base,
+                token=settings.telegram_bot_token.get_secret_value(),
+                chat_id=claimed.telegram_id,
+                text=text,
+                time_limit=self.ctx.deadline.timeout(SEND_TIMEOUT_SECONDS),
+                sent=sent,
+            )
+        except Exception as error:
+            log.exception("sending reminder %s failed unexpectedly", claimed.id)
+            return Delivery("transient", f"internal error while sending: {type(error).__name__}")
         if delivery.rate_limited:
             self.counts["rate_limited"] += 1
         # A draft that had to be cut is delivered, with a note saying so.
@@ -224,15 +290,12 @@ class _Sweep:
             delay = delivery.retry_after
             if delay is None:
                 delay = backoff_seconds(claimed.attempts + 1)
-            self._record(claimed, "transient", error=delivery.error, delay_seconds=delay)
+            self._record(claimed, "transient", error=delivery.error, delay_seconds=min(delay, CAP_SECONDS))
         else:
             self._record(claimed, delivery.outcome, error=delivery.error)
 
     def _record(self, claimed: Claimed, outcome: str, **details: Any) -> None:
-        batch = self._batch_of.pop(claimed.id)
-        batch.outcomes.append({"id": claimed.id, "claim_token": claimed.claim_token, "outcome": outcome, **details})
-        if len(batch.outcomes) == len(batch.claimed):
-            self.settles.append(asyncio.create_task(self._settle(batch.outcomes)))
+        self.settler.add({"id": claimed.id, "claim_token": claimed.claim_token, "outcome": outcome, **details})
 
     async def _settle(self, outcomes: list[dict[str, Any]]) -> None:
         settings = self.ctx.settings

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 import httpx
 
+from lib.backoff import CAP_SECONDS
 from lib.http import http_client
 
 # Telegram's limit is 4096 characters, counted in UTF-16 code units.
@@ -24,6 +25,10 @@ DEFAULT_TEXT = "Reminder: you have a follow-up due now."
 ELLIPSIS = "…"
 # Used when a 429 comes without `retry_after` (Telegram always sends one).
 DEFAULT_RETRY_AFTER_SECONDS = 1.0
+# The longest wait a 429 can impose. Telegram's real values are seconds to
+# minutes; a larger one (a proxy's garbage, 1e13) would pause the run and push
+# due_at past any date Postgres can hold.
+MAX_RETRY_AFTER_SECONDS = CAP_SECONDS
 _MAX_ERROR_CHARS = 500
 _BOT_PATH = re.compile(r"/bot[^/\s\"']+")
 # A token that cannot break out of its URL path segment.
@@ -167,8 +172,9 @@ def _json(response: httpx.Response) -> dict[str, Any]:
 
 
 def _seconds(value: Any) -> float | None:
+    """A usable retry_after, capped; None when there is none (NaN, negative, not a number)."""
     if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
-        return float(value)
+        return min(float(value), MAX_RETRY_AFTER_SECONDS)
     return None
 
 
