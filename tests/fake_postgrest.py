@@ -178,7 +178,7 @@ select p.proname as name,
        coalesce(array(select unnest(p.proargnames[1:p.pronargs])), '{}') as names,
        array(select format_type(t, null) from unnest(p.proargtypes) t) as types,
        p.pronargdefaults as defaults,
-       p.provolatile as volatility,
+       p.provolatile::text as volatility,
        coalesce(array(select s from unnest(p.proconfig) s where split_part(s, '=', 1) = any($1::text[])), '{}')
          as settings
   from pg_proc p
