@@ -23,6 +23,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import httpx
+import idna
 
 SIGNATURE_HEADER = "X-Cronrelay-Signature"
 TOLERANCE_SECONDS = 300
@@ -95,7 +96,13 @@ def target_problem(url: str | None, *, allow_http: bool) -> str | None:
         parts = urlsplit(url)
         host = parts.hostname
         _ = parts.port  # a malformed port raises ValueError here, not at call time
-    except ValueError:
+        # What httpx would refuse at call time (control characters, a bad
+        # international host name) is refused now, as a bad target, not retried.
+        raw_host = httpx.URL(url).raw_host.decode("ascii")
+        for label in raw_host.split("."):
+            if label.lower().startswith("xn--"):
+                idna.decode(label)
+    except (ValueError, httpx.InvalidURL):
         return "webhook target is not a valid URL"
     scheme = parts.scheme.lower()
     if scheme in ("http", "https") and not host:
@@ -158,6 +165,12 @@ async def post_signed(client: httpx.AsyncClient, url: str, body: bytes, *, secre
         return _failure(f"webhook timed out after {seconds:.1f}s", clock)
     except httpx.HTTPError as error:
         return _failure(f"webhook unreachable: {type(error).__name__}", clock)
+    except (httpx.InvalidURL, ValueError):
+        # Not an answer from the receiver but a target no call can reach: final.
+        duration_ms = _elapsed_ms(clock)
+        return Delivery(
+            "rejected", {"error": "webhook target is not a valid URL", "duration_ms": duration_ms}, duration_ms
+        )
 
     duration_ms = _elapsed_ms(clock)
     result: dict[str, Any] = {"status_code": response.status_code, "duration_ms": duration_ms, "body": preview}
@@ -178,9 +191,10 @@ async def _preview(response: httpx.Response) -> str:
 
 
 def _retry_after(response: httpx.Response) -> float | None:
-    # Only the seconds form; an HTTP date is rare from webhook receivers.
+    # Only the seconds form; an HTTP date is rare from webhook receivers. The
+    # caller caps it (lib/backoff.py's CAP_SECONDS); float() of any digit run is finite.
     value = response.headers.get("retry-after", "").strip()
-    return float(value) if value.isdigit() else None
+    return float(value) if value.isascii() and value.isdigit() else None
 
 
 def _elapsed_ms(clock: float) -> int:

@@ -602,7 +602,7 @@ async def test_limit_caps_the_requests_claimed(
     assert too_many.status_code == 422
 
 
-async def test_a_batch_costs_two_round_trips(
+async def test_a_batch_costs_at_most_two_round_trips(
     db: Database, sql: asyncpg.Connection, make_settings: Callable[..., Settings], http_mock: respx.MockRouter
 ) -> None:
     settings = make_settings(webhook_signing_secret=WEBHOOK_SECRET, run_request_batch_size=20)
@@ -615,7 +615,10 @@ async def test_a_batch_costs_two_round_trips(
     assert report.stats["batches"] == 3 and report.stats["done"] == 45
     # 20 + 20 + 5: the short batch shows the queue is empty, so no fourth claim.
     assert counting.calls["claim_run_requests"] == 3
-    assert counting.calls["settle_run_requests"] == 3
+    # Outcomes are settled in groups by time, not per request: a fast drain
+    # writes all 45 in one or two calls.
+    assert 1 <= counting.calls["settle_run_requests"] <= 3
+    assert sum(counting.calls.values()) <= 2 * report.stats["batches"]
 
 
 def test_the_drain_is_a_registered_job_scheduled_every_minute() -> None:

@@ -1,7 +1,10 @@
 """run-requests: drain queued run requests, executing each as its cron_jobs row says.
 
-A batch costs two database round trips: one claim, one settle. In between, the
-batch's requests run concurrently, a few at a time:
+A batch costs one claim, and its outcomes are settled as they complete, in
+groups written alongside the work (lib/settling.py: at least every 0.5 s, one
+call per group), so a fast batch costs about two round trips and a crash
+repeats only the requests in flight and those finished in the last half
+second. The batch's requests run concurrently, a few at a time:
 - builtin: the job from the registry runs in-process, under its own ledger row
   (trigger run-request, or schedule for requests the schedule job enqueued);
 - webhook: one signed POST (lib/webhooks.py).
@@ -19,7 +22,7 @@ import contextlib
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
 from lib.backoff import CAP_SECONDS, backoff_seconds
@@ -28,6 +31,7 @@ from lib.deadline import RESERVE_SECONDS, Deadline
 from lib.http import http_client
 from lib.jobs.base import Job, JobContext, JobResult
 from lib.settings import Settings
+from lib.settling import Settler
 from lib.webhooks import post_signed, target_problem
 
 log = logging.getLogger("cronrelay.run_requests")
@@ -213,7 +217,11 @@ async def execute(ctx: JobContext, row: Row) -> Outcome:
     """Run one claimed request and say how it settles."""
     from lib.jobs import JOBS  # the one registry; imported here because it imports this module
 
-    problem = preflight(row, ctx.settings, JOBS)
+    try:
+        problem = preflight(row, ctx.settings, JOBS)
+    except Exception as error:
+        # A row this drain cannot even read is a bad request, not a reason to stop the drain.
+        problem = f"cannot be handled: {type(error).__name__}: {error}"[:500]
     if problem:
         return _error(row, problem)
     payload = _payload(row)
@@ -236,8 +244,13 @@ async def _execute_guarded(
         except Exception as error:
             # A bug must not strand the batch: this request is retried like any
             # failure, the others settle normally, and the log has the trace.
-            log.exception("run request %s (%s) failed unexpectedly", row["id"], row["job_name"])
-            return _failed_attempt(row, {"error": f"internal error: {type(error).__name__}: {error}"[:500]}, 0)
+            log.exception("run request %s (%s) failed unexpectedly", row.get("id"), row.get("job_name"))
+            message = f"internal error: {type(error).__name__}: {error}"[:500]
+            try:
+                return _failed_attempt(row, {"error": message}, 0)
+            except Exception:
+                # Not even its attempts can be read: it fails for good rather than coming back.
+                return _error(row, message)
 
 
 # -- the job ------------------------------------------------------------------
@@ -252,31 +265,49 @@ async def drain(ctx: JobContext) -> JobResult:
     job_locks: dict[str, asyncio.Lock] = {}
     counts = {"claimed": 0, "done": 0, "error": 0, "retried": 0, "released": 0, "recovered": 0, "batches": 0}
     superseded = 0
+
+    async def settle(outcomes: list[Outcome]) -> None:
+        nonlocal superseded
+        settled = await ctx.db.call("settle_run_requests", p_outcomes=[asdict(o) for o in outcomes])
+        for item in settled:
+            counts[COUNTED_AS[item["outcome"]]] += 1
+        lost = len(outcomes) - len(settled)
+        if lost:
+            # Only possible when our lease ran out and another drain took
+            # the rows over: theirs to finish, and nothing of ours applied.
+            superseded += lost
+            log.warning("%d run request(s) were taken over before this run settled them", lost)
+
+    # Outcomes are written as they complete, in groups, while the rest of the
+    # batch runs: a crash repeats only the requests in flight and those
+    # finished in the last half second, never the whole batch.
+    settler: Settler[Outcome] = Settler(settle)
+
+    async def run_one(row: Row) -> None:
+        settler.add(_clamped(await _execute_guarded(ctx, row, gate, job_locks)))
+
     drained = False
-    while True:
-        size = settings.run_request_batch_size
-        if ctx.limit is not None:
-            size = min(size, ctx.limit - counts["claimed"])
-        if size <= 0 or ctx.deadline.expired(reserve=RESERVE_SECONDS + MIN_WORK_SECONDS):
-            break
-        rows = await ctx.db.call("claim_run_requests", p_batch_size=size, p_lease_seconds=settings.lease_seconds)
-        if rows:
-            outcomes = await asyncio.gather(*(_execute_guarded(ctx, row, gate, job_locks) for row in rows))
-            settled = await ctx.db.call("settle_run_requests", p_outcomes=[asdict(o) for o in outcomes])
-            counts["batches"] += 1
-            counts["claimed"] += len(rows)
-            counts["recovered"] += sum(1 for row in rows if row["recovered"])
-            for item in settled:
-                counts[COUNTED_AS[item["outcome"]]] += 1
-            lost = len(outcomes) - len(settled)
-            if lost:
-                # Only possible when our lease ran out and another drain took
-                # the rows over: theirs to finish, and nothing of ours applied.
-                superseded += lost
-                log.warning("%d run request(s) were taken over before this run settled them", lost)
-        if len(rows) < size:
-            drained = True
-            break
+    try:
+        while True:
+            size = settings.run_request_batch_size
+            if ctx.limit is not None:
+                size = min(size, ctx.limit - counts["claimed"])
+            if size <= 0 or ctx.deadline.expired(reserve=RESERVE_SECONDS + MIN_WORK_SECONDS):
+                break
+            rows = await ctx.db.call("claim_run_requests", p_batch_size=size, p_lease_seconds=settings.lease_seconds)
+            if rows:
+                counts["batches"] += 1
+                counts["claimed"] += len(rows)
+                counts["recovered"] += sum(1 for row in rows if row.get("recovered"))
+                await asyncio.gather(*(run_one(row) for row in rows))
+            if len(rows) < size:
+                drained = True
+                break
+    finally:
+        # Whatever ended the loop, every outcome in hand is written before the run ends.
+        settle_errors = await settler.close()
+    if settle_errors:
+        raise settle_errors[0]
 
     stats: dict[str, Any] = dict(counts)
     if superseded:
@@ -286,6 +317,14 @@ async def drain(ctx: JobContext) -> JobResult:
         has_more=not drained or counts["released"] > 0,
         failures=counts["error"] + counts["retried"],
     )
+
+
+def _clamped(outcome: Outcome) -> Outcome:
+    """No delay past the backoff cap: an absurd one must never overflow the settle's interval."""
+    delay = outcome.delay_seconds
+    if 0.0 <= delay <= CAP_SECONDS:
+        return outcome
+    return replace(outcome, delay_seconds=CAP_SECONDS if delay > CAP_SECONDS else 0.0)
 
 
 async def _dry_run(ctx: JobContext) -> JobResult:
