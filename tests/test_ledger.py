@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import dataclass
+from typing import Any
 
 import httpx
+import pytest
 
+from lib.db import Database, DatabaseError, Row
 from lib.jobs import JOBS
 from lib.jobs.base import Job, JobContext, JobResult
 from lib.runner import run_job
@@ -167,3 +171,95 @@ async def test_a_sql_error_is_a_clear_database_error(db):
         assert error.code == "22023"
     else:
         raise AssertionError("begin_run accepted a zero lease")
+
+
+# -- repeats of a committed call (an adapter retrying after a read timeout) ------
+
+
+@dataclass
+class RepeatingDatabase:
+    """Sends each call of `functions` twice, as an adapter does when the first
+    answer is lost after the database committed it; the caller gets the second."""
+
+    inner: Database
+    functions: frozenset[str]
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    async def call(self, function: str, /, **args: Any) -> list[Row]:
+        if function in self.functions:
+            await self.inner.call(function, **args)
+        return await self.inner.call(function, **args)
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+
+async def test_begin_run_with_the_same_key_returns_the_first_run(db, sql):
+    args = {"p_job": "check-stale", "p_trigger": "manual", "p_lease_seconds": 60, "p_run_key": "run-key-1"}
+    [first] = await db.call("begin_run", **args)
+    [again] = await db.call("begin_run", **args)
+    assert (again["run_id"], again["acquired"], again["paused"]) == (first["run_id"], True, False)
+    assert str(again["started_at"]) == str(first["started_at"])
+    assert await sql.fetchval("select count(*) from cron_runs") == 1
+    assert await sql.fetchval("select holder from cron_locks where job = 'check-stale'") == str(first["run_id"])
+    # Another run (another key) still meets the lease.
+    [other] = await db.call("begin_run", **{**args, "p_run_key": "run-key-2"})
+    assert (other["acquired"], other["held_by"]) == (False, first["run_id"])
+    # A repeat of the skipped one answers skipped again, and adds no row either.
+    [other_again] = await db.call("begin_run", **{**args, "p_run_key": "run-key-2"})
+    assert (other_again["run_id"], other_again["acquired"], other_again["held_by"]) == (
+        other["run_id"],
+        False,
+        first["run_id"],
+    )
+    assert await sql.fetchval("select count(*) from cron_runs") == 2
+
+
+async def test_concurrent_begin_runs_with_one_key_open_one_run(db, sql):
+    args = {"p_job": "check-stale", "p_trigger": "manual", "p_lease_seconds": 60, "p_run_key": "same"}
+    answers = await asyncio.gather(*(db.call("begin_run", **args) for _ in range(4)))
+    assert {(rows[0]["run_id"], rows[0]["acquired"]) for rows in answers} == {(answers[0][0]["run_id"], True)}
+    assert await sql.fetchval("select count(*) from cron_runs") == 1
+
+
+async def test_a_repeated_begin_run_is_not_skipped(db, settings, sql):
+    await sql.execute("insert into agents (name, last_heartbeat_at) values ('a', now() - interval '1 hour')")
+    report = await run_job(JOBS["check-stale"], db=RepeatingDatabase(db, frozenset({"begin_run"})), settings=settings,
+                           trigger="manual")  # fmt: skip
+    assert (report.status, report.stats["marked_offline"]) == ("ok", 1)
+    rows = await sql.fetch("select status from cron_runs")
+    assert [row["status"] for row in rows] == ["ok"]
+    assert await sql.fetchval("select count(*) from cron_locks") == 0
+
+
+async def test_request_run_with_the_same_key_returns_the_first_request(db, sql):
+    args = {"job_name": "check-stale", "requested_by": "bot", "payload": {"n": 1}, "dedup_key": "bot:msg-42"}
+    [first] = await db.call("request_run", **args)
+    [again] = await db.call("request_run", **args)
+    assert again == first
+    assert await sql.fetchval("select count(*) from cron_run_requests") == 1
+    # Paused since: the repeat still answers with the request the first call queued.
+    await sql.execute("update cron_jobs set enabled = false where name = 'check-stale'")
+    [paused_again] = await db.call("request_run", **args)
+    assert paused_again["id"] == first["id"]
+    # Without a key, or with another one, each call is a new request.
+    await sql.execute("update cron_jobs set enabled = true where name = 'check-stale'")
+    await db.call("request_run", job_name="check-stale")
+    await db.call("request_run", job_name="check-stale", dedup_key="bot:msg-43")
+    assert await sql.fetchval("select count(*) from cron_run_requests") == 3
+
+
+async def test_a_repeated_request_run_queues_once(db, sql):
+    repeating = RepeatingDatabase(db, frozenset({"request_run"}))
+    [row] = await repeating.call("request_run", job_name="check-stale", dedup_key="dash:click-1")
+    assert [str(r["id"]) for r in await sql.fetch("select id from cron_run_requests")] == [str(row["id"])]
+
+
+async def test_a_request_key_of_another_job_is_refused(db, sql):
+    await db.call("request_run", job_name="check-stale", dedup_key="k")
+    with pytest.raises(DatabaseError, match="dedup_key 'k' already names a request of another job"):
+        await db.call("request_run", job_name="cleanup-heartbeats", dedup_key="k")
+    assert await sql.fetchval("select count(*) from cron_run_requests") == 1
