@@ -1,0 +1,171 @@
+"""A user's whole path, end to end over HTTP on the real app, through both adapters.
+
+A database schedule fires (`/api/cron/schedule`), the drain runs its request
+(`/api/cron/run-requests`), and a real local webhook receiver gets exactly one
+signed call; a second round adds nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from lib.settings import Settings
+from lib.webhooks import SIGNATURE_HEADER, verify_signature
+from tests.conftest import AUTH, app_client
+
+WEBHOOK_SECRET = "whsec-scenario-0123456789"
+
+
+@dataclass
+class Received:
+    url: str
+    calls: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+
+
+@asynccontextmanager
+async def receiver() -> AsyncIterator[Received]:
+    """A real HTTP/1.1 server on 127.0.0.1 that keeps each call's headers and raw body."""
+    received = Received(url="")
+    handlers: set[asyncio.Task[Any]] = set()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        handlers.add(task)
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                headers: dict[str, str] = {}
+                for line in head.decode("latin-1").split("\r\n")[1:]:
+                    name, _, value = line.partition(":")
+                    if name:
+                        headers[name.strip().lower()] = value.strip()
+                body = await reader.readexactly(int(headers.get("content-length", "0")))
+                received.calls.append((headers, body))
+                writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}")
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+            handlers.discard(task)
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    received.url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/hook"
+    try:
+        yield received
+    finally:
+        server.close()
+        # Keep-alive connections stay open; end their handlers with the server.
+        pending = list(handlers)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        await server.wait_closed()
+
+
+@pytest.fixture
+def hook_settings(make_settings: Callable[..., Settings]) -> Settings:
+    return make_settings(webhook_signing_secret=WEBHOOK_SECRET, allow_http_webhooks=True)
+
+
+async def add_scheduled_job(
+    sql: asyncpg.Connection, name: str, target: str, schedule_type: str, schedule: str, next_run_at: datetime | None
+) -> str:
+    return str(
+        await sql.fetchval(
+            "insert into cron_jobs (name, kind, target, payload, schedule_type, schedule, timezone, next_run_at) "
+            "values ($1, 'webhook', $2, '{\"from\": \"scenario\"}', $3, $4, 'Europe/Berlin', $5) returning id",
+            name,
+            target,
+            schedule_type,
+            schedule,
+            next_run_at,
+        )
+    )
+
+
+async def tick(http: httpx.AsyncClient) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One round as Vercel would run it: the schedule, then the drain."""
+    schedule = await http.get("/api/cron/schedule", headers={**AUTH, "user-agent": "vercel-cron/1.0"})
+    drain = await http.get("/api/cron/run-requests", headers={**AUTH, "user-agent": "vercel-cron/1.0"})
+    assert (schedule.status_code, drain.status_code) == (200, 200)
+    return schedule.json(), drain.json()
+
+
+def assert_one_signed_call(received: Received, job: str, request_id: str) -> None:
+    assert len(received.calls) == 1
+    headers, body = received.calls[0]
+    assert verify_signature(WEBHOOK_SECRET, body, headers.get(SIGNATURE_HEADER.lower()))
+    sent = json.loads(body)
+    assert (sent["job"], sent["request_id"], sent["payload"]) == (job, request_id, {"from": "scenario"})
+
+
+@pytest.mark.parametrize("kind", ["cron", "interval", "once"])
+async def test_a_due_schedule_reaches_its_webhook_once(
+    hook_settings: Settings, sql: asyncpg.Connection, kind: str
+) -> None:
+    now = await sql.fetchval("select date_trunc('second', now())")
+    due = now - timedelta(minutes=1)
+    # Schedules whose next tick after this one is far off, so the second round finds nothing due.
+    schedule, next_run_at = {
+        "cron": ("0 9 1 1 *", due),
+        "interval": ("1d", due),
+        "once": ((now - timedelta(seconds=30)).isoformat(), None),
+    }[kind]
+    async with receiver() as received, app_client(hook_settings) as http:
+        job_id = await add_scheduled_job(sql, f"{kind}-hook", received.url, kind, schedule, next_run_at)
+
+        fired, drained = await tick(http)
+
+        assert (fired["status"], fired["stats"]["enqueued"]) == ("ok", 1)
+        assert (drained["status"], drained["stats"]["claimed"], drained["stats"]["done"]) == ("ok", 1, 1)
+        [request] = await sql.fetch("select * from cron_run_requests where job_id = $1", job_id)
+        assert (request["status"], request["requested_by"], request["attempts"]) == ("done", "schedule", 1)
+        assert json.loads(request["result"])["status_code"] == 200
+        assert_one_signed_call(received, f"{kind}-hook", str(request["id"]))
+        row = await sql.fetchrow("select * from cron_jobs where id = $1", job_id)
+        assert (row["enabled"], row["last_status"], row["schedule_error"]) == (True, "ok", None)
+        assert (row["fired_at"] is not None) is (kind == "once")
+
+        again_fired, again_drained = await tick(http)
+
+        assert (again_fired["stats"]["enqueued"], again_drained["stats"]["claimed"]) == (0, 0)
+        assert await sql.fetchval("select count(*) from cron_run_requests") == 1
+        assert len(received.calls) == 1
+
+
+async def test_a_paused_scheduled_jobs_request_waits_and_runs_after_resume(
+    hook_settings: Settings, sql: asyncpg.Connection
+) -> None:
+    now = await sql.fetchval("select date_trunc('second', now())")
+    async with receiver() as received, app_client(hook_settings) as http:
+        job_id = await add_scheduled_job(
+            sql, "launch-mail", received.url, "once", (now - timedelta(seconds=5)).isoformat(), None
+        )
+        fired = (await http.get("/api/cron/schedule", headers=AUTH)).json()
+        assert fired["stats"]["enqueued"] == 1
+        await sql.execute("update cron_jobs set enabled = false where id = $1", job_id)
+
+        held = (await http.get("/api/cron/run-requests", headers=AUTH)).json()
+        assert held["stats"]["claimed"] == 0
+        assert await sql.fetchval("select status from cron_run_requests where job_id = $1", job_id) == "queued"
+        assert received.calls == []
+
+        await sql.execute("update cron_jobs set enabled = true where id = $1", job_id)
+        _, drained = await tick(http)
+
+        assert drained["stats"]["done"] == 1
+        request_id = await sql.fetchval("select id::text from cron_run_requests where job_id = $1", job_id)
+        assert await sql.fetchval("select status from cron_run_requests where job_id = $1", job_id) == "done"
+        assert_one_signed_call(received, "launch-mail", request_id)
