@@ -4,6 +4,12 @@
     python3 dev.py local   # embedded Postgres + app on 127.0.0.1:3000 + local cron runner
     python3 dev.py test    # the test suite (extra arguments go to pytest)
 
+and two helpers:
+
+    python3 dev.py cli ARGS    # the CLI in the venv: .venv/bin/python -m lib ARGS
+                               # (on the local stack's database when DATABASE_URL is not set)
+    python3 dev.py bench [NAME]
+
 Each makes .venv/ and installs requirements-dev.txt into it when needed.
 """
 
@@ -11,10 +17,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import subprocess
 import sys
 import venv
 from pathlib import Path
+from types import FrameType
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
@@ -40,19 +48,67 @@ def ensure_environment() -> None:
     STAMP.write_text(wanted)
 
 
+def _local_database_url() -> str | None:
+    """The running local stack's DATABASE_URL, for `dev.py cli`, unless one is configured."""
+    if os.environ.get("DATABASE_URL", "").strip() or os.environ.get("SUPABASE_URL", "").strip():
+        return None
+    env_file = ROOT / ".env"
+    if env_file.exists() and any(
+        line.partition("=")[0].strip() in ("DATABASE_URL", "SUPABASE_URL") and line.partition("=")[2].strip()
+        for line in env_file.read_text().splitlines()
+    ):
+        return None
+    kept = Path(os.environ.get("CRONRELAY_DATA") or ROOT / ".data") / "database_url"
+    return kept.read_text().strip() if kept.exists() else None
+
+
+def _in_terminal_foreground() -> bool:
+    try:
+        return os.getpgrp() == os.tcgetpgrp(sys.stdin.fileno())
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def run_child(args: list[str], env: dict[str, str] | None = None) -> int:
+    """Run `args` and wait for it. SIGINT and SIGTERM go to the child, which
+    stops in its own way; this process waits for it instead of dying first and
+    leaving it running (and never prints a KeyboardInterrupt traceback)."""
+    child = subprocess.Popen(args, cwd=ROOT, env=env)
+
+    def forward(signum: int, frame: FrameType | None) -> None:
+        # Ctrl-C in a terminal already reached the child (same foreground
+        # process group); sending it again would count as a second Ctrl-C.
+        if signum != signal.SIGINT or not _in_terminal_foreground():
+            child.send_signal(signum)
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, forward)
+    while True:
+        try:
+            return child.wait()
+        except InterruptedError:  # pragma: no cover - wait() retries on EINTR itself
+            continue
+
+
 def main() -> int:
-    if len(sys.argv) < 2 or sys.argv[1] not in ("local", "test", "bench"):
+    if len(sys.argv) < 2 or sys.argv[1] not in ("local", "test", "bench", "cli"):
         print(__doc__)
         return 2
     command, rest = sys.argv[1], sys.argv[2:]
     ensure_environment()
+    env = None
     if command == "local":
         args = [str(PYTHON), "-m", "lib", "local", *rest]
     elif command == "test":
         args = [str(PYTHON), "-m", "pytest", *rest]
+    elif command == "cli":
+        args = [str(PYTHON), "-m", "lib", *rest]
+        local = _local_database_url()
+        if local:
+            env = {**os.environ, "DATABASE_URL": local}
     else:
         args = [str(PYTHON), "-m", "bench", *rest]
-    return subprocess.run(args, cwd=ROOT).returncode
+    return run_child(args, env)
 
 
 if __name__ == "__main__":
