@@ -102,15 +102,16 @@ class PostgresDatabase:
                 pool = await self._pool()
                 text = await pool.fetchval(statement, *values, timeout=timeout)
                 return json.loads(text)  # type: ignore[no-any-return]
-            except asyncpg.DataError as error:
-                # An argument asyncpg cannot encode: our bug, not the database's state.
-                raise DatabaseError(f"bad argument for {function}: {error}") from error
             except asyncpg.PostgresError as error:
                 kind = classify(error)
                 if kind == "permanent":
                     raise DatabaseError(_message(error), getattr(error, "sqlstate", None)) from error
                 last: BaseException = error
             except (*_UNREACHABLE, asyncpg.InterfaceError) as error:
+                if isinstance(error, ValueError):
+                    # An argument asyncpg cannot encode (its client-side DataError):
+                    # our bug, not the database's state.
+                    raise DatabaseError(f"bad argument for {function}: {error}") from error
                 kind, last = "unreachable", error
             # A lost connection is discarded by the pool when released, so the
             # next attempt gets a fresh one; the other connections (and calls in
