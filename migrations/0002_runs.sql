@@ -2,7 +2,8 @@
 --
 -- begin_run takes the job's lease and opens a ledger row in one transaction,
 -- so a duplicate delivery from Vercel either wins the lease or is recorded as
--- `skipped`. end_run closes the row, releases the lease (only if this run
+-- `skipped`. A paused job (cron_jobs.enabled = false) is recorded as
+-- `skipped` with stats {"reason": "paused"} and takes no lease. end_run closes the row, releases the lease (only if this run
 -- still holds it) and copies the outcome onto cron_jobs.last_*.
 
 -- A run whose lease ran out without an end_run crashed or was killed with its

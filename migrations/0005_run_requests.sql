@@ -289,12 +289,14 @@ begin
 end
 $$;
 
--- The operator's view (python -m lib requests): newest first.
-create or replace function public.list_run_requests(p_status text default null, p_limit integer default 50)
+-- The operator's view (python -m lib requests): newest first. held: a queued
+-- request of a paused job, which waits for the resume.
+drop function if exists public.list_run_requests(text, integer);
+create function public.list_run_requests(p_status text default null, p_limit integer default 50)
 returns table (id uuid, project_id text, job_name text, job_kind text, status text, requested_by text,
                requested_at timestamptz, picked_up_at timestamptz, completed_at timestamptz,
                attempts integer, max_attempts integer, available_at timestamptz,
-               locked_until timestamptz, result jsonb)
+               locked_until timestamptz, result jsonb, held boolean)
 language plpgsql
 stable
 security invoker
@@ -308,7 +310,8 @@ begin
   end if;
   return query
     select r.id, r.project_id, j.name, j.kind, r.status, r.requested_by, r.requested_at, r.picked_up_at,
-           r.completed_at, r.attempts, r.max_attempts, r.available_at, r.locked_until, r.result
+           r.completed_at, r.attempts, r.max_attempts, r.available_at, r.locked_until, r.result,
+           r.status = 'queued' and not j.enabled
       from public.cron_run_requests r
       join public.cron_jobs j on j.id = r.job_id
      where p_status is null or r.status = p_status

@@ -192,6 +192,9 @@ async def test_a_paused_jobs_requests_are_held_and_run_after_resume(
             # A dry run of the drain does not list them either: they are not due while paused.
             dry = (await http.get("/api/cron/run-requests?dry_run=true", headers=AUTH)).json()
             assert dry["stats"]["would_run"] == 0
+            # The operator's list says why they wait.
+            listed = await db.call("list_run_requests", p_status="queued")
+            assert [(row["job_name"], row["held"]) for row in listed] == [("check-stale", True), ("deploy", True)]
 
             await set_enabled(sql, "deploy", True)
             await set_enabled(sql, "check-stale", True)
@@ -199,6 +202,7 @@ async def test_a_paused_jobs_requests_are_held_and_run_after_resume(
 
         assert (ran["stats"]["claimed"], ran["stats"]["done"]) == (2, 2)
         assert await request_statuses(sql) == [("done", 1), ("done", 1)]
+        assert not any(row["held"] for row in await db.call("list_run_requests"))
         assert [json.loads(body)["request_id"] for body in bodies] == [webhook["id"]]
         assert await sql.fetchval("select count(*) from agents where status = 'online'") == 0
         run = await sql.fetchrow("select status, trigger from cron_runs where job = 'check-stale' and request_id = $1",
