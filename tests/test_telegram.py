@@ -68,6 +68,12 @@ def test_a_429_carries_retry_after() -> None:
     assert classify(500, {}).retry_after is None
 
 
+@pytest.mark.parametrize("asked", [1e13, float("inf"), 10**30])
+def test_an_absurd_retry_after_is_capped_at_an_hour(asked: float) -> None:
+    delivery = classify(429, {"ok": False, "parameters": {"retry_after": asked}})
+    assert delivery.outcome == "transient" and delivery.retry_after == 3600.0
+
+
 def test_a_migrated_group_says_where_it_went() -> None:
     delivery = classify(
         400, {"description": "Bad Request: group chat was upgraded", "parameters": {"migrate_to_chat_id": -100123}}

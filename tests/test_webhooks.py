@@ -87,6 +87,11 @@ def test_non_ascii_signature_values_are_rejected_not_raised() -> None:
         ("https:///x", False, "no host"),
         ("https://example.com:99999/x", False, "not a valid URL"),
         ("https://exa mple.com/", False, "whitespace"),
+        # What httpx would refuse at call time is refused up front, as a bad target.
+        ("https://xn--/hook", False, "not a valid URL"),
+        ("https://exämple..com/hook", False, "not a valid URL"),
+        ("https://hooks.example.com/\x01", False, "not a valid URL"),
+        ("https://exämple.com/hook", False, None),
         ("", False, "no target"),
         (None, False, "no target"),
     ],

@@ -1,0 +1,245 @@
+"""Rows a sweep cannot handle fail on their own and never stall the rest.
+
+Rows are written straight into the tables, the way another app or the
+Supabase table editor would, with values Postgres accepts and Python does not
+(`-infinity`, BC dates, years past 9999) or that no call can use. Every test
+runs through both adapters; Telegram and webhook receivers are respx routes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+import respx
+
+from lib.db import Database
+from lib.notifiers.telegram import MAX_RETRY_AFTER_SECONDS
+from lib.settings import Settings
+from tests.conftest import AUTH, app_client
+from tests.test_reminders import API, TOKEN, RespxTelegram, error_answer, ok_answer
+from tests.test_run_requests import WEBHOOK_SECRET, add_job, enqueue, hook_route
+
+# Bad values sort first: the claim takes oldest first, so each is at the head of every batch.
+POISON_DUE = {
+    "-infinity": "'-infinity'::timestamptz",
+    "BC": "'0044-03-15 12:00:00+00 BC'::timestamptz",
+}
+# Never due, so never claimed; a sweep must still not trip over them.
+FUTURE_ODDITIES = ("'infinity'::timestamptz", "'9999-12-31 23:59:59+00'::timestamptz", "'20000-01-01 00:00+00'")
+
+
+@pytest.fixture
+def telegram(http_mock: respx.MockRouter) -> RespxTelegram:
+    fake = RespxTelegram()
+    http_mock.post(url__startswith=f"{API}/bot").mock(side_effect=fake)
+    return fake
+
+
+@pytest.fixture
+def reminder_settings(make_settings: Callable[..., Settings]) -> Callable[..., Settings]:
+    def make(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "telegram_bot_token": TOKEN,
+            "telegram_api_base": API,
+            "telegram_max_per_second": 1000,
+        }
+        return make_settings(**{**values, **overrides})
+
+    return make
+
+
+async def insert_reminder(sql: asyncpg.Connection, due_sql: str, *, telegram_id: int, draft: str | None = "hi") -> int:
+    # The due_at expression is a literal from this file, never outside input.
+    return int(
+        await sql.fetchval(
+            f"insert into public.scheduled_reminders (telegram_id, due_at, draft_text) "
+            f"values ($1, {due_sql}, $2) returning id",
+            telegram_id,
+            draft,
+        )
+    )
+
+
+async def leased(sql: asyncpg.Connection) -> int:
+    return int(
+        await sql.fetchval(
+            "select count(*) from public.scheduled_reminders where claim_token is not null or locked_until is not null"
+        )
+    )
+
+
+async def sweep(settings: Settings) -> dict[str, Any]:
+    async with app_client(settings) as http:
+        response = await http.get("/api/cron/reminders", headers=AUTH)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+# -- reminders --------------------------------------------------------------------------------
+
+
+async def test_infinite_and_bc_due_dates_fail_alone_and_the_batch_goes_on(
+    reminder_settings: Callable[..., Settings], db: Database, sql: asyncpg.Connection, telegram: RespxTelegram
+) -> None:
+    poison = {
+        name: await insert_reminder(sql, due, telegram_id=900 + i) for i, (name, due) in enumerate(POISON_DUE.items())
+    }
+    future = [await insert_reminder(sql, due, telegram_id=950 + i) for i, due in enumerate(FUTURE_ODDITIES)]
+    for chat in (1, 2, 3):
+        await insert_reminder(sql, "now() - interval '1 minute'", telegram_id=chat)
+    # Odd but readable rows go through the normal path: Telegram refuses chat 0,
+    # an over-long emoji draft is cut, control characters are sent as they are.
+    telegram.answer = lambda chat, index: (
+        error_answer(400, "Bad Request: chat not found") if chat == 0 else ok_answer(chat, index)
+    )
+    no_such_chat = await insert_reminder(sql, "now() - interval '1 minute'", telegram_id=0)
+    await insert_reminder(sql, "now() - interval '1 minute'", telegram_id=11, draft="🙂" * 3000)
+    await insert_reminder(sql, "now() - interval '1 minute'", telegram_id=12, draft="\x01\x7f\u202e rtl")
+    # A batch of three holds both bad rows and one good one: the bad ones must not stall it.
+    settings = reminder_settings(reminder_batch_size=3)
+
+    body = await sweep(settings)
+
+    assert body["status"] == "partial"  # three failed, five delivered
+    assert body["stats"]["delivered"] == 5 and body["stats"]["failed"] == 3
+    assert telegram.chats() == Counter({0: 1, 1: 1, 2: 1, 3: 1, 11: 1, 12: 1})
+    texts = {chat: text for _, chat, text, _ in telegram.calls}
+    assert len(texts[11].encode("utf-16-le")) // 2 <= 4096
+    assert await sql.fetchval("select status from public.scheduled_reminders where id = $1", no_such_chat) == "failed"
+    for name, reminder in poison.items():
+        # asyncpg cannot decode these due_at values either: read only what the test needs.
+        record = await sql.fetchrow("select status, last_error from public.scheduled_reminders where id = $1", reminder)
+        assert record is not None
+        assert record["status"] == "failed"
+        assert record["last_error"].startswith("cannot be handled: due_at")
+        assert name in record["last_error"]
+    for reminder in future:
+        status = await sql.fetchval("select status from public.scheduled_reminders where id = $1", reminder)
+        assert status == "pending"
+    assert await sql.fetchval("select count(*) from public.scheduled_reminders where status = 'sent'") == 5
+    assert await leased(sql) == 0
+
+    # The next run is not stuck behind them: a new due reminder goes out, the bad ones stay failed.
+    fresh = await insert_reminder(sql, "now() - interval '1 second'", telegram_id=4)
+    body = await sweep(settings)
+    assert body["status"] == "ok" and body["stats"]["delivered"] == 1
+    assert telegram.chats() == Counter({0: 1, 1: 1, 2: 1, 3: 1, 4: 1, 11: 1, 12: 1})
+    assert await sql.fetchval("select status from public.scheduled_reminders where id = $1", fresh) == "sent"
+    assert await leased(sql) == 0
+
+
+async def test_settle_clamps_absurd_delays_instead_of_failing_the_group(db: Database, sql: asyncpg.Connection) -> None:
+    delayed, infinite, fine = [
+        await insert_reminder(sql, "now() - interval '1 minute'", telegram_id=c) for c in (1, 2, 3)
+    ]
+    await sql.execute("update public.scheduled_reminders set due_at = '-infinity' where id = $1", infinite)
+    claimed = await db.call("claim_due_reminders", p_batch_size=10, p_lease_seconds=60)
+    token = {row["id"]: row["claim_token"] for row in claimed}
+    outcomes = [
+        {"id": delayed, "claim_token": token[delayed], "outcome": "transient", "error": "429", "delay_seconds": 1e13},
+        {"id": infinite, "claim_token": token[infinite], "outcome": "transient", "error": "x", "delay_seconds": 5},
+        {"id": fine, "claim_token": token[fine], "outcome": "delivered"},
+    ]
+
+    settled = await db.call(
+        "settle_reminders", p_outcomes=outcomes, p_repeat_hours=1e13, p_max_count=3, p_max_attempts=5
+    )
+
+    assert sorted(row["id"] for row in settled) == sorted([delayed, infinite, fine])
+    rows = await sql.fetch(
+        "select id, status, extract(epoch from due_at - now())::float8 as due_in from public.scheduled_reminders"
+    )
+    due_in = {row["id"]: row["due_in"] for row in rows}
+    assert 86400 - 60 < due_in[delayed] <= 86400  # clamped to a day
+    assert 0 < due_in[infinite] <= 5  # an infinite due_at does not poison the new one
+    assert 0 < due_in[fine] <= 87600 * 3600  # the repeat is clamped too
+    assert await leased(sql) == 0
+
+
+async def test_a_429_with_an_absurd_retry_after_settles_and_repeats_nothing(
+    reminder_settings: Callable[..., Settings], db: Database, sql: asyncpg.Connection, telegram: RespxTelegram
+) -> None:
+    # Chats 1-3 are delivered; chat 4, the newest, gets a 429 asking for 1e13 seconds.
+    telegram.answer = lambda chat, index: (
+        error_answer(429, "Too Many Requests", retry_after=1e13) if chat == 4 else ok_answer(chat, index)
+    )
+    ids = {
+        chat: await insert_reminder(sql, f"now() - interval '{10 - chat} minutes'", telegram_id=chat)
+        for chat in (1, 2, 3, 4)
+    }
+    settings = reminder_settings(telegram_max_per_second=100, run_time_budget_seconds=5)
+
+    body = await sweep(settings)
+
+    assert body["stats"]["delivered"] == 3 and body["stats"]["rate_limited"] == 1
+    limited = await sql.fetchrow(
+        "select status, attempts, last_error, extract(epoch from due_at - now())::float8 as due_in "
+        "from public.scheduled_reminders where id = $1",
+        ids[4],
+    )
+    assert limited is not None
+    assert (limited["status"], limited["attempts"]) == ("pending", 1)
+    assert "429" in limited["last_error"]
+    assert MAX_RETRY_AFTER_SECONDS - 60 < limited["due_in"] <= MAX_RETRY_AFTER_SECONDS
+    assert await leased(sql) == 0
+
+    # Even with every lease gone, nothing delivered goes out again.
+    await sql.execute("update public.scheduled_reminders set locked_until = now() - interval '1 second'")
+    await sweep(settings)
+    assert telegram.chats() == Counter({1: 1, 2: 1, 3: 1, 4: 1})
+
+
+# -- run requests -----------------------------------------------------------------------------
+
+
+async def test_requests_with_unusable_jobs_or_payloads_error_at_once_and_the_rest_run(
+    db: Database, sql: asyncpg.Connection, make_settings: Callable[..., Settings], http_mock: respx.MockRouter
+) -> None:
+    settings = make_settings(webhook_signing_secret=WEBHOOK_SECRET)
+    hook = hook_route(http_mock, return_value=httpx.Response(200, json={"ok": True}))
+    bad_targets = {
+        "null target": None,
+        "blank target": "   ",
+        "not a url": "not a url",
+        "bad punycode": "https://xn--/hook",
+        "bad idna": "https://exämple..com/hook",
+        "control character": "https://hooks.example.test/\x01",
+        "port out of range": "https://hooks.example.test:99999/hook",
+    }
+    expected: dict[str, str] = {}
+    for name, target in bad_targets.items():
+        [request] = await enqueue(sql, await add_job(sql, name, target=target))
+        expected[request] = "webhook"
+    [garbage_builtin] = await enqueue(sql, await add_job(sql, "garbage builtin", kind="builtin", target="../../etc"))
+    expected[garbage_builtin] = "unknown builtin job"
+    odd_payload_job = await add_job(sql, "odd payloads")
+    for payload in ([1, 2], "text", 42, True):
+        [request] = await enqueue(sql, odd_payload_job, payload=payload)
+        expected[request] = "payload must be a JSON object"
+    good = await enqueue(sql, await add_job(sql, "good"), 3, payload={"deep": [{"x": "\u202e"}] * 50})
+
+    async with app_client(settings) as http:
+        response = await http.get("/api/cron/run-requests", headers=AUTH)
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["stats"]["done"] == 3 and body["stats"]["error"] == len(expected)
+    rows = {
+        str(row["id"]): row for row in await sql.fetch("select id, status, result, claim_token from cron_run_requests")
+    }
+    for request, fragment in expected.items():
+        row = rows[request]
+        assert row["status"] == "error", row
+        error = json.loads(row["result"])["error"]
+        assert fragment in error
+    for request in good:
+        assert rows[request]["status"] == "done"
+    assert all(row["claim_token"] is None for row in rows.values())
+    assert hook.call_count == 3  # nothing was sent to a target that can never work
