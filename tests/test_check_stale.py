@@ -140,3 +140,57 @@ async def test_limit_bounds_the_run_and_reports_more(client, sql):
     rest = (await client.get("/api/cron/check-stale", headers=AUTH)).json()
     assert rest["stats"]["marked_offline"] == 2
     assert rest["status"] == "ok"
+
+
+async def _many_stale(sql, count: int) -> None:
+    await sql.execute(
+        "insert into agents (name, last_heartbeat_at) "
+        "select 'agent-' || lpad(i::text, 5, '0'), now() - interval '1 hour' - i * interval '1 second' "
+        "from generate_series(1, $1) i",
+        count,
+    )
+
+
+async def test_counts_past_the_1000_row_cap_and_alerts_a_capped_list(make_settings, sql, db, http_mock, postgrest):
+    # Through the supabase adapter every answer is capped at 1000 rows (db-max-rows).
+    await _many_stale(sql, 1500)
+    hook = http_mock.post(ALERT_URL).mock(return_value=httpx.Response(204))
+    async with app_client(make_settings(alert_webhook_url=ALERT_URL)) as http:
+        dry = (await http.get("/api/cron/check-stale?dry_run=1", headers=AUTH)).json()
+        body = (await http.get("/api/cron/check-stale", headers=AUTH)).json()
+    assert dry["stats"]["would_mark_offline"] == 1500
+    assert len(dry["stats"]["agents"]) == 100
+    assert body["status"] == "ok"
+    assert body["stats"]["marked_offline"] == 1500
+    assert await sql.fetchval("select count(*) from agents where status = 'offline'") == 1500
+    event = json.loads(hook.calls.last.request.content)
+    assert event["count"] == 1500
+    assert event["truncated"] is True
+    assert len(event["agents"]) == 100
+    # Oldest first: the agents that have been silent longest lead the list.
+    assert event["agents"][0]["name"] == "agent-01500"
+    assert set(event["agents"][0]) == {"id", "name", "last_seen_at", "went_offline_at"}
+
+
+async def test_alert_is_signed_when_a_signing_secret_is_set(make_settings, sql, db, http_mock):
+    from lib.webhooks import SIGNATURE_HEADER, verify_signature
+
+    await _arrange(sql)
+    hook = http_mock.post(ALERT_URL).mock(return_value=httpx.Response(204))
+    secret = "alert-signing-secret-0123456789"
+    async with app_client(make_settings(alert_webhook_url=ALERT_URL, webhook_signing_secret=secret)) as http:
+        await http.get("/api/cron/check-stale", headers=AUTH)
+    request = hook.calls.last.request
+    assert verify_signature(secret, request.content, request.headers[SIGNATURE_HEADER])
+    assert not verify_signature("another-secret-0123456789", request.content, request.headers[SIGNATURE_HEADER])
+    assert json.loads(request.content)["event"] == "agents.offline"
+
+
+async def test_alert_is_unsigned_without_a_signing_secret(make_settings, sql, db, http_mock):
+    from lib.webhooks import SIGNATURE_HEADER
+
+    await _arrange(sql)
+    hook = http_mock.post(ALERT_URL).mock(return_value=httpx.Response(204))
+    async with app_client(make_settings(alert_webhook_url=ALERT_URL)) as http:
+        await http.get("/api/cron/check-stale", headers=AUTH)
+    assert SIGNATURE_HEADER.lower() not in {name.lower() for name in hook.calls.last.request.headers}

@@ -71,3 +71,45 @@ async def test_dry_run_counts_and_deletes_nothing(client, sql):
     body = (await client.get("/api/cron/cleanup-heartbeats?dry_run=1", headers=AUTH)).json()
     assert body["stats"] == {"would_delete": 12}
     assert await _counts(sql) == (12, 3)
+
+
+def test_batches_are_sized_towards_a_second_each():
+    from lib.jobs.cleanup_heartbeats import next_batch_size
+
+    assert next_batch_size(10_000, 4.0, 10_000) == 2_500  # slow: shrink to about a second
+    assert next_batch_size(1_000, 0.1, 10_000) == 2_000  # fast: grow, at most doubling
+    assert next_batch_size(8_000, 0.1, 10_000) == 10_000  # never above CLEANUP_BATCH_SIZE
+    assert next_batch_size(1, 30.0, 10_000) == 1
+
+
+async def test_a_statement_timeout_shrinks_the_batch_and_the_run_goes_on(make_settings, sql, db, postgrest):
+    from tests.fake_postgrest import sql_error
+
+    await _arrange(sql, expired=25, kept=3)
+    if postgrest is not None:
+        # Through PostgREST a batch that outlives the 8 s statement_timeout is
+        # cancelled (57014, HTTP 500) and rolled back whole.
+        postgrest.fail_next(
+            "delete_expired_heartbeats", sql_error("57014", "canceling statement due to statement timeout")
+        )
+    async with app_client(make_settings(cleanup_batch_size=20)) as http:
+        body = (await http.get("/api/cron/cleanup-heartbeats", headers=AUTH)).json()
+    assert body["status"] == "ok", body
+    assert body["stats"]["deleted"] == 25
+    assert body["has_more"] is False
+    assert await _counts(sql) == (0, 3)
+
+
+async def test_tiny_budget_reports_has_more_until_the_backlog_is_gone(make_settings, sql, db):
+    await _arrange(sql, expired=12, kept=1)
+    runs = []
+    for _ in range(20):
+        async with app_client(make_settings(cleanup_batch_size=5, run_time_budget_seconds=0.000001)) as http:
+            body = (await http.get("/api/cron/cleanup-heartbeats", headers=AUTH)).json()
+        runs.append((body["stats"]["deleted"], body["has_more"]))
+        if not body["has_more"]:
+            break
+    # Every run made progress or said it was done; only the last says done.
+    assert all(has_more for _, has_more in runs[:-1]) and runs[-1][1] is False
+    assert sum(deleted for deleted, _ in runs) == 12
+    assert await _counts(sql) == (0, 1)

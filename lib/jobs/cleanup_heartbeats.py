@@ -43,7 +43,9 @@ async def cleanup_heartbeats(ctx: JobContext) -> JobResult:
     deleted = batches = 0
     batch_size = cap
     has_more = True
-    while not ctx.deadline.expired():
+    # The first batch runs whatever the budget says, so every run makes
+    # progress: a budget spent before the job starts must not stall the backlog.
+    while batches == 0 or not ctx.deadline.expired():
         size = batch_size if ctx.limit is None else min(batch_size, ctx.limit - deleted)
         if size <= 0:
             break
