@@ -155,8 +155,9 @@ def bench_check_stale(dsn: str) -> None:
     for label, samples in (("postgres adapter (full run)", via_pg), ("supabase adapter (full run)", via_rest)):
         value = statistics.median(samples)
         print(f"  {label:30} {value:8.1f} ms   = {value / base:.2f}x")
-    print("  (a full run = begin_run + the UPDATE returning 50,000 rows as JSON + end_run;")
-    print("   the supabase path goes through the PostgREST stand-in over the same database)")
+    print("  (a full run = begin_run + the UPDATE, answering its count and a sample of 100 agents + end_run;")
+    print("   the baseline UPDATE returns all 50,000 rows to psql, which discards them;")
+    print("   the supabase path goes through the PostgREST stand-in, 1000-row cap on, over the same database)")
 
 
 def main() -> None:
