@@ -1,0 +1,242 @@
+"""Every SQL and CLI example in the README runs, in order, as written.
+
+The convention (README, "Development"):
+- a ```sql block is executed as one script against a fresh migrated database,
+  as the superuser;
+- in a ```console block, each line starting with `$ python3 dev.py cli` or
+  `$ .venv/bin/python -m lib` is run through the CLI on that database; the
+  lines after it, up to the next `$`, are its sample output. Sample output that
+  is JSON must match the real output in every field it shows; other sample
+  output must have the real output's first line (a table header);
+- any other fence (```text, ```json, ```sh, ```python) is illustration only.
+
+Outside webhooks (example.com) are answered by respx, so the examples that
+queue webhook runs are followed all the way to the call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import shlex
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import httpx
+import pytest
+import respx
+
+from lib.__main__ import main
+from lib.migrate import migrate
+from lib.settings import get_settings
+from lib.webhooks import verify_signature
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+CLI_PREFIXES = (("python3", "dev.py", "cli"), (".venv/bin/python", "-m", "lib"))
+SIGNING_SECRET = "readme-signing-secret-0123456789"
+_FENCE = re.compile(r"^```(\w*)\s*$")
+
+
+@dataclass
+class Command:
+    argv: list[str]
+    line: str
+    sample: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Example:
+    kind: str  # "sql" or "console"
+    line_number: int
+    sql: str = ""
+    commands: list[Command] = field(default_factory=list)
+
+
+def readme_examples(text: str) -> list[Example]:
+    """The runnable blocks of the README, in order (fences at the start of a line only)."""
+    examples: list[Example] = []
+    lines = text.splitlines()
+    index = 0
+    while index < len(lines):
+        opening = _FENCE.match(lines[index])
+        if not opening:
+            index += 1
+            continue
+        tag, start = opening[1], index + 1
+        index = start
+        while index < len(lines) and lines[index].strip() != "```":
+            index += 1
+        body = lines[start:index]
+        index += 1
+        if tag == "sql":
+            examples.append(Example("sql", start, sql="\n".join(body)))
+        elif tag == "console":
+            examples.append(Example("console", start, commands=_commands(body, start)))
+    return examples
+
+
+def _commands(body: list[str], start: int) -> list[Command]:
+    commands: list[Command] = []
+    for number, line in enumerate(body, start + 1):
+        if line.startswith("$ "):
+            words = shlex.split(line[2:])
+            prefix = next((p for p in CLI_PREFIXES if tuple(words[: len(p)]) == p), None)
+            assert prefix, f"README line {number}: a console command must start with one of {CLI_PREFIXES}"
+            commands.append(Command(words[len(prefix) :], line))
+        else:
+            assert commands, f"README line {number}: sample output before any `$ ` command"
+            commands[-1].sample.append(line)
+    return commands
+
+
+def matches(expected: Any, actual: Any) -> bool:
+    """Every field the sample shows is in the real output, with the same value."""
+    if isinstance(expected, dict):
+        return isinstance(actual, dict) and all(k in actual and matches(v, actual[k]) for k, v in expected.items())
+    if isinstance(expected, list):
+        return (
+            isinstance(actual, list)
+            and len(expected) == len(actual)
+            and all(matches(e, a) for e, a in zip(expected, actual, strict=True))
+        )
+    return bool(expected == actual)
+
+
+def _fresh_database(pg_dsn: str) -> str:
+    parts = urlsplit(pg_dsn)
+    dsn = urlunsplit(parts._replace(path="/readme"))
+
+    async def create() -> None:
+        admin = await asyncpg.connect(pg_dsn)
+        try:
+            await admin.execute("drop database if exists readme with (force)")
+            await admin.execute("create database readme")
+        finally:
+            await admin.close()
+        await migrate(dsn)
+
+    asyncio.run(create())
+    return dsn
+
+
+@pytest.fixture
+def readme_db(pg_dsn: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[str]:
+    dsn = _fresh_database(pg_dsn)
+    monkeypatch.chdir(tmp_path)  # no developer .env
+    for name in ("SUPABASE_URL", "SUPABASE_SERVICE_ROLE_KEY", "RUN_TIME_BUDGET_SECONDS", "LEASE_SECONDS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DATABASE_URL", dsn)
+    # What the local stack sets up, so webhook examples work as they do there.
+    monkeypatch.setenv("WEBHOOK_SIGNING_SECRET", SIGNING_SECRET)
+    get_settings.cache_clear()
+    yield dsn
+    get_settings.cache_clear()
+
+
+def test_the_readme_has_runnable_examples() -> None:
+    examples = readme_examples(README.read_text())
+    assert sum(1 for e in examples if e.kind == "sql") >= 10
+    assert sum(len(e.commands) for e in examples) >= 6
+
+
+def test_every_readme_example_runs_as_written(readme_db: str, capsys: pytest.CaptureFixture[str]) -> None:
+    examples = readme_examples(README.read_text())
+    hooks: list[httpx.Request] = []
+
+    def receive(request: httpx.Request) -> httpx.Response:
+        hooks.append(request)
+        return httpx.Response(200, text="ok")
+
+    with respx.mock(assert_all_called=False) as outside:
+        outside.route(host="127.0.0.1").pass_through()
+        outside.route(host="localhost").pass_through()
+        outside.route(method="POST", host__regex=r"(^|\.)example\.com$").mock(side_effect=receive)
+        for example in examples:
+            where = f"README line {example.line_number}"
+            if example.kind == "sql":
+                asyncio.run(_execute(readme_db, example.sql, where))
+                continue
+            for command in example.commands:
+                capsys.readouterr()
+                code = main(command.argv)
+                out, err = capsys.readouterr()
+                assert code == 0, f"{where}: `{command.line}` exited {code}: {err.strip()}"
+                _check_sample(command, out, where)
+
+    # The queued webhook runs reached their targets, once each, signed.
+    called = sorted(str(request.url) for request in hooks)
+    assert called == ["https://acme.example.com/hooks/deploy", "https://example.com/hooks/launch"], called
+    for request in hooks:
+        assert verify_signature(SIGNING_SECRET, request.content, request.headers["x-cronrelay-signature"])
+    deploy = json.loads(next(r for r in hooks if "deploy" in str(r.url)).content)
+    assert deploy["project_id"] == "acme" and deploy["payload"] == {"branch": "main"}
+
+
+async def _execute(dsn: str, sql: str, where: str) -> None:
+    connection = await asyncpg.connect(dsn)
+    try:
+        await connection.execute(sql)
+    except asyncpg.PostgresError as error:
+        raise AssertionError(f"{where}: the SQL example fails: {error}\n{sql}") from None
+    finally:
+        await connection.close()
+
+
+def _check_sample(command: Command, out: str, where: str) -> None:
+    sample = "\n".join(command.sample).strip()
+    if not sample:
+        return
+    try:
+        expected = json.loads(sample)
+    except ValueError:
+        real = out.strip().splitlines()
+        assert real and real[0].split() == command.sample[0].split(), (
+            f"{where}: `{command.line}` printed a different table header:\n{out}"
+        )
+        return
+    actual = json.loads(out)
+    assert matches(expected, actual), f"{where}: `{command.line}` printed\n{out}\nwhich does not match\n{sample}"
+
+
+# -- the checker itself ---------------------------------------------------------
+
+
+def test_the_checker_reads_blocks_and_commands() -> None:
+    text = "\n".join(
+        [
+            "```sql",
+            "select 1;",
+            "```",
+            "```text",
+            "$ python3 dev.py cli runs",
+            "```",
+            "```console",
+            "$ python3 dev.py cli run check-stale --limit 5",
+            '{"status": "ok"}',
+            "$ .venv/bin/python -m lib runs",
+            "```",
+        ]
+    )
+    examples = readme_examples(text)
+    assert [e.kind for e in examples] == ["sql", "console"]
+    assert [c.argv for c in examples[1].commands] == [["run", "check-stale", "--limit", "5"], ["runs"]]
+    assert examples[1].commands[0].sample == ['{"status": "ok"}']
+
+
+def test_a_console_command_the_cli_does_not_take_is_refused() -> None:
+    with pytest.raises(AssertionError, match="must start with"):
+        readme_examples("```console\n$ python -m lib runs\n```")
+
+
+def test_matches_is_strict_on_what_the_sample_shows() -> None:
+    actual = {"job": "x", "status": "ok", "stats": {"done": 1, "error": 0}, "run_id": 5}
+    assert matches({"status": "ok", "stats": {"done": 1}}, actual)
+    assert not matches({"status": "partial"}, actual)
+    assert not matches({"stats": {"done": 2}}, actual)
+    assert not matches({"missing": 1}, actual)
+    assert matches([], []) and not matches([], [{"id": 1}])
