@@ -68,7 +68,11 @@ def _parse(model: type[BaseModel], request: Request) -> Any:
 
 
 def _trigger(request: Request) -> str:
-    return "vercel-cron" if request.headers.get("user-agent", "").startswith("vercel-cron/") else "manual"
+    agent = request.headers.get("user-agent", "")
+    if agent.startswith("vercel-cron/"):
+        return "vercel-cron"
+    # pg_net sends `pg_net/<version>` on every request: Supabase Cron (python -m lib supabase-cron).
+    return "supabase-cron" if agent.startswith("pg_net/") else "manual"
 
 
 def create_app(settings_source: Callable[[], Settings] = get_settings) -> FastAPI:
