@@ -1,0 +1,518 @@
+"""`python -m lib supabase-cron install|status|uninstall`: Supabase Cron (pg_cron + pg_net) as the trigger.
+
+Vercel's Hobby plan runs a cron at most once a day; Supabase Cron runs every
+minute on every plan. `install` schedules one pg_cron job named
+`cronrelay:<job>` per `vercel.json` cron, on the same schedule, whose command
+is a pg_net `net.http_get` of `<url>/api/cron/<job>`. The bearer secret lives
+in Supabase Vault and is read by the command at run time, so `cron.job.command`
+never holds it in clear. `install --print` writes the same SQL for Supabase's
+SQL editor, with a placeholder where the secret goes.
+
+This is the one place the service talks to schemas it does not own (`cron`,
+`net`, `vault`) rather than to its own SQL functions, so the statements are
+module-level text here instead of migrations: they belong to the user's
+Supabase project, not to the service's schema. Values always travel as bind
+parameters, except in the pg_cron command text and the printed script, where
+they are validated first and quoted as SQL literals by `_literal`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import re
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import asyncpg
+
+from lib.migrate import vercel_crons
+from lib.settings import MIN_SECRET_LENGTH, Settings, SettingsError, get_settings
+from lib.tables import Column, render
+
+JOB_PREFIX = "cronrelay:"
+PRUNE_JOB = f"{JOB_PREFIX}prune-cron-history"
+# Daily, off the hour so it does not pile onto everyone's midnight jobs.
+PRUNE_SCHEDULE = "41 3 * * *"
+PRUNE_COMMAND = "delete from cron.job_run_details where coalesce(end_time, start_time) < now() - interval '7 days'"
+SECRET_NAME = "cronrelay_cron_secret"
+# Marks the Vault secret as ours, so uninstall removes only a secret that install (or its printed SQL) made.
+SECRET_DESCRIPTION = "cronrelay: CRON_SECRET, sent by Supabase Cron as its bearer (python -m lib supabase-cron)"
+SECRET_PLACEHOLDER = "<your CRON_SECRET>"
+# pg_net lets a request run this much longer than a run may, so it never cuts off a run that is still working.
+TIMEOUT_MARGIN_SECONDS = 10
+# Named jobs (cron.schedule(name, ...) as an upsert) and cron.job_run_details arrived in pg_cron 1.3.
+MIN_PG_CRON = (1, 3)
+# pg_cron's job names are Postgres `name`s.
+MAX_JOB_NAME = 63
+
+ENABLE_HINT = "enable it in Supabase Dashboard → Database → Extensions, or run `create extension {}`"
+
+# -- the statements ---------------------------------------------------------
+
+PG_CRON_VERSION = "select extversion from pg_catalog.pg_extension where extname = 'pg_cron'"
+ENSURE_PG_CRON = "create extension if not exists pg_cron"
+# The signature pg_net has had since 0.2 (supabase/pg_net sql/pg_net.sql). Checked
+# by signature, not by extension, so a `net` schema provided some other way counts.
+HAS_HTTP_GET = "select to_regprocedure('net.http_get(text, jsonb, jsonb, integer)') is not null"
+ENSURE_PG_NET = "create extension if not exists pg_net"
+# Supabase Vault (supabase/vault sql/supabase_vault--0.3.0.sql).
+HAS_VAULT = (
+    "select to_regprocedure('vault.create_secret(text, text, text, uuid)') is not null"
+    " and to_regclass('vault.decrypted_secrets') is not null"
+)
+# Compared in SQL, so the stored secret never comes back to this process.
+SECRET_STATE = (
+    "select id, decrypted_secret is not distinct from $1 as same from vault.decrypted_secrets where name = $2"
+)
+CREATE_SECRET = "select vault.create_secret($1, $2, $3) where not exists (select from vault.secrets where name = $2)"
+UPDATE_SECRET = "select vault.update_secret(id, $1) from vault.secrets where name = $2"
+SCHEDULE = "select cron.schedule($1, $2, $3)"
+# pg_cron names are unique per user; a job of the same name owned by another role is not ours.
+UNSCHEDULE_STALE = (
+    "select jobname, cron.unschedule(jobname) from cron.job"
+    " where jobname like 'cronrelay:%' and username = current_user and jobname <> all($1::text[])"
+    " order by jobname"
+)
+UNSCHEDULE_ALL = (
+    "select jobname, cron.unschedule(jobname) from cron.job"
+    " where jobname like 'cronrelay:%' and username = current_user order by jobname"
+)
+DELETE_SECRET = "delete from vault.secrets where name = $1 and description = $2 returning id"
+SECRET_EXISTS = "select exists (select from vault.secrets where name = $1)"
+STATUS = """
+select j.jobid, j.jobname, j.schedule, j.active, j.command,
+       r.status, r.start_time, r.end_time, r.return_message
+from cron.job j
+left join lateral (
+    select d.status, d.start_time, d.end_time, d.return_message
+    from cron.job_run_details d
+    where d.jobid = j.jobid
+    order by d.runid desc
+    limit 1
+) r on true
+where j.jobname like 'cronrelay:%' and j.username = current_user
+order by j.jobname
+"""
+
+HTTP_GET = (
+    "select net.http_get("
+    "url := {url}, "
+    "headers := jsonb_build_object('Authorization', 'Bearer ' || "
+    "(select decrypted_secret from vault.decrypted_secrets where name = '" + SECRET_NAME + "')), "
+    "timeout_milliseconds := {timeout})"
+)
+
+
+class SupabaseCronError(Exception):
+    """One clear line for the user; `exit_code` 2 for configuration, 3 for the database."""
+
+    def __init__(self, message: str, exit_code: int = 2) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+@dataclass(frozen=True)
+class CronJob:
+    name: str
+    schedule: str
+    command: str
+    url: str | None = None
+
+
+# -- the plan ---------------------------------------------------------------
+
+
+def target_url(raw: str, allow_http: bool) -> str:
+    """The app's base URL, checked and without a trailing slash; the error never repeats the URL."""
+    text = raw.strip()
+    hint = "--url must be the app's base URL, such as https://my-app.vercel.app"
+    try:
+        parsed = urlsplit(text)
+        parsed.port  # noqa: B018 -- raises on a port that is not a number in range
+    except ValueError:
+        raise SupabaseCronError(f"{hint} (it is not a valid URL)") from None
+    if parsed.scheme == "http":
+        if not (allow_http and parsed.hostname in ("localhost", "127.0.0.1")):
+            raise SupabaseCronError(
+                "--url must use https:// (plain http:// only for localhost or 127.0.0.1 with ALLOW_HTTP_WEBHOOKS=true)"
+            )
+    elif parsed.scheme != "https":
+        raise SupabaseCronError(f"{hint} (https:// and a host)")
+    if not parsed.hostname:
+        raise SupabaseCronError(f"{hint} (it has no host)")
+    if parsed.username is not None or parsed.password is not None:
+        raise SupabaseCronError("--url must not carry credentials; the bearer secret comes from Vault")
+    if parsed.query or parsed.fragment or text.endswith(("?", "#")):
+        raise SupabaseCronError(f"{hint}, without a query or fragment")
+    # Quotes, backslashes and spaces have no place in a base URL, and keeping them
+    # out means the URL is plain text inside the pg_cron command.
+    if any(c.isspace() or c in "'\"\\$`<>{}|^" or not c.isprintable() for c in text):
+        raise SupabaseCronError(f"{hint} (it contains a character a URL cannot hold)")
+    path = parsed.path.rstrip("/")
+    if "//" in path:
+        raise SupabaseCronError(f"{hint} (its path has an empty segment, '//')")
+    if path == "/api" or path.endswith(("/api/cron", "/api")):
+        raise SupabaseCronError(f"{hint}, without /api or /api/cron: install adds /api/cron/<job> itself")
+    return f"{parsed.scheme}://{parsed.netloc}{path}"
+
+
+def timeout_milliseconds(settings: Settings) -> int:
+    return (math.ceil(settings.run_time_budget_seconds) + TIMEOUT_MARGIN_SECONDS) * 1000
+
+
+def http_get_command(url: str, timeout_ms: int) -> str:
+    return HTTP_GET.format(url=_literal(url), timeout=timeout_ms)
+
+
+def planned_jobs(base_url: str, settings: Settings, crons: Sequence[tuple[str, str]] | None = None) -> list[CronJob]:
+    """One `cronrelay:<job>` per vercel.json cron, then the job that prunes pg_cron's own history."""
+    crons = vercel_crons() if crons is None else crons
+    if not crons:
+        # Going ahead would unschedule every job an earlier install made.
+        raise SupabaseCronError("vercel.json has no crons: there is nothing to schedule")
+    timeout = timeout_milliseconds(settings)
+    jobs = []
+    for job, schedule in crons:
+        name = f"{JOB_PREFIX}{job}"
+        if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", job) or len(name) > MAX_JOB_NAME:
+            raise SupabaseCronError(f"vercel.json has a cron path whose job name cannot be a pg_cron job name: {job}")
+        url = f"{base_url}/api/cron/{job}"
+        jobs.append(CronJob(name, schedule, http_get_command(url, timeout), url))
+    jobs.append(CronJob(PRUNE_JOB, PRUNE_SCHEDULE, PRUNE_COMMAND))
+    return jobs
+
+
+# -- SQL text (the pg_cron commands and the printed script) -----------------
+
+
+def _literal(text: str) -> str:
+    """A standard SQL string literal (standard_conforming_strings is on in every supported Postgres)."""
+    if "\x00" in text:
+        raise SupabaseCronError("a value for the SQL holds a NUL character")
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _dollar_quoted(text: str) -> str:
+    tag, n = "$$", 0
+    while tag in text:
+        n += 1
+        tag = f"$cmd{n}$"
+    return f"{tag}{text}{tag}"
+
+
+def _render(statement: str, *values: str) -> str:
+    """`statement` with $1, $2... replaced by SQL text; one pass, so inserted text is never rescanned."""
+    return re.sub(r"\$(\d+)", lambda match: values[int(match[1]) - 1], statement)
+
+
+def install_sql(base_url: str, settings: Settings, crons: Sequence[tuple[str, str]] | None = None) -> str:
+    """What `install` does, as one script for Supabase's SQL editor; the secret is a placeholder."""
+    jobs = planned_jobs(base_url, settings, crons)
+    budget = f"{settings.run_time_budget_seconds:g}"
+    lines = [
+        f"-- cronrelay: Supabase Cron as the trigger, calling {base_url}/api/cron/<job>",
+        "-- Made by `python -m lib supabase-cron install --print`. Run it in Supabase's SQL editor,",
+        f"-- after replacing {SECRET_PLACEHOLDER} below with the value of CRON_SECRET.",
+        "-- Running it again is safe: jobs are updated in place.",
+        "begin;",
+        "",
+        "-- pg_cron runs the jobs; pg_net makes their HTTP calls.",
+        f"{ENSURE_PG_CRON};",
+        f"{ENSURE_PG_NET};",
+        "",
+        "-- The bearer secret lives in Vault; the jobs read it when they run, so cron.job never holds it.",
+        "-- An existing secret is kept. To change it later, run:",
+        "--   " + _render(UPDATE_SECRET, _literal("<your new CRON_SECRET>"), _literal(SECRET_NAME)) + ";",
+        _render(CREATE_SECRET, _literal(SECRET_PLACEHOLDER), _literal(SECRET_NAME), _literal(SECRET_DESCRIPTION)) + ";",
+        "",
+        "-- One job per vercel.json cron, on the same schedule (UTC).",
+        f"-- pg_net's timeout ({timeout_milliseconds(settings)} ms) is above the run budget"
+        f" (RUN_TIME_BUDGET_SECONDS={budget}).",
+    ]
+    for job in jobs:
+        if job.name == PRUNE_JOB:
+            lines += ["", "-- pg_cron never deletes its own run history: keep 7 days of cron.job_run_details."]
+        lines.append(_render(SCHEDULE, _literal(job.name), _literal(job.schedule), _dollar_quoted(job.command)) + ";")
+    names = "array[" + ", ".join(_literal(job.name) for job in jobs) + "]"
+    lines += [
+        "",
+        "-- Jobs an earlier install made for crons that vercel.json no longer has.",
+        _render(UNSCHEDULE_STALE, names) + ";",
+        "",
+        "commit;",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+# -- talking to the database ------------------------------------------------
+
+
+def _database_url(settings: Settings) -> str:
+    if settings.database_url is None:
+        raise SupabaseCronError(
+            "DATABASE_URL is not set: supabase-cron talks to your Supabase Postgres directly"
+            " (Dashboard → Connect → the session pooler or direct connection string)"
+        )
+    return settings.database_url.get_secret_value()
+
+
+def _database_error(settings: Settings, doing: str, error: BaseException) -> SupabaseCronError:
+    message = " ".join(str(error).split()) or type(error).__name__
+    return SupabaseCronError(f"{doing}: {settings.redact(message)}", exit_code=3)
+
+
+async def _connect(settings: Settings) -> asyncpg.Connection:
+    dsn = _database_url(settings)
+    try:
+        # No prepared-statement cache: Supabase's transaction pooler does not keep them.
+        return await asyncpg.connect(dsn, statement_cache_size=0, timeout=15)
+    except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        raise _database_error(settings, "could not connect to DATABASE_URL", error) from None
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", text)[:2])
+
+
+async def _require_pg_cron(connection: asyncpg.Connection) -> str:
+    version: str | None = await connection.fetchval(PG_CRON_VERSION)
+    if version is None:
+        raise SupabaseCronError(
+            "pg_cron is not enabled in this database: " + ENABLE_HINT.format("pg_cron"), exit_code=3
+        )
+    if _version(version) < MIN_PG_CRON:
+        raise SupabaseCronError(
+            f"pg_cron {version} is too old: named jobs need 1.3 or later (`alter extension pg_cron update`)",
+            exit_code=3,
+        )
+    return version
+
+
+@dataclass(frozen=True)
+class InstallResult:
+    pg_cron: str
+    secret: str  # created, updated or unchanged
+    scheduled: list[CronJob]
+    unscheduled: list[str]
+
+
+async def install(base_url: str, settings: Settings) -> InstallResult:
+    secret = settings.cron_secret.get_secret_value() if settings.cron_secret else ""
+    if len(secret) < MIN_SECRET_LENGTH:
+        raise SupabaseCronError(
+            f"CRON_SECRET is not set or shorter than {MIN_SECRET_LENGTH} characters:"
+            " install stores it in Vault for Supabase Cron to send"
+        )
+    jobs = planned_jobs(base_url, settings)
+    connection = await _connect(settings)
+    try:
+        # One transaction: a failure part-way leaves the earlier install as it was.
+        async with connection.transaction():
+            version = await _ensure_extensions(connection, settings)
+            state = await _store_secret(connection, secret)
+            for job in jobs:
+                try:
+                    await connection.execute(SCHEDULE, job.name, job.schedule, job.command)
+                except asyncpg.PostgresError as error:
+                    raise _database_error(settings, f"pg_cron refused {job.name}", error) from None
+            stale = await connection.fetch(UNSCHEDULE_STALE, [job.name for job in jobs])
+    except asyncpg.PostgresError as error:
+        raise _database_error(settings, "install failed", error) from None
+    finally:
+        await connection.close()
+    return InstallResult(version, state, jobs, [row["jobname"] for row in stale])
+
+
+async def _ensure_extensions(connection: asyncpg.Connection, settings: Settings) -> str:
+    try:
+        async with connection.transaction():
+            await connection.execute(ENSURE_PG_CRON)
+    except asyncpg.PostgresError as error:
+        problem = settings.redact(" ".join(str(error).split()))
+        raise SupabaseCronError(
+            f"pg_cron is not available ({problem}): " + ENABLE_HINT.format("pg_cron"), exit_code=3
+        ) from None
+    version = await _require_pg_cron(connection)
+    if not await connection.fetchval(HAS_HTTP_GET):
+        try:
+            async with connection.transaction():
+                await connection.execute(ENSURE_PG_NET)
+        except asyncpg.PostgresError as error:
+            problem = settings.redact(" ".join(str(error).split()))
+            raise SupabaseCronError(
+                f"pg_net is not available ({problem}): " + ENABLE_HINT.format("pg_net"), exit_code=3
+            ) from None
+    if not await connection.fetchval(HAS_VAULT):
+        raise SupabaseCronError(
+            "Supabase Vault is not available (no vault.create_secret): enable `supabase_vault`"
+            " in Supabase Dashboard → Database → Extensions",
+            exit_code=3,
+        )
+    return version
+
+
+async def _store_secret(connection: asyncpg.Connection, secret: str) -> str:
+    row = await connection.fetchrow(SECRET_STATE, secret, SECRET_NAME)
+    if row is None:
+        await connection.execute(CREATE_SECRET, secret, SECRET_NAME, SECRET_DESCRIPTION)
+        return "created"
+    if not row["same"]:
+        await connection.execute(UPDATE_SECRET, secret, SECRET_NAME)
+        return "updated"
+    return "unchanged"
+
+
+async def status(settings: Settings) -> list[dict[str, Any]]:
+    connection = await _connect(settings)
+    try:
+        await _require_pg_cron(connection)
+        rows = await connection.fetch(STATUS)
+    except asyncpg.PostgresError as error:
+        raise _database_error(settings, "could not read cron.job", error) from None
+    finally:
+        await connection.close()
+    return [
+        {
+            "job": row["jobname"],
+            "jobid": row["jobid"],
+            "schedule": row["schedule"],
+            "active": row["active"],
+            "url": _called_url(row["command"]),
+            "last_run": None
+            if row["status"] is None
+            else {
+                "status": row["status"],
+                "start_time": row["start_time"],
+                "end_time": row["end_time"],
+                "return_message": row["return_message"],
+            },
+        }
+        for row in rows
+    ]
+
+
+def _called_url(command: str) -> str | None:
+    match = re.match(r"select net\.http_get\(url := '([^']*)'", command)
+    return match[1] if match else None
+
+
+@dataclass(frozen=True)
+class UninstallResult:
+    unscheduled: list[str]
+    secret: str  # removed, kept (not ours) or absent
+
+
+async def uninstall(settings: Settings) -> UninstallResult:
+    connection = await _connect(settings)
+    try:
+        await _require_pg_cron(connection)
+        async with connection.transaction():
+            removed = await connection.fetch(UNSCHEDULE_ALL)
+            secret = "absent"
+            if await connection.fetchval(HAS_VAULT):
+                if await connection.fetch(DELETE_SECRET, SECRET_NAME, SECRET_DESCRIPTION):
+                    secret = "removed"
+                elif await connection.fetchval(SECRET_EXISTS, SECRET_NAME):
+                    secret = "kept (not made by install)"
+    except asyncpg.PostgresError as error:
+        raise _database_error(settings, "uninstall failed", error) from None
+    finally:
+        await connection.close()
+    return UninstallResult([row["jobname"] for row in removed], secret)
+
+
+# -- the command line -------------------------------------------------------
+
+STATUS_COLUMNS = (
+    Column("job", lambda r: r["job"]),
+    Column("schedule", lambda r: r["schedule"]),
+    Column("active", lambda r: r["active"]),
+    Column("last run", lambda r: r["last_run"] and r["last_run"]["status"]),
+    Column("started", lambda r: r["last_run"] and r["last_run"]["start_time"]),
+    Column("message", lambda r: r["last_run"] and r["last_run"]["return_message"], width=50),
+)
+
+
+def status_table(rows: Sequence[dict[str, Any]]) -> str:
+    return render(rows, STATUS_COLUMNS)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m lib supabase-cron",
+        description="Supabase Cron (pg_cron + pg_net) as the trigger for vercel.json's crons, through DATABASE_URL",
+    )
+    actions = parser.add_subparsers(dest="action", required=True)
+    install_ = actions.add_parser("install", help="schedule one cronrelay:<job> per vercel.json cron (idempotent)")
+    install_.add_argument("--url", required=True, help="the app's base URL, such as https://my-app.vercel.app")
+    install_.add_argument(
+        "--print", dest="print_sql", action="store_true", help="print the SQL for Supabase's SQL editor instead"
+    )
+    status_ = actions.add_parser("status", help="the cronrelay:* jobs, their schedules and last runs")
+    status_.add_argument("--json", action="store_true", help="print one JSON array instead of a table")
+    actions.add_parser("uninstall", help="unschedule the cronrelay:* jobs (nothing else) and remove the Vault secret")
+    return parser
+
+
+async def _install(url: str, print_sql: bool) -> int:
+    settings = get_settings()
+    base_url = target_url(url, settings.allow_http_webhooks)
+    if print_sql:
+        print(install_sql(base_url, settings), end="")
+        return 0
+    result = await install(base_url, settings)
+    print(f"pg_cron {result.pg_cron}; Vault secret {SECRET_NAME}: {result.secret}")
+    print(render([job.__dict__ for job in result.scheduled], _INSTALL_COLUMNS))
+    if result.unscheduled:
+        print(f"unscheduled (no longer in vercel.json): {', '.join(result.unscheduled)}")
+    return 0
+
+
+_INSTALL_COLUMNS = (
+    Column("job", lambda r: r["name"]),
+    Column("schedule", lambda r: r["schedule"]),
+    Column("calls", lambda r: r["url"] or "(prunes cron.job_run_details)", width=80),
+)
+
+
+async def _status(as_json: bool) -> int:
+    rows = await status(get_settings())
+    if as_json:
+        print(json.dumps(rows, indent=2, default=str))
+    elif rows:
+        print(status_table(rows))
+    else:
+        print("(none) — no cronrelay:* jobs; run `python -m lib supabase-cron install --url https://<app>`")
+    return 0
+
+
+async def _uninstall() -> int:
+    result = await uninstall(get_settings())
+    if result.unscheduled:
+        print(f"unscheduled {len(result.unscheduled)} jobs: {', '.join(result.unscheduled)}")
+    else:
+        print("no cronrelay:* jobs were scheduled")
+    print(f"Vault secret {SECRET_NAME}: {result.secret}")
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.action == "install":
+            return asyncio.run(_install(args.url, args.print_sql))
+        if args.action == "status":
+            return asyncio.run(_status(args.json))
+        return asyncio.run(_uninstall())
+    except SettingsError as error:
+        print(f"configuration error: {error}", file=sys.stderr)
+        return 2
+    except SupabaseCronError as error:
+        print(f"supabase-cron: {error}", file=sys.stderr)
+        return error.exit_code
