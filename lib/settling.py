@@ -28,9 +28,9 @@ log = logging.getLogger("cronrelay.settling")
 
 T = TypeVar("T")
 
-# DESIGN.md's window is 0.5 s from an outcome to its settle; the group leaves a
-# little earlier so the round trip itself fits inside that.
-EVERY_SECONDS = 0.4
+# DESIGN.md's window is 0.5 s from an outcome to its settle; the group leaves
+# earlier so the round trip, and a busy event loop, fit inside that.
+EVERY_SECONDS = 0.3
 # Settle functions return the rows they changed, and PostgREST returns at most
 # 1000 rows per call: a group stays well below that, and well inside the 8 s
 # statement timeout.

@@ -2,8 +2,9 @@
 
 It runs its own event loop in a thread, answers `POST /bot<token>/sendMessage`
 after `latency` seconds, and records every call with the moment it arrived
-(`time.monotonic()`, comparable with the caller's clock). `answer` scripts the
-reply per call; the default is Telegram's success answer.
+(`time.monotonic()`, comparable with the caller's clock), and the moment it
+answered each (`answered`). `answer` scripts the reply per call; the default
+is Telegram's success answer.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ class FakeTelegram:
         self.latency = latency
         self.answer = answer
         self.calls: list[Call] = []
+        # call index -> time.monotonic() when its answer was written
+        self.answered: dict[int, float] = {}
         self._lock = threading.Lock()
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
@@ -59,6 +62,10 @@ class FakeTelegram:
     def snapshot(self) -> list[Call]:
         with self._lock:
             return list(self.calls)
+
+    def answered_snapshot(self) -> dict[int, float]:
+        with self._lock:
+            return dict(self.answered)
 
     def _serve(self) -> None:
         asyncio.set_event_loop(self._loop)
@@ -87,7 +94,7 @@ class FakeTelegram:
                     for name, _, value in (line.partition(":") for line in header_lines if line)
                 }
                 body = await reader.readexactly(int(headers.get("content-length", "0")))
-                status, answer = self._record(request_line, body)
+                index, status, answer = self._record(request_line, body)
                 if self.latency:
                     await asyncio.sleep(self.latency)
                 payload = json.dumps(answer).encode()
@@ -96,21 +103,24 @@ class FakeTelegram:
                     f"content-length: {len(payload)}\r\n\r\n".encode()
                     + payload
                 )
+                if index is not None:
+                    with self._lock:
+                        self.answered[index] = time.monotonic()
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
             pass
         finally:
             writer.close()
 
-    def _record(self, request_line: str, body: bytes) -> tuple[int, dict[str, Any]]:
+    def _record(self, request_line: str, body: bytes) -> tuple[int | None, int, dict[str, Any]]:
         arrived = time.monotonic()
         _, path, _ = request_line.split(" ", 2)
         token, _, method = path.removeprefix("/bot").partition("/")
         if method != "sendMessage":
-            return 404, {"ok": False, "error_code": 404, "description": "Not Found"}
+            return None, 404, {"ok": False, "error_code": 404, "description": "Not Found"}
         data = json.loads(body or b"{}")
         call = Call(arrived, token, data.get("chat_id"), data.get("text", ""))
         with self._lock:
             index = len(self.calls)
             self.calls.append(call)
-        return self.answer(call, index)
+        return index, *self.answer(call, index)

@@ -1,17 +1,28 @@
 """A real HTTP/1.1 keep-alive server on 127.0.0.1 standing in for a webhook
 receiver: it answers 200 after a delay. For what respx cannot fake (timeouts,
-real sockets) in tests, and for the run-requests benchmark."""
+real sockets) in tests, and for the run-requests benchmark. Pass `hits` to get
+each call's body with the moments it arrived and was answered
+(`time.monotonic()`)."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 
+@dataclass
+class Hit:
+    body: bytes
+    arrived: float
+    answered: float | None = None
+
+
 @asynccontextmanager
-async def local_receiver(delay: float = 0.0) -> AsyncIterator[tuple[str, list[bytes]]]:
+async def local_receiver(delay: float = 0.0, hits: list[Hit] | None = None) -> AsyncIterator[tuple[str, list[bytes]]]:
     """Serve until the block ends; yields the hook URL and the bodies received so far."""
     bodies: list[bytes] = []
     handlers: set[asyncio.Task[Any]] = set()
@@ -28,11 +39,16 @@ async def local_receiver(delay: float = 0.0) -> AsyncIterator[tuple[str, list[by
                     name, _, value = line.partition(b":")
                     if name.strip().lower() == b"content-length":
                         length = int(value)
-                bodies.append(await reader.readexactly(length))
+                body = await reader.readexactly(length)
+                bodies.append(body)
+                hit = Hit(body, time.monotonic())
+                if hits is not None:
+                    hits.append(hit)
                 await asyncio.sleep(delay)
                 writer.write(
                     b'HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 11\r\n\r\n{"ok":true}'
                 )
+                hit.answered = time.monotonic()
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
