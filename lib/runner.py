@@ -9,7 +9,7 @@ import uuid
 from typing import Any
 
 from lib.db import Database, DatabaseError
-from lib.deadline import Deadline
+from lib.deadline import Deadline, deadline_scope
 from lib.jobs.base import Job, JobContext
 from lib.ledger import RunReport, begin_run, end_run, log_run, new_run_key
 from lib.settings import Settings
@@ -79,7 +79,9 @@ async def run_job(
     )
     try:
         async with asyncio.timeout(context.deadline.remaining() + OVERRUN_GRACE_SECONDS):
-            result = await job.run(context)
+            # The adapters read this scope, so their retries never outlive the run.
+            with deadline_scope(context.deadline):
+                result = await job.run(context)
         report.stats = result.stats
         report.has_more = result.has_more
         report.status = "partial" if result.has_more or result.failures else "ok"
