@@ -10,6 +10,8 @@ runs [--job J] [--limit N] [--json]
 requests [--status S] [--limit N] [--json]
                              run requests, newest first, as a table (--json: full rows, whole results)
 local                        the local stack: embedded Postgres, app, cron runner
+supabase-cron install|status|uninstall
+                             Supabase Cron (pg_cron + pg_net) as the trigger
 """
 
 from __future__ import annotations
@@ -56,6 +58,8 @@ def _parser() -> argparse.ArgumentParser:
     local = commands.add_parser("local", help="embedded Postgres + app on 127.0.0.1 + local cron runner")
     local.add_argument("--port", type=int, default=3000)
     local.add_argument("--no-cron", action="store_true", help="do not fire vercel.json crons")
+    # Listed for --help; its own parser (lib/supabase_cron.py) reads its arguments.
+    commands.add_parser("supabase-cron", help="install, show or remove Supabase Cron jobs that call the routes")
     return parser
 
 
@@ -139,6 +143,11 @@ async def _requests(status: str | None, limit: int, as_json: bool) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["supabase-cron"]:
+        from lib.supabase_cron import main as supabase_cron
+
+        return supabase_cron(argv[1:])
     args = _parser().parse_args(argv)
     try:
         if args.command == "migrate":

@@ -210,3 +210,11 @@ def test_render_aligns_columns() -> None:
         "longer  2",
     ]
     assert render([], columns) == "(none)"
+
+
+def test_supabase_cron_is_a_command_of_the_cli(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["supabase-cron", "--help"])
+    assert exited.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: python -m lib supabase-cron") and "install" in out and "uninstall" in out
