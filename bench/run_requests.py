@@ -12,6 +12,11 @@ the receiver got (it must be exactly 2,000 each time). For scale, the rate is
 also given as a ratio to the receiver-bound ceiling of one drain (CONCURRENCY
 requests in flight, 5 ms each, database and client time not counted).
 
+Last, the crash window: a drain SIGKILLed mid-batch (ten requests in flight,
+each answered after 0.5 s), then drained again after the lease: requests
+repeated, next to those in flight at the kill and those finished in the half
+second before it (tests/test_crash_window.py's scenario).
+
 Run: `.venv/bin/python -m bench run_requests`.
 """
 
@@ -19,10 +24,12 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -36,6 +43,7 @@ from lib.jobs.run_requests import CONCURRENCY, drain
 from lib.settings import Settings, load_settings
 from tests.counting import CountingDatabase
 from tests.fake_webhook import local_receiver
+from tests.test_crash_window import Crash, drain_crash
 
 REQUESTS = 2_000
 RECEIVER_DELAY_SECONDS = 0.005
@@ -162,6 +170,16 @@ async def _seed(dsn: str, job_id: str, count: int) -> None:
         await connection.close()
 
 
+async def _crash(dsn: str) -> Crash:
+    connection = await asyncpg.connect(dsn)
+    try:
+        await connection.execute("truncate public.cron_run_requests, public.cron_locks")
+        with tempfile.TemporaryDirectory(prefix="cronrelay-crash-") as folder:
+            return await drain_crash(dsn, connection, Path(folder))
+    finally:
+        await connection.close()
+
+
 def main() -> None:
     with embedded_database() as dsn, receiver(RECEIVER_DELAY_SECONDS) as (url, received):
         job_id = asyncio.run(_add_job(dsn, url))
@@ -191,3 +209,9 @@ def main() -> None:
                 f"of {ceiling:.0f}/s); {batches} batches, {trips / batches:.2f} DB round trips per batch; "
                 f"receiver got {len(received) - before} calls"
             )
+        crash = asyncio.run(_crash(dsn))
+        print(
+            f"  crash window: after a SIGKILL mid-batch: {crash.repeated} requests repeated, "
+            f"{crash.kill.in_flight} in flight at the kill, {crash.kill.recent} finished in the 0.5 s before it; "
+            f"{crash.lost} lost, {crash.stuck} stuck"
+        )

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
-import pytest
 
 from tests.conftest import SECRET
 from tests.fake_telegram import FakeTelegram
@@ -128,21 +127,35 @@ async def sweep_until_done(job: str, env: dict[str, str], cwd: Path, left: Calla
     raise AssertionError(f"{job}: work still left after 5 runs")
 
 
-def report(job: str, unit: str, total: int, counts: Counter[object], kill: Kill, stuck: int) -> tuple[int, int]:
-    lost = sum(1 for n in counts.values() if n == 0) + (total - len(counts))
-    repeated = sum(n - 1 for n in counts.values() if n > 1)
-    print(
-        f"\n{job}: after a SIGKILL mid-sweep: {total} {unit} handled, {lost} lost, {repeated} repeated, "
-        f"{stuck} stuck; {kill.in_flight} in flight at the kill, {kill.recent} finished in the last "
-        f"{WINDOW_SECONDS} s before it ({kill.handled} answered before it)"
-    )
-    return lost, repeated
+@dataclass(frozen=True)
+class Crash:
+    job: str
+    unit: str
+    kill: Kill
+    # Calls the stand-in got per item, over the killed run and the runs after it.
+    counts: Counter[str]
+    expected: frozenset[str]
+    stuck: int
+
+    @property
+    def lost(self) -> int:
+        return len(self.expected - set(self.counts))
+
+    @property
+    def repeated(self) -> int:
+        return sum(n - 1 for n in self.counts.values() if n > 1)
+
+    def line(self) -> str:
+        return (
+            f"{self.job}: after a SIGKILL mid-sweep: {len(self.expected)} {self.unit} handled, {self.lost} lost, "
+            f"{self.repeated} repeated, {self.stuck} stuck; {self.kill.in_flight} in flight at the kill, "
+            f"{self.kill.recent} finished in the last {WINDOW_SECONDS} s before it "
+            f"({self.kill.handled} answered before it)"
+        )
 
 
-async def test_a_reminder_sweep_killed_mid_batch_repeats_only_the_crash_window(
-    pg_dsn: str, sql: asyncpg.Connection, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    total = 60
+async def reminder_crash(pg_dsn: str, sql: asyncpg.Connection, cwd: Path, total: int = 60) -> Crash:
+    """60 reminders at 25/s, Telegram answering after 0.3 s, the sweep killed at the 40th send."""
     # One chat per reminder, so the stand-in's per-chat count is the per-reminder count.
     await sql.execute(
         "insert into public.scheduled_reminders (telegram_id, due_at, draft_text) "
@@ -150,7 +163,6 @@ async def test_a_reminder_sweep_killed_mid_batch_repeats_only_the_crash_window(
         "from generate_series(1, $1) g",
         total,
     )
-
     with FakeTelegram(latency=0.3) as telegram:
         env = job_env(
             pg_dsn,
@@ -159,7 +171,7 @@ async def test_a_reminder_sweep_killed_mid_batch_repeats_only_the_crash_window(
             telegram_max_per_second=25,
             reminder_batch_size=100,  # one claim takes them all: the old code repeated the whole batch
         )
-        process = await start("reminders", env, tmp_path)
+        process = await start("reminders", env, cwd)
         killed_at = await kill_when(process, lambda: len(telegram.snapshot()) >= 40)
         calls, answered = telegram.snapshot(), telegram.answered_snapshot()
         kill = at_kill([(call.at, answered.get(index)) for index, call in enumerate(calls)], killed_at)
@@ -174,23 +186,16 @@ async def test_a_reminder_sweep_killed_mid_batch_repeats_only_the_crash_window(
                 )
             )
 
-        await sweep_until_done("reminders", env, tmp_path, left)
-        counts: Counter[object] = Counter(call.chat_id for call in telegram.snapshot())
+        await sweep_until_done("reminders", env, cwd, left)
+        counts = Counter(str(call.chat_id) for call in telegram.snapshot())
 
-    rows = await sql.fetch("select status, claim_token, locked_until from public.scheduled_reminders")
+    rows = await sql.fetch("select telegram_id, status, claim_token, locked_until from public.scheduled_reminders")
     stuck = sum(1 for r in rows if r["status"] != "sent" or r["claim_token"] is not None or r["locked_until"])
-    lost, repeated = report("reminders", "reminders", total, counts, kill, stuck)
-    assert set(counts) == set(range(1, total + 1))
-    assert lost == 0 and stuck == 0
-    assert kill.handled >= 10, "killed too early to say anything about the window"
-    assert repeated <= kill.in_flight + kill.recent
-    assert repeated < kill.handled  # never the whole batch
+    return Crash("reminders", "reminders", kill, counts, frozenset(str(r["telegram_id"]) for r in rows), stuck)
 
 
-async def test_a_drain_killed_mid_batch_repeats_only_the_crash_window(
-    pg_dsn: str, sql: asyncpg.Connection, tmp_path: Path
-) -> None:
-    total = 50
+async def drain_crash(pg_dsn: str, sql: asyncpg.Connection, cwd: Path, total: int = 50) -> Crash:
+    """50 webhook requests, ten at a time, each answered after 0.5 s, the drain killed at the 31st."""
     hits: list[Hit] = []
     # Ten at a time (the drain's concurrency), each answered after 0.5 s: waves of ten.
     async with local_receiver(delay=0.5, hits=hits) as (url, _):
@@ -209,7 +214,7 @@ async def test_a_drain_killed_mid_batch_repeats_only_the_crash_window(
             allow_http_webhooks="true",
             run_request_batch_size=40,  # the old code repeated all 40 of a batch
         )
-        process = await start("run-requests", env, tmp_path)
+        process = await start("run-requests", env, cwd)
         killed_at = await kill_when(process, lambda: len(hits) >= 31)  # in the fourth wave
         kill = at_kill([(hit.arrived, hit.answered) for hit in list(hits)], killed_at)
 
@@ -218,15 +223,30 @@ async def test_a_drain_killed_mid_batch_repeats_only_the_crash_window(
         async def left() -> int:
             return int(await sql.fetchval("select count(*) from public.cron_run_requests where status <> 'done'"))
 
-        await sweep_until_done("run-requests", env, tmp_path, left)
-        counts: Counter[object] = Counter(json.loads(hit.body)["request_id"] for hit in hits)
+        await sweep_until_done("run-requests", env, cwd, left)
+        counts = Counter(str(json.loads(hit.body)["request_id"]) for hit in hits)
 
-    ids = {str(r["id"]) for r in await sql.fetch("select id from public.cron_run_requests")}
-    rows = await sql.fetch("select status, claim_token, locked_until from public.cron_run_requests")
+    rows = await sql.fetch("select id, status, claim_token, locked_until from public.cron_run_requests")
     stuck = sum(1 for r in rows if r["status"] != "done" or r["claim_token"] is not None or r["locked_until"])
-    lost, repeated = report("run-requests", "requests", total, counts, kill, stuck)
-    assert set(counts) == ids
-    assert lost == 0 and stuck == 0
-    assert kill.handled >= 10, "killed too early to say anything about the window"
-    assert repeated <= kill.in_flight + kill.recent
-    assert repeated < kill.handled
+    return Crash("run-requests", "requests", kill, counts, frozenset(str(r["id"]) for r in rows), stuck)
+
+
+def assert_only_the_window_repeated(crash: Crash) -> None:
+    print("\n" + crash.line())
+    assert set(crash.counts) == crash.expected  # every item reached the stand-in
+    assert crash.lost == 0 and crash.stuck == 0
+    assert crash.kill.handled >= 10, "killed too early to say anything about the window"
+    assert crash.repeated <= crash.kill.in_flight + crash.kill.recent
+    assert crash.repeated < crash.kill.handled  # never the whole batch
+
+
+async def test_a_reminder_sweep_killed_mid_batch_repeats_only_the_crash_window(
+    pg_dsn: str, sql: asyncpg.Connection, tmp_path: Path
+) -> None:
+    assert_only_the_window_repeated(await reminder_crash(pg_dsn, sql, tmp_path))
+
+
+async def test_a_drain_killed_mid_batch_repeats_only_the_crash_window(
+    pg_dsn: str, sql: asyncpg.Connection, tmp_path: Path
+) -> None:
+    assert_only_the_window_repeated(await drain_crash(pg_dsn, sql, tmp_path))
