@@ -26,6 +26,7 @@ import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -388,13 +389,17 @@ async def status(settings: Settings) -> list[dict[str, Any]]:
             if row["status"] is None
             else {
                 "status": row["status"],
-                "start_time": row["start_time"],
-                "end_time": row["end_time"],
+                "start_time": _iso(row["start_time"]),
+                "end_time": _iso(row["end_time"]),
                 "return_message": row["return_message"],
             },
         }
         for row in rows
     ]
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
 
 
 def _called_url(command: str) -> str | None:

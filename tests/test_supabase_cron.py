@@ -20,7 +20,9 @@ came in 1.5). Rather than wait up to a minute for the scheduler, a test runs a
 job's command text from `cron.job` the way pg_cron does (as the job's user, in
 its database), and writes the run-history row the way pg_cron writes one. The
 real scheduler keeps running meanwhile, so calls are told apart by backend pid
-and run-history rows by runid.
+and run-history rows by runid. One test does wait for the scheduler itself: at
+once on pg_cron 1.5+ (a '2 seconds' job), or up to a minute on 1.4 when
+CRONRELAY_SLOW_TESTS=1.
 
 Without those packages the pg_cron tests are skipped with a message naming
 them; the tests that need no pg_cron (URL checks, --print, error lines) run
@@ -31,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -311,12 +314,46 @@ async def test_each_job_calls_the_app_and_the_runs_land_in_the_ledger_as_supabas
 
 
 @needs_pg_cron
+async def test_the_scheduler_itself_runs_an_installed_job(
+    on_pg_cron: None,
+    cron_db: asyncpg.Connection,
+    cli_env: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """pg_cron's own worker runs the command: the Vault lookup and the http_get work in its session too."""
+    version = await cron_db.fetchval("select extversion from pg_extension where extname = 'pg_cron'")
+    seconds = supabase_cron._version(version) >= (1, 5)
+    if not seconds and os.environ.get("CRONRELAY_SLOW_TESTS") != "1":
+        pytest.skip(f"pg_cron {version} schedules by the minute; set CRONRELAY_SLOW_TESTS=1 to wait up to a minute")
+    cli_env.setattr(supabase_cron, "vercel_crons", lambda: [("schedule", "2 seconds" if seconds else "* * * * *")])
+    assert (await cli(capsys, "install", "--url", APP))[0] == 0
+
+    for _ in range(150):
+        calls = await cron_db.fetch("select url, headers from net.calls")
+        if calls:
+            break
+        await asyncio.sleep(0.5)
+
+    assert [(row["url"], json.loads(row["headers"])) for row in calls[:1]] == [
+        (f"{APP}/api/cron/schedule", {"Authorization": f"Bearer {SECRET}"})
+    ]
+    # pg_cron writes the run's history row just after the command commits.
+    for _ in range(20):
+        _, out, _ = await cli(capsys, "status", "--json")
+        last_run = {row["job"]: row["last_run"] for row in json.loads(out)}["cronrelay:schedule"]
+        if last_run is not None:
+            break
+        await asyncio.sleep(0.5)
+    assert last_run is not None and last_run["status"] == "succeeded"
+
+
+@needs_pg_cron
 async def test_the_prune_job_deletes_run_history_older_than_seven_days(
     on_pg_cron: None, cron_db: asyncpg.Connection, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert (await cli(capsys, "install", "--url", APP))[0] == 0
-    old = await record_run(cron_db, "cronrelay:check-stale", "succeeded", "SELECT 1", age=timedelta(days=8))
-    recent = await record_run(cron_db, "cronrelay:check-stale", "succeeded", "SELECT 1", age=timedelta(days=6))
+    old = await record_run(cron_db, "cronrelay:check-stale", "succeeded", "1 row", age=timedelta(days=8))
+    recent = await record_run(cron_db, "cronrelay:check-stale", "succeeded", "1 row", age=timedelta(days=6))
 
     await run_command(cron_db, PRUNE_JOB)
 
@@ -339,7 +376,7 @@ async def test_status_lists_schedule_active_flag_and_last_run(
     assert (await cli(capsys, "install", "--url", APP))[0] == 0
     await cron_db.execute("select cron.alter_job(jobid, active := false) from cron.job where jobname = $1", PRUNE_JOB)
     await record_run(cron_db, "cronrelay:schedule", "failed", "connection refused", age=timedelta(hours=1))
-    await record_run(cron_db, "cronrelay:schedule", "succeeded", "SELECT 1")
+    await record_run(cron_db, "cronrelay:schedule", "succeeded", "1 row")
 
     code, out, _ = await cli(capsys, "status", "--json")
 
@@ -352,7 +389,7 @@ async def test_status_lists_schedule_active_flag_and_last_run(
     }
     assert rows["cronrelay:check-stale"]["last_run"] is None
     assert rows["cronrelay:schedule"]["last_run"]["status"] == "succeeded"
-    assert rows["cronrelay:schedule"]["last_run"]["return_message"] == "SELECT 1"
+    assert rows["cronrelay:schedule"]["last_run"]["return_message"] == "1 row"
     assert rows["cronrelay:schedule"]["url"] == f"{APP}/api/cron/schedule"
 
     code, out, _ = await cli(capsys, "status")
@@ -360,7 +397,7 @@ async def test_status_lists_schedule_active_flag_and_last_run(
     lines = out.splitlines()
     assert lines[0].split() == ["job", "schedule", "active", "last", "run", "started", "message"]
     line = next(line for line in lines if line.startswith("cronrelay:schedule "))
-    assert "5 0 31 2 *" in line and " yes " in line and "succeeded" in line and "SELECT 1" in line
+    assert "5 0 31 2 *" in line and " yes " in line and "succeeded" in line and "1 row" in line
     assert next(line for line in lines if line.startswith(PRUNE_JOB)).split()[6] == "no"
 
 
