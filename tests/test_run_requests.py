@@ -412,7 +412,6 @@ async def test_bad_requests_error_clearly_and_the_rest_of_the_batch_runs(
     good = await add_job(sql, "good")
     cases = {
         "unknown builtin job 'ghost'": await add_job(sql, "ghost", kind="builtin", target="ghost"),
-        "job 'paused' is disabled": await add_job(sql, "paused", enabled=False),
         "must be an https URL, got http://example.com": await add_job(sql, "plain", target="http://example.com/hook"),
         "needs ALLOW_HTTP_WEBHOOKS=true": await add_job(sql, "local", target="http://127.0.0.1:9/hook"),
         "payload must be a JSON object, got a string": await add_job(sql, "odd-job-payload", payload="text"),
@@ -423,6 +422,8 @@ async def test_bad_requests_error_clearly_and_the_rest_of_the_batch_runs(
     expected[array_payload] = "payload must be a JSON object, got an array"
     [fine_hook] = await enqueue(sql, good, payload={"ok": True})
     [fine_builtin] = await db.call("request_run", job_name="cleanup-heartbeats")
+    # A paused job's request is not bad, only held (DESIGN.md, Pausing): it waits, untouched.
+    [held] = await enqueue(sql, await add_job(sql, "paused", enabled=False))
 
     report = await run_drain(db, settings)
 
@@ -435,6 +436,8 @@ async def test_bad_requests_error_clearly_and_the_rest_of_the_batch_runs(
     assert (await fetch(sql, fine_hook))["status"] == "done"
     assert (await fetch(sql, fine_builtin["id"]))["status"] == "done"
     assert good_route.call_count == 1 and plain_route.call_count == 0
+    waiting = await fetch(sql, held)
+    assert (waiting["status"], waiting["attempts"], waiting["picked_up_at"]) == ("queued", 0, None)
 
 
 # -- overlap, crash recovery, deadlines -----------------------------------------
@@ -575,10 +578,11 @@ async def test_dry_run_lists_what_would_run_without_claiming(
 
     assert response.status_code == 200
     stats = response.json()["stats"]
-    assert stats["would_run"] == 2 and stats["would_fail"] == 1
+    # The paused job's request is held, so the next run would not claim it either.
+    assert stats["would_run"] == 1 and stats["would_fail"] == 0
     listed = {entry["id"]: entry for entry in stats["requests"]}
     assert listed[builtin["id"]] == {"id": builtin["id"], "job": "check-stale", "kind": "builtin", "attempt": 1}
-    assert listed[paused]["would_fail"] == "job 'paused' is disabled"
+    assert paused not in listed
     assert await statuses(sql) == Counter({"queued": 2})
     touched = await sql.fetchval(
         "select count(*) from cron_run_requests where attempts > 0 or picked_up_at is not null"
