@@ -23,7 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
+import pytest
 
+from lib.settling import Settler
 from tests.conftest import SECRET
 from tests.fake_telegram import FakeTelegram
 from tests.fake_webhook import Hit, local_receiver
@@ -250,3 +252,32 @@ async def test_a_drain_killed_mid_batch_repeats_only_the_crash_window(
     pg_dsn: str, sql: asyncpg.Connection, tmp_path: Path
 ) -> None:
     assert_only_the_window_repeated(await drain_crash(pg_dsn, sql, tmp_path))
+
+
+# -- the settler itself -------------------------------------------------------------------------
+
+
+async def test_the_settler_writes_every_outcome_once_in_capped_groups_even_when_one_group_fails() -> None:
+    written: list[list[int]] = []
+    attempts = 0
+
+    async def write(group: list[int]) -> None:
+        nonlocal attempts
+        attempts += 1
+        if attempts == 2:
+            raise RuntimeError("connection lost")
+        written.append(group)
+
+    settler: Settler[int] = Settler(write, every=60, max_group=4)
+    for outcome in range(10):
+        settler.add(outcome)
+        await asyncio.sleep(0)  # let the background task take full groups as they fill
+
+    errors = await settler.close()
+
+    # Full groups left at once, the rest at close; the failed group is reported, the others still written.
+    assert [str(error) for error in errors] == ["connection lost"]
+    assert written == [[0, 1, 2, 3], [8, 9]]
+    assert settler.groups == 3 and settler.unsettled == 0
+    with pytest.raises(RuntimeError, match="after the settler was closed"):
+        settler.add(10)

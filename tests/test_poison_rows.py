@@ -104,6 +104,10 @@ async def test_infinite_and_bc_due_dates_fail_alone_and_the_batch_goes_on(
     await insert_reminder(sql, "now() - interval '1 minute'", telegram_id=12, draft="\x01\x7f\u202e rtl")
     # A batch of three holds both bad rows and one good one: the bad ones must not stall it.
     settings = reminder_settings(reminder_batch_size=3)
+    async with app_client(settings) as http:
+        dry = (await http.get("/api/cron/reminders", headers=AUTH, params={"dry_run": "true"})).json()
+    # The dry run says what the real run will do with them.
+    assert (dry["stats"]["due"], dry["stats"]["would_fail"], dry["stats"]["would_send"]) == (8, 2, 6)
 
     body = await sweep(settings)
 

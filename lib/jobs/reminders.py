@@ -334,17 +334,28 @@ async def _dry_run(ctx: JobContext, hours: ActiveHours | None) -> JobResult:
     rows = await ctx.db.call("list_due_reminders", p_limit=cap + 1)
     due = rows[:cap]
     until = deferral(hours, datetime.now(UTC))
-    no_chat = sum(1 for row in due if row["telegram_id"] is None)
+    # A row the sweep cannot read fails whatever the hour, as the real run would fail it.
+    readable = [row for row in due if _readable_due_at(row)]
+    unreadable = len(due) - len(readable)
+    no_chat = sum(1 for row in readable if row["telegram_id"] is None)
     stats: dict[str, Any] = {
         "due": len(due),
-        "would_send": 0 if until else len(due) - no_chat,
-        "would_fail": 0 if until else no_chat,
-        "would_defer": len(due) if until else 0,
+        "would_send": 0 if until else len(readable) - no_chat,
+        "would_fail": unreadable + (0 if until else no_chat),
+        "would_defer": len(readable) if until else 0,
         "reminders": [row["id"] for row in due[:SAMPLE_SIZE]],
     }
     if until:
         stats["next_window_start"] = until.isoformat()
     return JobResult(stats=stats, has_more=len(rows) > cap)
+
+
+def _readable_due_at(row: dict[str, Any]) -> bool:
+    try:
+        parse_due_at(row.get("due_at"))
+    except ValueError:
+        return False
+    return True
 
 
 JOB = Job(
