@@ -11,11 +11,14 @@ Formats (`cron_jobs.schedule`, by `schedule_type`):
 - `cron`: five fields, `minute hour day-of-month month day-of-week`, read on
   the wall clock of the job's `timezone`; or one of @hourly, @daily
   (@midnight), @weekly, @monthly, @yearly (@annually).
-- `interval`: a whole number of seconds (`90`), or one or more
-  `<number><unit>` parts with units s, m, h, d (`30s`, `5m`, `1h30m`, `1d`).
-  A fixed amount of elapsed time: `1d` is 24 hours, also across DST.
-- `once`: an ISO 8601 timestamp. Without an offset it is read in the job's
-  `timezone`.
+- `interval`: a duration, optionally prefixed by `every `: a bare whole
+  number of seconds (`90`), or one or more `<number><unit>` parts with units
+  ms, s, m, h, d (`30s`, `5m`, `1h30m`, `1d`, `every 2h`, `3600000ms`). A bare
+  number is always seconds, never milliseconds. A fixed amount of elapsed
+  time: `1d` is 24 hours, also across DST. It must come to whole seconds.
+- `once`: an ISO 8601 timestamp (without an offset it is read in the job's
+  `timezone`), or `in <duration>` (`in 20m`), counted from the row's
+  `created_at`.
 
 Daylight saving time, for cron (the rule cronie follows):
 
@@ -53,9 +56,12 @@ _MACROS = {
     "@midnight": "0 0 * * *",
     "@hourly": "0 * * * *",
 }
-_INTERVAL_PART = re.compile(r"(\d+)\s*([smhd])")
-_INTERVAL = re.compile(r"(?:\d+\s*[smhd]\s*)+")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+# `ms` first, so "5ms" is not read as five minutes and a stray "s".
+_INTERVAL_PART = re.compile(r"(\d+)\s*(ms|s|m|h|d)")
+_INTERVAL = re.compile(r"(?:\d+\s*(?:ms|s|m|h|d)\s*)+")
+_UNIT_MILLISECONDS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+_EVERY = re.compile(r"^every\s+", re.IGNORECASE)
+_IN = re.compile(r"^in\s+", re.IGNORECASE)
 # Wall-clock times croniter may offer inside one repeated (fall-back) stretch
 # of time; a bound, so a broken expression cannot loop for ever.
 _MAX_CRON_STEPS = 10_000
@@ -76,8 +82,12 @@ class Schedule:
     at: datetime | None = None
 
 
-def parse_schedule(kind: str, text: str | None, timezone: str | None) -> Schedule:
-    """Validate one row's schedule; raises ScheduleError with a clear message."""
+def parse_schedule(kind: str, text: str | None, timezone: str | None, created_at: datetime | None = None) -> Schedule:
+    """Validate one row's schedule; raises ScheduleError with a clear message.
+
+    `created_at` is the row's: a relative `once` (`in 20m`) counts from it,
+    and is refused without it.
+    """
     if kind not in KINDS:
         raise ScheduleError(f"schedule_type {kind!r} is not one of {', '.join(KINDS)}")
     zone = parse_zone(timezone)
@@ -89,7 +99,7 @@ def parse_schedule(kind: str, text: str | None, timezone: str | None) -> Schedul
         return Schedule(kind, zone, cron=expression, every_hour=every_hour)
     if kind == "interval":
         return Schedule(kind, zone, every=parse_interval(text))
-    return Schedule(kind, zone, at=parse_once(text, zone))
+    return Schedule(kind, zone, at=parse_once(text, zone, created_at))
 
 
 def parse_zone(name: str | None) -> ZoneInfo:
@@ -124,41 +134,56 @@ def parse_cron(text: str) -> tuple[str, bool]:
 
 
 def parse_interval(text: str) -> timedelta:
-    value = text.strip().lower()
+    value = _EVERY.sub("", text.strip().lower()).strip()
     if value.isdigit():
-        seconds = int(value)
+        milliseconds = int(value) * 1000
     elif _INTERVAL.fullmatch(value):
-        seconds = sum(int(number) * _UNIT_SECONDS[unit] for number, unit in _INTERVAL_PART.findall(value))
+        milliseconds = sum(int(number) * _UNIT_MILLISECONDS[unit] for number, unit in _INTERVAL_PART.findall(value))
     else:
         raise ScheduleError(
-            f"interval schedule {text!r} is not valid: use seconds (90) or a duration such as 30s, 5m, 1h30m, 1d"
+            f"interval schedule {text!r} is not valid: use seconds (90) or a duration such as "
+            "30s, 5m, 1h30m, 1d, every 2h or 3600000ms"
         )
-    every = timedelta(seconds=seconds)
+    if milliseconds % 1000:
+        # Fire times (and their dedup keys) fall on whole seconds.
+        raise ScheduleError(f"interval schedule {text!r} is not a whole number of seconds")
+    every = timedelta(milliseconds=milliseconds)
     if not MIN_INTERVAL <= every <= MAX_INTERVAL:
         raise ScheduleError(f"interval schedule {text!r} is out of range: at least 1s and at most {MAX_INTERVAL.days}d")
     return every
 
 
-def parse_once(text: str, zone: ZoneInfo) -> datetime:
+def parse_once(text: str, zone: ZoneInfo, created_at: datetime | None = None) -> datetime:
+    if _IN.match(text.strip()):
+        try:
+            delay = parse_interval(_IN.sub("", text.strip()))
+        except ScheduleError:
+            raise ScheduleError(
+                f"once schedule {text!r} is not valid: use an ISO 8601 timestamp or 'in <duration>' such as in 20m"
+            ) from None
+        if created_at is None:
+            raise ScheduleError(f"once schedule {text!r} is relative, but the row has no created_at to count from")
+        return created_at.astimezone(UTC) + delay
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise ScheduleError(
-            f"once schedule {text!r} is not an ISO 8601 timestamp such as 2026-05-01T09:00:00+02:00"
+            f"once schedule {text!r} is not an ISO 8601 timestamp such as 2026-05-01T09:00:00+02:00, "
+            "nor 'in <duration>' such as in 20m"
         ) from None
     if moment.tzinfo is None:
         return resolve_wall_time(moment, zone, every_hour=False)[0]
     return moment.astimezone(UTC)
 
 
-def parse_instant(value: str) -> datetime:
+def parse_instant(value: str, column: str = "next_run_at") -> datetime:
     """A timestamptz as the database port returns it (an ISO string)."""
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        raise ScheduleError(f"next_run_at {value!r} is not a finite timestamp") from None
+        raise ScheduleError(f"{column} {value!r} is not a finite timestamp") from None
     if moment.tzinfo is None:
-        raise ScheduleError(f"next_run_at {value!r} has no time zone")
+        raise ScheduleError(f"{column} {value!r} has no time zone")
     return moment.astimezone(UTC)
 
 

@@ -68,12 +68,13 @@ comment on column public.cron_jobs.schedule_locked_until is
 -- Due rows, oldest first; a row never scheduled (next_run_at null) is "due"
 -- for its first next_run_at to be computed. Rows another run holds (locked or
 -- leased) are skipped, not waited for.
--- Dropped first: their output gained a column, which create or replace cannot change.
+-- Dropped first: their output gained columns, which create or replace cannot change.
 drop function if exists public.claim_due_schedules(integer, integer);
 drop function if exists public.list_due_schedules(integer);
 create function public.claim_due_schedules(p_limit integer, p_lease_seconds integer)
 returns table (id uuid, project_id text, name text, schedule text, schedule_type text, timezone text,
-               next_run_at timestamptz, claim_token uuid, db_now timestamptz, resumed_at timestamptz)
+               next_run_at timestamptz, claim_token uuid, db_now timestamptz, resumed_at timestamptz,
+               created_at timestamptz)
 language sql
 volatile
 security invoker
@@ -98,19 +99,20 @@ as $$
     from due
    where j.id = due.id
   returning j.id, j.project_id, j.name, j.schedule, j.schedule_type, j.timezone, j.next_run_at,
-            j.schedule_claim_token, now(), j.resumed_at;
+            j.schedule_claim_token, now(), j.resumed_at, j.created_at;
 $$;
 
 -- The dry-run twin of claim_due_schedules: the same rows, nothing claimed.
 create function public.list_due_schedules(p_limit integer)
 returns table (id uuid, project_id text, name text, schedule text, schedule_type text, timezone text,
-               next_run_at timestamptz, db_now timestamptz, resumed_at timestamptz)
+               next_run_at timestamptz, db_now timestamptz, resumed_at timestamptz, created_at timestamptz)
 language sql
 stable
 security invoker
 set search_path = ''
 as $$
-  select j.id, j.project_id, j.name, j.schedule, j.schedule_type, j.timezone, j.next_run_at, now(), j.resumed_at
+  select j.id, j.project_id, j.name, j.schedule, j.schedule_type, j.timezone, j.next_run_at, now(), j.resumed_at,
+         j.created_at
     from public.cron_jobs j
    where j.enabled
      and j.schedule_type in ('cron', 'interval', 'once')

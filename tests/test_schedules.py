@@ -186,8 +186,14 @@ def test_once_without_offset_is_read_in_the_jobs_timezone() -> None:
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("90", 90), ("30s", 30), ("5m", 300), ("1h", 3600), ("1d", 86400), ("1h30m", 5400), (" 2H 15M ", 8100)],
-)
+    [
+        ("90", 90), ("30s", 30), ("5m", 300), ("1h", 3600), ("1d", 86400), ("1h30m", 5400), (" 2H 15M ", 8100),
+        # The plans' forms: `every ...`, and a mirrored executor's milliseconds.
+        ("every 2h", 7200), ("every 90m", 5400), ("Every 30s", 30), ("3600000ms", 3600), ("1m30000ms", 90),
+        # A bare number stays seconds, even when it looks like milliseconds.
+        ("3600000", 3_600_000),
+    ],
+)  # fmt: skip
 def test_interval_formats(text: str, seconds: int) -> None:
     assert parse_interval(text) == timedelta(seconds=seconds)
 
@@ -209,7 +215,11 @@ def test_interval_formats(text: str, seconds: int) -> None:
         ("interval", "-5", "UTC", "is not valid"),
         ("interval", "0", "UTC", "out of range"),
         ("interval", "99999d", "UTC", "out of range"),
+        ("interval", "every two hours", "UTC", "interval schedule 'every two hours' is not valid"),
+        ("interval", "1500ms", "UTC", "not a whole number of seconds"),
+        ("interval", "every", "UTC", "is not valid"),
         ("once", "next tuesday", "UTC", "once schedule 'next tuesday' is not an ISO 8601 timestamp"),
+        ("once", "in 20 minutes", "UTC", "once schedule 'in 20 minutes' is not valid"),
         ("vercel", "* * * * *", "UTC", "schedule_type 'vercel' is not one of"),
     ],
 )
@@ -222,6 +232,14 @@ def test_cron_that_never_fires_is_an_error() -> None:
     schedule = parse_schedule("cron", "0 0 30 2 *", "UTC")
     with pytest.raises(ScheduleError, match="never fires"):
         next_cron_fire(schedule, utc(2026, 1, 1))
+
+
+def test_in_duration_counts_from_created_at() -> None:
+    created = utc(2026, 5, 1, 9, 0)
+    assert parse_schedule("once", "in 20m", BERLIN, created).at == utc(2026, 5, 1, 9, 20)
+    assert parse_schedule("once", "IN 1h30m", "UTC", created).at == utc(2026, 5, 1, 10, 30)
+    with pytest.raises(ScheduleError, match="no created_at"):
+        parse_schedule("once", "in 20m", "UTC")
 
 
 def test_non_finite_next_run_at_is_an_error() -> None:
