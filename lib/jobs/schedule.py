@@ -73,10 +73,8 @@ def plan_row(row: Row, now: datetime) -> Plan:
     """
     item: Plan = {"id": row["id"], "claim_token": row.get("claim_token")}
     try:
-        created = row.get("created_at")
-        schedule = parse_schedule(
-            row["schedule_type"], row["schedule"], row["timezone"], parse_instant(created, "created_at") if created else None
-        )
+        created = parse_instant(row["created_at"], "created_at") if row.get("created_at") else None
+        schedule = parse_schedule(row["schedule_type"], row["schedule"], row["timezone"], created)
         if row["next_run_at"] is None:
             # Never scheduled: the first fire is the next tick, not right now.
             scheduled = first_fire(schedule, now)
