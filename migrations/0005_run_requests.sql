@@ -258,8 +258,9 @@ begin
              completed_at = case when o.outcome in ('done', 'error') then now() end,
              result = case when o.outcome = 'release' then r.result else o.result end,
              attempts = case when o.outcome = 'release' then greatest(r.attempts - 1, 0) else r.attempts end,
+             -- Clamped to a day, as in 0004: an absurd delay must not overflow the interval.
              available_at = case when o.outcome in ('retry', 'release')
-                                 then now() + make_interval(secs => greatest(coalesce(o.delay_seconds, 0), 0))
+                                 then now() + make_interval(secs => least(greatest(coalesce(o.delay_seconds, 0), 0), 86400))
                                  else r.available_at end,
              locked_until = null,
              claim_token = null

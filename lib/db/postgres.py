@@ -99,15 +99,14 @@ class PostgresDatabase:
             left = deadline.remaining()
             timeout = min(STATEMENT_TIMEOUT_SECONDS, max(left, FIRST_ATTEMPT_FLOOR if attempt == 1 else 0))
             try:
-                pool = await self._pool()
-                text = await pool.fetchval(statement, *values, timeout=timeout)
+                text = await self._fetch(statement, values, timeout)
                 return json.loads(text)  # type: ignore[no-any-return]
             except asyncpg.PostgresError as error:
                 kind = classify(error)
                 if kind == "permanent":
                     raise DatabaseError(_message(error), getattr(error, "sqlstate", None)) from error
                 last: BaseException = error
-            except (*_UNREACHABLE, asyncpg.InterfaceError) as error:
+            except (*_UNREACHABLE, asyncpg.InterfaceError, asyncpg.InternalClientError) as error:
                 if isinstance(error, ValueError):
                     # An argument asyncpg cannot encode (its client-side DataError):
                     # our bug, not the database's state.
@@ -125,6 +124,21 @@ class PostgresDatabase:
             ) from last
         assert isinstance(last, asyncpg.PostgresError)
         raise DatabaseError(f"{_message(last)} after {attempt} attempt(s)", last.sqlstate) from last
+
+    async def _fetch(self, statement: str, values: list[Any], seconds: float) -> str:
+        pool = await self._pool()
+        async with pool.acquire(timeout=CONNECT_TIMEOUT_SECONDS) as connection:
+            try:
+                return await connection.fetchval(statement, *values, timeout=seconds)  # type: ignore[no-any-return]
+            except (OSError, asyncpg.InterfaceError, asyncpg.InternalClientError, asyncpg.PostgresError) as error:
+                if isinstance(error, asyncpg.PostgresError) and classify(error) != "unreachable":
+                    raise
+                # A backend terminated while the connection sat idle can leave
+                # asyncpg's protocol mid-state ("another operation is in
+                # progress"); close this one connection so the pool never
+                # hands it out again. The others, and calls on them, go on.
+                connection.terminate()
+                raise
 
     async def _drop_pool(self) -> None:
         key = f"pg:{id(self)}"
