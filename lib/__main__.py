@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import json
 import sys
+import uuid
 from typing import Any
 
 from lib.db import DatabaseError, Row, database_for
@@ -122,7 +123,16 @@ async def _call(function: str, **args: Any) -> list[Row]:
 
 
 async def _request(job: str, payload: dict[str, Any] | None, project: str) -> int:
-    rows = await _call("request_run", job_name=job, project_id=project, requested_by="cli", payload=payload)
+    # One key per command: if the adapter retries a call that had committed, the
+    # repeat returns this request instead of queueing a second one.
+    rows = await _call(
+        "request_run",
+        job_name=job,
+        project_id=project,
+        requested_by="cli",
+        payload=payload,
+        dedup_key=f"cli:{uuid.uuid4()}",
+    )
     # request_run names its output column `project` (its argument holds `project_id`).
     request = {**rows[0], "project_id": rows[0]["project"]}
     del request["project"]

@@ -39,13 +39,13 @@ def parse_active_hours(spec: str | None, timezone: str = "UTC") -> ActiveHours |
         start_text, end_text = spec.replace(" ", "").split("-")
         start, end = _minutes(start_text), _minutes(end_text)
     except ValueError:
-        raise ValueError(f"REMINDER_ACTIVE_HOURS must look like 08:00-22:00, got {spec!r}") from None
+        raise ValueError("REMINDER_ACTIVE_HOURS must look like 08:00-22:00") from None
     if start >= _MINUTES_PER_DAY or end > _MINUTES_PER_DAY:
-        raise ValueError(f"REMINDER_ACTIVE_HOURS: times run from 00:00 to 24:00, got {spec!r}")
+        raise ValueError("REMINDER_ACTIVE_HOURS: times run from 00:00 to 24:00")
     try:
         zone = ZoneInfo(timezone)
     except (KeyError, ValueError):
-        raise ValueError(f"REMINDER_TIMEZONE: unknown time zone {timezone!r}") from None
+        raise ValueError("REMINDER_TIMEZONE is not an IANA time zone such as Europe/Berlin") from None
     hours = ActiveHours(start, end, zone)
     return None if hours.always else hours
 
