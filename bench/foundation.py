@@ -22,7 +22,7 @@ import respx
 from bench.harness import embedded_database
 from lib.db.postgres import PostgresDatabase
 from lib.db.supabase import SupabaseDatabase
-from lib.jobs import JOBS
+from lib.jobs.registry import JOBS
 from lib.runner import run_job
 from lib.settings import load_settings
 

@@ -31,9 +31,9 @@ import asyncpg
 from bench.harness import embedded_database
 from lib.db import database_for
 from lib.deadline import Deadline
-from lib.http import http_client
 from lib.jobs.base import JobContext, JobResult
 from lib.jobs.reminders import MAX_IN_FLIGHT, reminders
+from lib.outbound.http import http_client
 from lib.settings import Settings, load_settings
 from tests.counting import CountingDatabase
 from tests.fake_telegram import FakeTelegram

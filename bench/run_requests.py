@@ -37,9 +37,9 @@ import asyncpg
 from bench.harness import embedded_database
 from lib.db import database_for
 from lib.deadline import Deadline
-from lib.http import http_client
 from lib.jobs.base import JobContext
 from lib.jobs.run_requests import CONCURRENCY, drain
+from lib.outbound.http import http_client
 from lib.settings import Settings, load_settings
 from tests.counting import CountingDatabase
 from tests.fake_webhook import local_receiver

@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lib.auth import Unauthorized, check_authorization
 from lib.db import Database, DatabaseError, DatabaseUnavailable, database_for
-from lib.jobs import JOBS
+from lib.jobs.registry import JOBS
 from lib.runner import new_request_id, one_line, run_job
 from lib.settings import Settings, SettingsError, get_settings
 
@@ -172,6 +172,7 @@ def create_app(settings_source: Callable[[], Settings] = get_settings) -> FastAP
                 request_id=request.headers.get("x-vercel-id") or new_request_id(),
                 dry_run=params.dry_run,
                 limit=params.limit,
+                jobs=JOBS,
             )
         except DatabaseError as error:
             # The run could not even be opened: there is no ledger row to point at.

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from lib.db import Database, DatabaseError
@@ -37,6 +38,7 @@ async def run_job(
     limit: int | None = None,
     payload: dict[str, Any] | None = None,
     deadline: Deadline | None = None,
+    jobs: Mapping[str, Job] | None = None,
 ) -> RunReport:
     """Run `job` once. Database failures before the run starts propagate (there is no run to report)."""
     request_id = request_id or new_request_id()
@@ -76,6 +78,7 @@ async def run_job(
         dry_run=dry_run,
         limit=limit,
         payload=payload or {},
+        jobs=jobs or {},
     )
     try:
         async with asyncio.timeout(context.deadline.remaining() + OVERRUN_GRACE_SECONDS):

@@ -17,7 +17,7 @@ from pydantic_core import PydanticUseDefault
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIN_SECRET_LENGTH = 16
-# The end may be 24:00 (end of day), nothing later: what lib/quiet_hours.py accepts.
+# The end may be 24:00 (end of day), nothing later: what lib/clock/quiet_hours.py accepts.
 _ACTIVE_HOURS = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-(([01]\d|2[0-3]):[0-5]\d|24:00)$")
 
 

@@ -6,9 +6,9 @@ import asyncio
 
 import httpx
 
-from lib.cron_runner import fire
 from lib.db.postgres import PostgresDatabase
 from lib.db.supabase import SupabaseDatabase
+from lib.local.cron_runner import fire
 from lib.loop_local import peek
 from tests.conftest import SECRET, SERVICE_KEY, SUPABASE_URL, app_client
 

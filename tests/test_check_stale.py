@@ -173,7 +173,7 @@ async def test_counts_past_the_1000_row_cap_and_alerts_a_capped_list(make_settin
 
 
 async def test_alert_is_signed_when_a_signing_secret_is_set(make_settings, sql, db, http_mock):
-    from lib.webhooks import SIGNATURE_HEADER, verify_signature
+    from lib.outbound.webhooks import SIGNATURE_HEADER, verify_signature
 
     await _arrange(sql)
     hook = http_mock.post(ALERT_URL).mock(return_value=httpx.Response(204))
@@ -187,7 +187,7 @@ async def test_alert_is_signed_when_a_signing_secret_is_set(make_settings, sql, 
 
 
 async def test_alert_is_unsigned_without_a_signing_secret(make_settings, sql, db, http_mock):
-    from lib.webhooks import SIGNATURE_HEADER
+    from lib.outbound.webhooks import SIGNATURE_HEADER
 
     await _arrange(sql)
     hook = http_mock.post(ALERT_URL).mock(return_value=httpx.Response(204))

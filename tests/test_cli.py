@@ -10,9 +10,9 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from lib.__main__ import main
+from lib.cli.main import main
+from lib.cli.tables import Column, cell, render
 from lib.settings import get_settings
-from lib.tables import Column, cell, render
 
 
 @pytest.fixture

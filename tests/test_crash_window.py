@@ -25,7 +25,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from lib.settling import Settler
+from lib.jobs.settling import Settler
 from tests.conftest import SECRET
 from tests.fake_telegram import FakeTelegram
 from tests.fake_webhook import Hit, local_receiver

@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from lib.db import Database, DatabaseError, Row
-from lib.jobs import JOBS
 from lib.jobs.base import Job, JobContext, JobResult
+from lib.jobs.registry import JOBS
 from lib.runner import run_job
 from tests.conftest import AUTH, app_client
 

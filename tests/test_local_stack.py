@@ -19,7 +19,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 
-from lib.webhooks import verify_signature
+from lib.outbound.webhooks import verify_signature
 
 ROOT = Path(__file__).resolve().parent.parent
 

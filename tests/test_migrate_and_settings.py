@@ -25,7 +25,7 @@ async def test_migrate_upserts_one_builtin_job_per_vercel_cron(pg_dsn, sql):
 
 
 async def test_every_vercel_cron_has_a_job(sql):
-    from lib.jobs import JOBS
+    from lib.jobs.registry import JOBS
 
     assert {job for job, _ in vercel_crons()} <= set(JOBS)
 
@@ -33,7 +33,7 @@ async def test_every_vercel_cron_has_a_job(sql):
 def test_the_local_cron_runner_can_schedule_every_vercel_cron():
     from datetime import UTC, datetime
 
-    from lib.schedules import next_cron_fire, parse_schedule
+    from lib.clock.schedules import next_cron_fire, parse_schedule
 
     now = datetime(2026, 11, 23, 10, 2, 30, tzinfo=UTC)
     fires = {job: next_cron_fire(parse_schedule("cron", s, "UTC"), now) for job, s in vercel_crons()}

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from lib.db import Database, DatabaseError
-from lib.jobs import JOBS
+from lib.jobs.registry import JOBS
 from lib.migrate import migrate
 from lib.runner import run_job
 from lib.settings import Settings

@@ -19,7 +19,7 @@ import pytest
 import respx
 
 from lib.db import Database
-from lib.notifiers.telegram import MAX_RETRY_AFTER_SECONDS
+from lib.outbound.telegram import MAX_RETRY_AFTER_SECONDS
 from lib.settings import Settings
 from tests.conftest import AUTH, app_client
 from tests.test_reminders import API, TOKEN, RespxTelegram, error_answer, ok_answer

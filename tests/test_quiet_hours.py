@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from lib.quiet_hours import ActiveHours, deferral, next_window_start, parse_active_hours, window
+from lib.clock.quiet_hours import ActiveHours, deferral, next_window_start, parse_active_hours, window
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")

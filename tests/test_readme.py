@@ -31,10 +31,10 @@ import httpx
 import pytest
 import respx
 
-from lib.__main__ import main
+from lib.cli.main import main
 from lib.migrate import migrate
+from lib.outbound.webhooks import verify_signature
 from lib.settings import get_settings
-from lib.webhooks import verify_signature
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 CLI_PREFIXES = (("python3", "dev.py", "cli"), (".venv/bin/python", "-m", "lib"))

@@ -27,7 +27,7 @@ from lib.deadline import Deadline
 from lib.jobs.base import JobContext
 from lib.jobs.reminders import reminders
 from lib.migrate import vercel_crons
-from lib.notifiers.telegram import DEFAULT_TEXT
+from lib.outbound.telegram import DEFAULT_TEXT
 from lib.settings import Settings
 from tests.conftest import AUTH, app_client
 from tests.counting import CountingDatabase

@@ -16,14 +16,14 @@ import respx
 
 from lib.db import Database, DatabaseError
 from lib.deadline import Deadline
-from lib.jobs import JOBS
 from lib.jobs.base import Job, JobContext, JobResult
+from lib.jobs.registry import JOBS
 from lib.jobs.run_requests import JOB, drain
 from lib.ledger import RunReport
 from lib.migrate import vercel_crons
+from lib.outbound.webhooks import BODY_PREVIEW_BYTES, verify_signature
 from lib.runner import run_job
 from lib.settings import Settings
-from lib.webhooks import BODY_PREVIEW_BYTES, verify_signature
 from tests.conftest import AUTH, app_client
 from tests.counting import CountingDatabase
 from tests.fake_webhook import local_receiver
@@ -97,7 +97,7 @@ async def make_due(sql: asyncpg.Connection) -> None:
 
 
 async def run_drain(db: Database, settings: Settings, **options: Any) -> RunReport:
-    return await run_job(JOB, db=db, settings=settings, trigger="manual", **options)
+    return await run_job(JOB, db=db, settings=settings, trigger="manual", jobs=JOBS, **options)
 
 
 def settle_item(claimed: dict[str, Any], outcome: str, result: dict[str, Any]) -> dict[str, Any]:

@@ -19,8 +19,8 @@ import asyncpg
 import httpx
 import pytest
 
+from lib.outbound.webhooks import SIGNATURE_HEADER, verify_signature
 from lib.settings import Settings
-from lib.webhooks import SIGNATURE_HEADER, verify_signature
 from tests.conftest import AUTH, app_client
 
 WEBHOOK_SECRET = "whsec-scenario-0123456789"

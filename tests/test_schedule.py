@@ -13,9 +13,9 @@ from lib.db import Database
 from lib.db.postgres import PostgresDatabase
 from lib.db.supabase import SupabaseDatabase
 from lib.deadline import Deadline
-from lib.jobs import JOBS
 from lib.jobs import schedule as schedule_module
 from lib.jobs.base import JobContext, JobResult
+from lib.jobs.registry import JOBS
 from lib.settings import Settings
 from tests.conftest import AUTH
 

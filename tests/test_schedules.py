@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from lib.schedules import (
+from lib.clock.schedules import (
     ScheduleError,
     first_fire,
     next_cron_fire,

@@ -42,10 +42,8 @@ from urllib.parse import urlsplit
 import asyncpg
 import pytest
 
-from lib import supabase_cron
-from lib.migrate import vercel_crons
-from lib.settings import get_settings, load_settings
-from lib.supabase_cron import (
+from lib.cli import supabase_cron
+from lib.cli.supabase_cron import (
     PRUNE_JOB,
     PRUNE_SCHEDULE,
     SECRET_NAME,
@@ -55,6 +53,8 @@ from lib.supabase_cron import (
     main,
     target_url,
 )
+from lib.migrate import vercel_crons
+from lib.settings import get_settings, load_settings
 from tests import pg_cron_server
 from tests.conftest import SECRET, app_client
 

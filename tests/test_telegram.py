@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from lib.notifiers.telegram import (
+from lib.outbound.pace import Pace, dispatch
+from lib.outbound.telegram import (
     DEFAULT_TEXT,
     MAX_TEXT_UNITS,
     classify,
@@ -17,7 +18,6 @@ from lib.notifiers.telegram import (
     redact,
     token_problem,
 )
-from lib.pace import Pace, dispatch
 
 TOKEN = "123456:AAE-secret_value"
 

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from lib.webhooks import classify, signature_header, target_problem, verify_signature
+from lib.outbound.webhooks import classify, signature_header, target_problem, verify_signature
 
 SECRET = "whsec-test-0123456789"
 BODY = b'{"job":"nightly","request_id":"r1","project_id":"default","payload":{},"requested_at":"x"}'

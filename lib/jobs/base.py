@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +24,9 @@ class JobContext:
     limit: int | None = None
     # The run request's payload, for jobs run by the drain; {} otherwise.
     payload: dict[str, Any] = field(default_factory=dict)
+    # The registry this run was started from: the drain runs builtin jobs from
+    # it, so no job module imports the registry (which imports every job).
+    jobs: Mapping[str, Job] = field(default_factory=dict)
 
 
 @dataclass

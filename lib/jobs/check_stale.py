@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from lib.jobs.base import Job, JobContext, JobResult
-from lib.notifiers.alert import send_agents_offline
+from lib.outbound.alert import send_agents_offline
 
 MAX_LIMIT = 100_000
 # Agents listed in the stats and the alert; the count is always the full one.

@@ -2,9 +2,9 @@
 
 A run claims due rows in batches (a lease and a fresh claim_token on up to
 REMINDER_BATCH_SIZE rows per call) and sends them at Telegram's pace
-(lib/pace.py). The next batch is claimed while the last sends of the previous
+(lib/outbound/pace.py). The next batch is claimed while the last sends of the previous
 one are in flight. Outcomes are settled as they complete, in groups written
-alongside sending (lib/settling.py: at least every 0.5 s, one call per group,
+alongside sending (lib/jobs/settling.py: at least every 0.5 s, one call per group,
 applied only where the token still matches). Delivery is at least once: a
 crash repeats, after the lease, only the sends in flight and those finished in
 the last half second, never a whole batch. A row the sweep cannot read (a
@@ -24,14 +24,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from lib.backoff import CAP_SECONDS, backoff_seconds
+from lib.clock.quiet_hours import ActiveHours, deferral, parse_active_hours
 from lib.db import DatabaseError
 from lib.deadline import RESERVE_SECONDS
 from lib.jobs.base import Job, JobContext, JobResult
-from lib.notifiers.telegram import Delivery, message_text, send_message, token_problem
-from lib.pace import Pace, dispatch
-from lib.quiet_hours import ActiveHours, deferral, parse_active_hours
+from lib.jobs.settling import Settler
+from lib.outbound.pace import Pace, dispatch
+from lib.outbound.telegram import Delivery, message_text, send_message, token_problem
 from lib.settings import Settings
-from lib.settling import Settler
 
 log = logging.getLogger("cronrelay.reminders")
 

@@ -1,13 +1,13 @@
 """run-requests: drain queued run requests, executing each as its cron_jobs row says.
 
 A batch costs one claim, and its outcomes are settled as they complete, in
-groups written alongside the work (lib/settling.py: at least every 0.5 s, one
+groups written alongside the work (lib/jobs/settling.py: at least every 0.5 s, one
 call per group), so a fast batch costs about two round trips and a crash
 repeats only the requests in flight and those finished in the last half
 second. The batch's requests run concurrently, a few at a time:
 - builtin: the job from the registry runs in-process, under its own ledger row
   (trigger run-request, or schedule for requests the schedule job enqueued);
-- webhook: one signed POST (lib/webhooks.py).
+- webhook: one signed POST (lib/outbound/webhooks.py).
 
 Each request ends done, error, or back in the queue with a backoff. A request
 this run claimed but could not start in time is released (its attempt given
@@ -22,17 +22,19 @@ import contextlib
 import json
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
 from lib.backoff import CAP_SECONDS, backoff_seconds
 from lib.db import DatabaseError
 from lib.deadline import RESERVE_SECONDS, Deadline
-from lib.http import http_client
 from lib.jobs.base import Job, JobContext, JobResult
+from lib.jobs.settling import Settler
+from lib.outbound.http import http_client
+from lib.outbound.webhooks import post_signed, target_problem
+from lib.runner import one_line, run_job
 from lib.settings import Settings
-from lib.settling import Settler
-from lib.webhooks import post_signed, target_problem
 
 log = logging.getLogger("cronrelay.run_requests")
 
@@ -114,7 +116,7 @@ def _builtin_target(row: Row) -> str:
     return str(row["job_target"] or row["job_name"])
 
 
-def preflight(row: Row, settings: Settings, jobs: dict[str, Job]) -> str | None:
+def preflight(row: Row, settings: Settings, jobs: Mapping[str, Job]) -> str | None:
     """Why this request can never run, as one line for result.error; None when it can be tried."""
     if row.get("exhausted"):
         return f"abandoned: no result before its lease expired, and all {row['attempts']} attempts are used"
@@ -142,8 +144,6 @@ def preflight(row: Row, settings: Settings, jobs: dict[str, Job]) -> str | None:
 
 
 async def _run_builtin(ctx: JobContext, row: Row, job: Job, payload: dict[str, Any]) -> Outcome:
-    from lib.runner import one_line, run_job  # lib.runner imports the registry, which imports this module
-
     # The nested run ends a little before the drain, which must still settle.
     deadline = Deadline(ctx.deadline.expires_at - RESERVE_SECONDS)
     if deadline.remaining() < MIN_WORK_SECONDS:
@@ -159,6 +159,7 @@ async def _run_builtin(ctx: JobContext, row: Row, job: Job, payload: dict[str, A
             request_id=row["id"],
             payload=payload,
             deadline=deadline,
+            jobs=ctx.jobs,
         )
     except DatabaseError as error:
         elapsed = int((time.monotonic() - clock) * 1000)
@@ -215,10 +216,8 @@ async def _call_webhook(ctx: JobContext, row: Row, payload: dict[str, Any]) -> O
 
 async def execute(ctx: JobContext, row: Row) -> Outcome:
     """Run one claimed request and say how it settles."""
-    from lib.jobs import JOBS  # the one registry; imported here because it imports this module
-
     try:
-        problem = preflight(row, ctx.settings, JOBS)
+        problem = preflight(row, ctx.settings, ctx.jobs)
     except Exception as error:
         # A row this drain cannot even read is a bad request, not a reason to stop the drain.
         problem = f"cannot be handled: {type(error).__name__}: {error}"[:500]
@@ -226,7 +225,7 @@ async def execute(ctx: JobContext, row: Row) -> Outcome:
         return _error(row, problem)
     payload = _payload(row)
     if row["job_kind"] == "builtin":
-        return await _run_builtin(ctx, row, JOBS[_builtin_target(row)], payload)
+        return await _run_builtin(ctx, row, ctx.jobs[_builtin_target(row)], payload)
     return await _call_webhook(ctx, row, payload)
 
 
@@ -329,15 +328,13 @@ def _clamped(outcome: Outcome) -> Outcome:
 
 async def _dry_run(ctx: JobContext) -> JobResult:
     """What the next real run would claim, without claiming it (and what of it would fail at once)."""
-    from lib.jobs import JOBS
-
     cap = min(ctx.limit or DRY_RUN_MAX, DRY_RUN_MAX)
     rows = await ctx.db.call("list_due_run_requests", p_limit=cap + 1)
     due = rows[:cap]
     listed = []
     would_fail = 0
     for index, row in enumerate(due):
-        problem = preflight(row, ctx.settings, JOBS)
+        problem = preflight(row, ctx.settings, ctx.jobs)
         would_fail += problem is not None
         if index < DRY_RUN_SHOWN:
             entry = {"id": row["id"], "job": row["job_name"], "kind": row["job_kind"], "attempt": row["attempts"] + 1}

@@ -1,7 +1,7 @@
 """schedule: enqueue run requests for database-defined schedules that are due.
 
 Per batch, two round trips: claim due `cron_jobs` rows (SQL), compute each
-one's next fire time (lib.schedules, in Python), then insert the run requests
+one's next fire time (lib.clock.schedules, in Python), then insert the run requests
 and advance `next_run_at` in one token-guarded statement (SQL). The requests
 are executed later by the run-request drain.
 """
@@ -11,9 +11,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from lib.clock.schedules import ScheduleError, first_fire, next_fire, parse_instant, parse_schedule
 from lib.db import Row
 from lib.jobs.base import Job, JobContext, JobResult
-from lib.schedules import ScheduleError, first_fire, next_fire, parse_instant, parse_schedule
 
 # Rows claimed per round trip: one batch costs a few ms of croniter work per
 # hundred rows, so this keeps each claim short without many round trips.

@@ -32,9 +32,9 @@ from urllib.parse import urlsplit
 
 import asyncpg
 
+from lib.cli.tables import Column, render
 from lib.migrate import vercel_crons
 from lib.settings import MIN_SECRET_LENGTH, Settings, SettingsError, get_settings
-from lib.tables import Column, render
 
 JOB_PREFIX = "cronrelay:"
 PRUNE_JOB = f"{JOB_PREFIX}prune-cron-history"

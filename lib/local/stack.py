@@ -24,7 +24,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from lib.cron_runner import run_crons
+from lib.local.cron_runner import run_crons
 from lib.migrate import ROOT, migrate, vercel_crons
 
 # CRONRELAY_DATA moves the data folder (the tests run a stack of their own).
@@ -205,7 +205,7 @@ async def _serve(port: int, banner: str, secret: str, cron: bool, sink: int | No
         loop.add_signal_handler(signum, stop, signum)
     started.append(await _start(create_app(), port))
     if sink:
-        from lib.local_telegram import create_sink
+        from lib.local.telegram_sink import create_sink
 
         started.append(await _start(create_sink(), sink))
     if received:  # a signal while the servers were starting
@@ -271,7 +271,7 @@ def _run_stack(server: Any, port: int, cron: bool, wants_sink: bool) -> str:
     os.environ.setdefault("ALLOW_HTTP_WEBHOOKS", "true")
     sink = None
     if wants_sink:
-        from lib.local_telegram import LOCAL_TOKEN
+        from lib.local.telegram_sink import LOCAL_TOKEN
 
         sink = port + 1
         os.environ["TELEGRAM_BOT_TOKEN"] = LOCAL_TOKEN

@@ -1,6 +1,6 @@
 """ALERT_WEBHOOK_URL events: one signed JSON POST per event.
 
-Signed like job webhooks (`X-Cronrelay-Signature`, lib/webhooks.py) when
+Signed like job webhooks (`X-Cronrelay-Signature`, lib/outbound/webhooks.py) when
 WEBHOOK_SIGNING_SECRET is set, so a receiver can tell our alerts from anyone
 else's POST to a URL that is often guessable.
 """
@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 
 from lib.deadline import Deadline
-from lib.http import http_client
-from lib.webhooks import SIGNATURE_HEADER, signature_header
+from lib.outbound.http import http_client
+from lib.outbound.webhooks import SIGNATURE_HEADER, signature_header
 
 ALERT_TIMEOUT_SECONDS = 5.0
 

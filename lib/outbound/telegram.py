@@ -17,7 +17,7 @@ from typing import Any, Literal
 import httpx
 
 from lib.backoff import CAP_SECONDS
-from lib.http import http_client
+from lib.outbound.http import http_client
 
 # Telegram's limit is 4096 characters, counted in UTF-16 code units.
 MAX_TEXT_UNITS = 4096

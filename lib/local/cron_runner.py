@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 
 import httpx
 
+from lib.clock.schedules import next_cron_fire, parse_schedule
 from lib.migrate import VERCEL_JSON
-from lib.schedules import next_cron_fire, parse_schedule
 
 _in_flight: set[asyncio.Task[int]] = set()
 

@@ -1,0 +1,1 @@
+"""`python -m lib ...`: the operator's command line. Never deployed: see .vercelignore."""

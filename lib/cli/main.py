@@ -1,0 +1,185 @@
+"""The command line: `python -m lib <command>`.
+
+migrate                      apply migrations/ to DATABASE_URL
+run <job> [--dry-run] [--limit N]
+                             run a job once, print its JSON result
+request <job> [--payload JSON] [--project P]
+                             queue a run of a job (a run request), print its id
+runs [--job J] [--limit N] [--json]
+                             recent runs from the ledger, as a table (--json: full rows)
+requests [--status S] [--limit N] [--json]
+                             run requests, newest first, as a table (--json: full rows, whole results)
+local                        the local stack: embedded Postgres, app, cron runner
+supabase-cron install|status|uninstall
+                             Supabase Cron (pg_cron + pg_net) as the trigger
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import sys
+import uuid
+from typing import Any
+
+from lib.cli.tables import requests_table, runs_table
+from lib.db import DatabaseError, Row, database_for
+from lib.jobs.registry import JOBS
+from lib.settings import SettingsError, get_settings
+
+REQUEST_STATUSES = ("queued", "running", "done", "error")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m lib", description="cronrelay command line")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("migrate", help="apply migrations/ to DATABASE_URL and sync builtin jobs")
+    run = commands.add_parser("run", help="run a job once and print its JSON result")
+    run.add_argument("job", choices=sorted(JOBS))
+    run.add_argument("--dry-run", action="store_true")
+    run.add_argument("--limit", type=_positive_int)
+    request = commands.add_parser("request", help="queue a run of a job (a run request) and print its id")
+    request.add_argument("job", help="the job's name in cron_jobs (builtin jobs are named after their route)")
+    request.add_argument("--payload", type=_json_object, help="a JSON object for the job; overrides the job's payload")
+    request.add_argument("--project", default="default", help="the job's project (default: %(default)s)")
+    runs = commands.add_parser("runs", help="recent runs from the ledger, as a table")
+    runs.add_argument("--job", help="only this job's runs")
+    runs.add_argument("--limit", type=_positive_int, default=20, help="at most this many rows (default: %(default)s)")
+    runs.add_argument("--json", action="store_true", help="print the full rows as one JSON array instead")
+    requests = commands.add_parser("requests", help="run requests, newest first, as a table")
+    requests.add_argument("--status", choices=REQUEST_STATUSES)
+    requests.add_argument(
+        "--limit", type=_positive_int, default=20, help="at most this many rows (default: %(default)s)"
+    )
+    requests.add_argument(
+        "--json", action="store_true", help="print the full rows (whole results and errors) as one JSON array"
+    )
+    local = commands.add_parser("local", help="embedded Postgres + app on 127.0.0.1 + local cron runner")
+    local.add_argument("--port", type=int, default=3000)
+    local.add_argument("--no-cron", action="store_true", help="do not fire vercel.json crons")
+    # Listed for --help; its own parser (lib/cli/supabase_cron.py) reads its arguments.
+    commands.add_parser("supabase-cron", help="install, show or remove Supabase Cron jobs that call the routes")
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be a positive integer")
+    return value
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"not valid JSON: {error}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("must be a JSON object, such as '{\"key\": 1}'")
+    return value
+
+
+async def _migrate() -> int:
+    from lib.migrate import migrate
+
+    settings = get_settings()
+    if settings.database_url is None:
+        raise SettingsError("DATABASE_URL is not set (migrate talks to Postgres directly)")
+    applied = await migrate(settings.database_url.get_secret_value())
+    print(json.dumps({"applied": applied}))
+    return 0
+
+
+async def _run(name: str, dry_run: bool, limit: int | None) -> int:
+    from lib.runner import run_job
+
+    settings = get_settings()
+    job = JOBS[name]
+    problem = job.config_problem(settings)
+    if problem:
+        raise SettingsError(problem)
+    db = database_for(settings)
+    try:
+        # The run's own log line goes to stderr here, so stdout is exactly one
+        # JSON document (the result) that a script can parse.
+        with contextlib.redirect_stdout(sys.stderr):
+            report = await run_job(
+                job, db=db, settings=settings, trigger="cli", dry_run=dry_run, limit=limit, jobs=JOBS
+            )
+    finally:
+        # asyncio.run closes the loop next; its connections go with it, not at exit.
+        await db.close()
+    print(json.dumps(report.body(), default=str))
+    return 1 if report.status == "error" else 0
+
+
+async def _call(function: str, **args: Any) -> list[Row]:
+    """One port call on a database opened for this command, closed after it."""
+    db = database_for(get_settings())
+    try:
+        return await db.call(function, **args)
+    finally:
+        await db.close()
+
+
+async def _request(job: str, payload: dict[str, Any] | None, project: str) -> int:
+    # One key per command: if the adapter retries a call that had committed, the
+    # repeat returns this request instead of queueing a second one.
+    rows = await _call(
+        "request_run",
+        job_name=job,
+        project_id=project,
+        requested_by="cli",
+        payload=payload,
+        dedup_key=f"cli:{uuid.uuid4()}",
+    )
+    # request_run names its output column `project` (its argument holds `project_id`).
+    request = {**rows[0], "project_id": rows[0]["project"]}
+    del request["project"]
+    print(json.dumps({"job": job, **request}))
+    return 0
+
+
+async def _runs(job: str | None, limit: int, as_json: bool) -> int:
+    rows = await _call("list_runs", p_job=job, p_limit=limit)
+    print(json.dumps(rows, indent=2, default=str) if as_json else runs_table(rows))
+    return 0
+
+
+async def _requests(status: str | None, limit: int, as_json: bool) -> int:
+    rows = await _call("list_run_requests", p_status=status, p_limit=limit)
+    print(json.dumps(rows, indent=2, default=str) if as_json else requests_table(rows))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["supabase-cron"]:
+        from lib.cli.supabase_cron import main as supabase_cron
+
+        return supabase_cron(argv[1:])
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "migrate":
+            return asyncio.run(_migrate())
+        if args.command == "run":
+            return asyncio.run(_run(args.job, args.dry_run, args.limit))
+        if args.command == "request":
+            return asyncio.run(_request(args.job, args.payload, args.project))
+        if args.command == "runs":
+            return asyncio.run(_runs(args.job, args.limit, args.json))
+        if args.command == "requests":
+            return asyncio.run(_requests(args.status, args.limit, args.json))
+        if args.command == "local":
+            from lib.local.stack import serve_local
+
+            return serve_local(port=args.port, cron=not args.no_cron)
+    except SettingsError as error:
+        print(f"configuration error: {error}", file=sys.stderr)
+        return 2
+    except DatabaseError as error:
+        print(f"database error: {error}", file=sys.stderr)
+        return 3
+    return 0
