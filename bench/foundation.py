@@ -109,7 +109,7 @@ async def _run_ms(database: object, dsn: str) -> tuple[float, int]:
 
 
 def bench_check_stale(dsn: str) -> None:
-    from tests.fake_postgrest import PostgrestEmulator
+    from tests.fakes.postgrest import PostgrestEmulator
 
     asyncio.run(_seed(dsn))
     raw, via_pg, via_rest = [], [], []

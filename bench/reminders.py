@@ -35,9 +35,9 @@ from lib.jobs.base import JobContext, JobResult
 from lib.jobs.reminders import MAX_IN_FLIGHT, reminders
 from lib.outbound.http import http_client
 from lib.settings import Settings, load_settings
-from tests.counting import CountingDatabase
-from tests.fake_telegram import FakeTelegram
-from tests.test_crash_window import Crash, reminder_crash
+from tests.fakes.counting import CountingDatabase
+from tests.fakes.crash import Crash, reminder_crash
+from tests.fakes.telegram import FakeTelegram
 
 COUNT = 1_000
 LATENCY_SECONDS = 0.020

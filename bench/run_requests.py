@@ -41,9 +41,9 @@ from lib.jobs.base import JobContext
 from lib.jobs.run_requests import CONCURRENCY, drain
 from lib.outbound.http import http_client
 from lib.settings import Settings, load_settings
-from tests.counting import CountingDatabase
-from tests.fake_webhook import local_receiver
-from tests.test_crash_window import Crash, drain_crash
+from tests.fakes.counting import CountingDatabase
+from tests.fakes.crash import Crash, drain_crash
+from tests.fakes.webhook import local_receiver
 
 REQUESTS = 2_000
 RECEIVER_DELAY_SECONDS = 0.005
@@ -55,7 +55,7 @@ WARM_UP = 40
 
 @contextmanager
 def receiver(delay: float) -> Iterator[tuple[str, list[bytes]]]:
-    """tests/fake_webhook.py's receiver on a loop of its own thread, so the drains
+    """tests/fakes/webhook.py's receiver on a loop of its own thread, so the drains
     measured here never share its CPU time slices with their own event loop."""
     ready = threading.Event()
     found: list[tuple[str, list[bytes]]] = []

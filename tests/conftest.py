@@ -1,7 +1,7 @@
 """The test harness: one embedded Postgres for the session, both adapters per test.
 
 Every test that takes `adapter` runs twice: once through asyncpg, once through
-supabase-py against a PostgREST stand-in (tests/fake_postgrest.py) that executes
+supabase-py against a PostgREST stand-in (tests/fakes/postgrest.py) that executes
 each RPC on the same database.
 """
 
@@ -20,7 +20,7 @@ from lib.app import create_app
 from lib.db import Database, database_for
 from lib.migrate import migrate, vercel_crons
 from lib.settings import Settings, load_settings
-from tests.fake_postgrest import PostgrestEmulator
+from tests.fakes.postgrest import PostgrestEmulator
 
 SECRET = "test-secret-0123456789abcdef"
 SUPABASE_URL = "https://project.supabase.test"

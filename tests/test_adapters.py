@@ -14,7 +14,7 @@ from tests.conftest import SECRET, SERVICE_KEY, SUPABASE_URL, app_client
 
 
 async def test_both_adapters_return_the_same_json_rows(pg_dsn, sql, http_mock):
-    from tests.fake_postgrest import PostgrestEmulator
+    from tests.fakes.postgrest import PostgrestEmulator
 
     emulator = PostgrestEmulator(pg_dsn)
     http_mock.post(url__startswith=f"{SUPABASE_URL}/rest/v1/rpc/").mock(side_effect=emulator)
@@ -139,7 +139,7 @@ def test_transient_is_decided_by_sqlstate_and_status_together():
 
 
 def _emulated(pg_dsn, http_mock):
-    from tests.fake_postgrest import PostgrestEmulator
+    from tests.fakes.postgrest import PostgrestEmulator
 
     emulator = PostgrestEmulator(pg_dsn)
     route = http_mock.post(url__startswith=f"{SUPABASE_URL}/rest/v1/rpc/").mock(side_effect=emulator)
@@ -148,7 +148,7 @@ def _emulated(pg_dsn, http_mock):
 
 async def test_supabase_adapter_retries_gateway_bodies_with_only_a_message(pg_dsn, sql, http_mock, monkeypatch):
     from lib.db import supabase as module
-    from tests.fake_postgrest import gateway_error
+    from tests.fakes.postgrest import gateway_error
 
     monkeypatch.setattr(module, "RETRY_DELAYS", (0.0, 0.0))
     emulator, route = _emulated(pg_dsn, http_mock)
@@ -165,7 +165,7 @@ async def test_supabase_adapter_retries_gateway_bodies_with_only_a_message(pg_ds
 
 async def test_supabase_adapter_retries_serialization_deadlock_and_lock_timeouts(pg_dsn, sql, http_mock, monkeypatch):
     from lib.db import supabase as module
-    from tests.fake_postgrest import sql_error
+    from tests.fakes.postgrest import sql_error
 
     monkeypatch.setattr(module, "RETRY_DELAYS", (0.0, 0.0))
     emulator, route = _emulated(pg_dsn, http_mock)
@@ -182,7 +182,7 @@ async def test_supabase_adapter_retries_serialization_deadlock_and_lock_timeouts
 
 async def test_supabase_adapter_does_not_retry_a_statement_timeout_or_a_missing_function(pg_dsn, sql, http_mock):
     from lib.db import DatabaseError, DatabaseUnavailable
-    from tests.fake_postgrest import sql_error
+    from tests.fakes.postgrest import sql_error
 
     emulator, route = _emulated(pg_dsn, http_mock)
     emulator.fail_next("health_check", sql_error("57014", "canceling statement due to statement timeout"))
@@ -208,7 +208,7 @@ async def test_supabase_adapter_retries_after_a_read_timeout_once_the_call_commi
     pg_dsn, sql, http_mock, monkeypatch
 ):
     from lib.db import supabase as module
-    from tests.fake_postgrest import read_timeout_after_commit
+    from tests.fakes.postgrest import read_timeout_after_commit
 
     monkeypatch.setattr(module, "RETRY_DELAYS", (0.0, 0.0))
     emulator, _ = _emulated(pg_dsn, http_mock)

@@ -8,6 +8,7 @@ import uuid
 import httpx
 
 from tests.conftest import AUTH, app_client
+from tests.factories import add_agent
 
 ALERT_URL = "https://alerts.example.test/hook"
 
@@ -18,17 +19,12 @@ async def _agents(sql):
 
 
 async def _arrange(sql):
-    await sql.execute(
-        """
-        insert into agents (name, last_heartbeat_at, created_at) values
-          ('fresh',        now() - interval '10 seconds', now() - interval '1 day'),
-          ('stale',        now() - interval '10 minutes', now() - interval '1 day'),
-          ('never-old',    null,                          now() - interval '1 hour'),
-          ('never-new',    null,                          now() - interval '1 minute');
-        insert into agents (name, status, last_heartbeat_at)
-        values ('already-off', 'offline', now() - interval '1 day');
-        """
-    )
+    day, hour = 86400, 3600
+    await add_agent(sql, "fresh", heartbeat_ago=10, created_ago=day)
+    await add_agent(sql, "stale", heartbeat_ago=600, created_ago=day)
+    await add_agent(sql, "never-old", created_ago=hour)
+    await add_agent(sql, "never-new", created_ago=60)
+    await add_agent(sql, "already-off", status="offline", heartbeat_ago=day)
 
 
 async def test_marks_exactly_the_stale_agents_offline(client, sql):
@@ -56,9 +52,7 @@ async def test_stale_after_setting_is_honoured(make_settings, sql, db):
 
 async def test_heartbeat_brings_an_agent_back_online(client, sql, db):
     agent = uuid.uuid4()
-    await sql.execute(
-        "insert into agents (id, name, last_heartbeat_at) values ($1, 'a', now() - interval '1 hour')", agent
-    )
+    await add_agent(sql, "a", agent_id=str(agent), heartbeat_ago=3600)
     await client.get("/api/cron/check-stale", headers=AUTH)
     assert await sql.fetchval("select status from agents where id = $1", agent) == "offline"
     rows = await db.call("record_heartbeat", agent_id=str(agent), payload={"cpu": 0.5})

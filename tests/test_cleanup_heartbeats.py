@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from tests.conftest import AUTH, app_client
+from tests.factories import add_agent
 
 
 async def _arrange(sql, expired: int, kept: int) -> None:
-    await sql.execute("insert into agents (id, name) values ('00000000-0000-0000-0000-000000000001', 'a')")
+    await add_agent(sql, "a", agent_id="00000000-0000-0000-0000-000000000001")
     await sql.execute(
         """
         insert into heartbeats (agent_id, created_at)
@@ -83,7 +84,7 @@ def test_batches_are_sized_towards_a_second_each():
 
 
 async def test_a_statement_timeout_shrinks_the_batch_and_the_run_goes_on(make_settings, sql, db, postgrest):
-    from tests.fake_postgrest import sql_error
+    from tests.fakes.postgrest import sql_error
 
     await _arrange(sql, expired=25, kept=3)
     if postgrest is not None:

@@ -21,9 +21,8 @@ from lib.migrate import migrate
 from lib.runner import run_job
 from lib.settings import Settings
 from tests.conftest import AUTH, app_client
-from tests.fake_webhook import local_receiver
-
-WEBHOOK_SECRET = "whsec-test-0123456789"
+from tests.factories import add_agent, add_job
+from tests.fakes.webhook import WEBHOOK_SECRET, local_receiver
 
 
 @pytest.fixture
@@ -35,39 +34,14 @@ async def set_enabled(sql: asyncpg.Connection, name: str, enabled: bool) -> None
     await sql.execute("update cron_jobs set enabled = $2 where project_id = 'default' and name = $1", name, enabled)
 
 
-async def add_job(
-    sql: asyncpg.Connection,
-    name: str,
-    *,
-    target: str = "https://hooks.example.test/run",
-    schedule_type: str = "manual",
-    schedule: str | None = None,
-    next_run_at: datetime | None = None,
-) -> str:
-    return str(
-        await sql.fetchval(
-            "insert into cron_jobs (name, kind, target, schedule_type, schedule, next_run_at) "
-            "values ($1, 'webhook', $2, $3, $4, $5) returning id",
-            name,
-            target,
-            schedule_type,
-            schedule,
-            next_run_at,
-        )
-    )
-
-
 async def request_statuses(sql: asyncpg.Connection) -> list[tuple[str, int]]:
     rows = await sql.fetch("select status, attempts from cron_run_requests order by requested_at, id")
     return [(row["status"], row["attempts"]) for row in rows]
 
 
 async def stale_agents(sql: asyncpg.Connection, count: int) -> None:
-    await sql.execute(
-        "insert into agents (name, last_heartbeat_at) select 'a' || i, now() - interval '1 hour' "
-        "from generate_series(1, $1) i",
-        count,
-    )
+    for i in range(1, count + 1):
+        await add_agent(sql, f"a{i}", heartbeat_ago=3600)
 
 
 # -- the route ------------------------------------------------------------------

@@ -22,16 +22,17 @@ from lib.db import Database
 from lib.outbound.telegram import MAX_RETRY_AFTER_SECONDS
 from lib.settings import Settings
 from tests.conftest import AUTH, app_client
-from tests.test_reminders import API, TOKEN, RespxTelegram, error_answer, ok_answer
-from tests.test_run_requests import WEBHOOK_SECRET, add_job, enqueue, hook_route
+from tests.factories import add_job, add_reminder, add_requests
+from tests.fakes.telegram import API, TOKEN, RespxTelegram, error_answer, ok_answer
+from tests.fakes.webhook import WEBHOOK_SECRET, hook_route
 
 # Bad values sort first: the claim takes oldest first, so each is at the head of every batch.
 POISON_DUE = {
-    "-infinity": "'-infinity'::timestamptz",
-    "BC": "'0044-03-15 12:00:00+00 BC'::timestamptz",
+    "-infinity": "-infinity",
+    "BC": "0044-03-15 12:00:00+00 BC",
 }
 # Never due, so never claimed; a sweep must still not trip over them.
-FUTURE_ODDITIES = ("'infinity'::timestamptz", "'9999-12-31 23:59:59+00'::timestamptz", "'20000-01-01 00:00+00'")
+FUTURE_ODDITIES = ("infinity", "9999-12-31 23:59:59+00", "20000-01-01 00:00+00")
 
 
 @pytest.fixture
@@ -52,18 +53,6 @@ def reminder_settings(make_settings: Callable[..., Settings]) -> Callable[..., S
         return make_settings(**{**values, **overrides})
 
     return make
-
-
-async def insert_reminder(sql: asyncpg.Connection, due_sql: str, *, telegram_id: int, draft: str | None = "hi") -> int:
-    # The due_at expression is a literal from this file, never outside input.
-    return int(
-        await sql.fetchval(
-            f"insert into public.scheduled_reminders (telegram_id, due_at, draft_text) "
-            f"values ($1, {due_sql}, $2) returning id",
-            telegram_id,
-            draft,
-        )
-    )
 
 
 async def leased(sql: asyncpg.Connection) -> int:
@@ -89,19 +78,23 @@ async def test_infinite_and_bc_due_dates_fail_alone_and_the_batch_goes_on(
     reminder_settings: Callable[..., Settings], db: Database, sql: asyncpg.Connection, telegram: RespxTelegram
 ) -> None:
     poison = {
-        name: await insert_reminder(sql, due, telegram_id=900 + i) for i, (name, due) in enumerate(POISON_DUE.items())
+        name: await add_reminder(sql, due_at=due, draft_text="hi", telegram_id=900 + i)
+        for i, (name, due) in enumerate(POISON_DUE.items())
     }
-    future = [await insert_reminder(sql, due, telegram_id=950 + i) for i, due in enumerate(FUTURE_ODDITIES)]
+    future = [
+        await add_reminder(sql, due_at=due, draft_text="hi", telegram_id=950 + i)
+        for i, due in enumerate(FUTURE_ODDITIES)
+    ]
     for chat in (1, 2, 3):
-        await insert_reminder(sql, "now() - interval '1 minute'", telegram_id=chat)
+        await add_reminder(sql, due_in=-60, draft_text="hi", telegram_id=chat)
     # Odd but readable rows go through the normal path: Telegram refuses chat 0,
     # an over-long emoji draft is cut, control characters are sent as they are.
     telegram.answer = lambda chat, index: (
         error_answer(400, "Bad Request: chat not found") if chat == 0 else ok_answer(chat, index)
     )
-    no_such_chat = await insert_reminder(sql, "now() - interval '1 minute'", telegram_id=0)
-    await insert_reminder(sql, "now() - interval '1 minute'", telegram_id=11, draft="🙂" * 3000)
-    await insert_reminder(sql, "now() - interval '1 minute'", telegram_id=12, draft="\x01\x7f\u202e rtl")
+    no_such_chat = await add_reminder(sql, due_in=-60, draft_text="hi", telegram_id=0)
+    await add_reminder(sql, due_in=-60, telegram_id=11, draft_text="🙂" * 3000)
+    await add_reminder(sql, due_in=-60, telegram_id=12, draft_text="\x01\x7f\u202e rtl")
     # A batch of three holds both bad rows and one good one: the bad ones must not stall it.
     settings = reminder_settings(reminder_batch_size=3)
     async with app_client(settings) as http:
@@ -131,7 +124,7 @@ async def test_infinite_and_bc_due_dates_fail_alone_and_the_batch_goes_on(
     assert await leased(sql) == 0
 
     # The next run is not stuck behind them: a new due reminder goes out, the bad ones stay failed.
-    fresh = await insert_reminder(sql, "now() - interval '1 second'", telegram_id=4)
+    fresh = await add_reminder(sql, due_in=-1, draft_text="hi", telegram_id=4)
     body = await sweep(settings)
     assert body["status"] == "ok" and body["stats"]["delivered"] == 1
     assert telegram.chats() == Counter({0: 1, 1: 1, 2: 1, 3: 1, 4: 1, 11: 1, 12: 1})
@@ -140,9 +133,7 @@ async def test_infinite_and_bc_due_dates_fail_alone_and_the_batch_goes_on(
 
 
 async def test_settle_clamps_absurd_delays_instead_of_failing_the_group(db: Database, sql: asyncpg.Connection) -> None:
-    delayed, infinite, fine = [
-        await insert_reminder(sql, "now() - interval '1 minute'", telegram_id=c) for c in (1, 2, 3)
-    ]
+    delayed, infinite, fine = [await add_reminder(sql, due_in=-60, draft_text="hi", telegram_id=c) for c in (1, 2, 3)]
     await sql.execute("update public.scheduled_reminders set due_at = '-infinity' where id = $1", infinite)
     claimed = await db.call("claim_due_reminders", p_batch_size=10, p_lease_seconds=60)
     token = {row["id"]: row["claim_token"] for row in claimed}
@@ -175,7 +166,7 @@ async def test_a_429_with_an_absurd_retry_after_settles_and_repeats_nothing(
         error_answer(429, "Too Many Requests", retry_after=1e13) if chat == 4 else ok_answer(chat, index)
     )
     ids = {
-        chat: await insert_reminder(sql, f"now() - interval '{10 - chat} minutes'", telegram_id=chat)
+        chat: await add_reminder(sql, due_in=-(10 - chat) * 60, draft_text="hi", telegram_id=chat)
         for chat in (1, 2, 3, 4)
     }
     settings = reminder_settings(telegram_max_per_second=100, run_time_budget_seconds=5)
@@ -219,15 +210,17 @@ async def test_requests_with_unusable_jobs_or_payloads_error_at_once_and_the_res
     }
     expected: dict[str, str] = {}
     for name, target in bad_targets.items():
-        [request] = await enqueue(sql, await add_job(sql, name, target=target))
+        [request] = await add_requests(sql, await add_job(sql, name, target=target))
         expected[request] = "webhook"
-    [garbage_builtin] = await enqueue(sql, await add_job(sql, "garbage builtin", kind="builtin", target="../../etc"))
+    [garbage_builtin] = await add_requests(
+        sql, await add_job(sql, "garbage builtin", kind="builtin", target="../../etc")
+    )
     expected[garbage_builtin] = "unknown builtin job"
     odd_payload_job = await add_job(sql, "odd payloads")
     for payload in ([1, 2], "text", 42, True):
-        [request] = await enqueue(sql, odd_payload_job, payload=payload)
+        [request] = await add_requests(sql, odd_payload_job, payload=payload)
         expected[request] = "payload must be a JSON object"
-    good = await enqueue(sql, await add_job(sql, "good"), 3, payload={"deep": [{"x": "\u202e"}] * 50})
+    good = await add_requests(sql, await add_job(sql, "good"), 3, payload={"deep": [{"x": "\u202e"}] * 50})
 
     async with app_client(settings) as http:
         response = await http.get("/api/cron/run-requests", headers=AUTH)

@@ -1,4 +1,4 @@
-"""The PostgREST stand-in itself behaves as PostgREST's source says (see tests/fake_postgrest.py)."""
+"""The PostgREST stand-in itself behaves as PostgREST's source says (see tests/fakes/postgrest.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.fake_postgrest import (
+from tests.fakes.postgrest import (
     PostgrestEmulator,
     gateway_error,
     read_timeout_after_commit,

@@ -1,7 +1,7 @@
 """The reminders job end to end: real Postgres through both adapters, Telegram faked.
 
 Telegram is a respx route where only behaviour matters, and a local server
-(tests/fake_telegram.py) where the time of each call is under test.
+(tests/fakes/telegram.py) where the time of each call is under test.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import bisect
 import itertools
 import json
 import logging
-import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -30,42 +29,9 @@ from lib.migrate import vercel_crons
 from lib.outbound.telegram import DEFAULT_TEXT
 from lib.settings import Settings
 from tests.conftest import AUTH, app_client
-from tests.counting import CountingDatabase
-from tests.fake_telegram import Call, FakeTelegram
-
-TOKEN = "123456:TEST-secret_token-abcdef"
-API = "https://telegram.test"
-
-Answer = Callable[[int, int], tuple[int, dict[str, Any]]]  # (chat_id, call index) -> (status, body)
-
-
-def ok_answer(chat_id: int, index: int) -> tuple[int, dict[str, Any]]:
-    return 200, {"ok": True, "result": {"message_id": index + 1, "chat": {"id": chat_id}}}
-
-
-def error_answer(status: int, description: str, **parameters: Any) -> tuple[int, dict[str, Any]]:
-    body: dict[str, Any] = {"ok": False, "error_code": status, "description": description}
-    if parameters:
-        body["parameters"] = parameters
-    return status, body
-
-
-class RespxTelegram:
-    """A respx side effect playing Telegram: records each call, answers with `answer`."""
-
-    def __init__(self) -> None:
-        self.answer: Answer = ok_answer
-        self.calls: list[tuple[float, int, str, str]] = []  # (monotonic time, chat_id, text, url path)
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        data = json.loads(request.content)
-        index = len(self.calls)
-        self.calls.append((time.monotonic(), data["chat_id"], data["text"], request.url.path))
-        status, body = self.answer(data["chat_id"], index)
-        return httpx.Response(status, json=body)
-
-    def chats(self) -> Counter[int]:
-        return Counter(chat for _, chat, _, _ in self.calls)
+from tests.factories import add_reminder
+from tests.fakes.counting import CountingDatabase
+from tests.fakes.telegram import API, TOKEN, Call, FakeTelegram, RespxTelegram, error_answer, ok_answer
 
 
 @pytest.fixture
@@ -89,36 +55,6 @@ def reminder_settings(make_settings: Callable[..., Settings]) -> Callable[..., S
         return make_settings(**values)
 
     return make
-
-
-async def add(
-    sql: asyncpg.Connection,
-    *,
-    telegram_id: int | None = 1001,
-    due_in: float = -60,
-    status: str = "pending",
-    draft_text: str | None = "Call the lead back",
-    lead_id: str = "lead-1",
-    reminder_count: int = 0,
-    attempts: int = 0,
-) -> int:
-    return int(
-        await sql.fetchval(
-            """
-            insert into public.scheduled_reminders
-              (lead_id, telegram_id, due_at, status, draft_text, reminder_count, attempts)
-            values ($1, $2, now() + make_interval(secs => $3), $4, $5, $6, $7)
-            returning id
-            """,
-            lead_id,
-            telegram_id,
-            due_in,
-            status,
-            draft_text,
-            reminder_count,
-            attempts,
-        )
-    )
 
 
 async def row(sql: asyncpg.Connection, reminder_id: int) -> asyncpg.Record:
@@ -174,14 +110,14 @@ def assert_released(record: asyncpg.Record) -> None:
 async def test_only_due_reminders_are_sent_and_each_is_settled(
     reminder_settings: Callable[..., Settings], db: Database, sql: asyncpg.Connection, telegram: RespxTelegram
 ) -> None:
-    due = await add(sql, telegram_id=1, draft_text="Follow up with Ada")
-    due_again = await add(sql, telegram_id=2, status="sent", reminder_count=1)
-    future = await add(sql, telegram_id=3, due_in=3600)
-    completed = await add(sql, telegram_id=4, status="completed")
-    cancelled = await add(sql, telegram_id=5, status="cancelled")
-    failed = await add(sql, telegram_id=6, status="failed")
-    exhausted = await add(sql, telegram_id=7, status="exhausted", reminder_count=3)
-    snoozed = await add(sql, telegram_id=8)
+    due = await add_reminder(sql, telegram_id=1, draft_text="Follow up with Ada")
+    due_again = await add_reminder(sql, telegram_id=2, status="sent", reminder_count=1)
+    future = await add_reminder(sql, telegram_id=3, due_in=3600)
+    completed = await add_reminder(sql, telegram_id=4, status="completed")
+    cancelled = await add_reminder(sql, telegram_id=5, status="cancelled")
+    failed = await add_reminder(sql, telegram_id=6, status="failed")
+    exhausted = await add_reminder(sql, telegram_id=7, status="exhausted", reminder_count=3)
+    snoozed = await add_reminder(sql, telegram_id=8)
     await db.call("snooze_reminder", id=snoozed, until=datetime.now(UTC) + timedelta(hours=2))
 
     body = await run(reminder_settings())
@@ -220,7 +156,7 @@ async def test_a_sent_reminder_comes_back_after_the_repeat_hours_and_is_exhauste
     reminder_settings: Callable[..., Settings], db: Database, sql: asyncpg.Connection, telegram: RespxTelegram
 ) -> None:
     settings = reminder_settings(reminder_repeat_hours=2, reminder_max_count=3)
-    reminder = await add(sql, telegram_id=42)
+    reminder = await add_reminder(sql, telegram_id=42)
 
     await run(settings)
     record = await row(sql, reminder)
@@ -265,8 +201,8 @@ async def test_forbidden_and_chat_not_found_fail_at_once(
     description: str,
 ) -> None:
     telegram.answer = lambda chat, index: error_answer(status, description) if chat == 7 else ok_answer(chat, index)
-    doomed = await add(sql, telegram_id=7)
-    fine = await add(sql, telegram_id=8)
+    doomed = await add_reminder(sql, telegram_id=7)
+    fine = await add_reminder(sql, telegram_id=8)
 
     body = await run(reminder_settings(delivery_max_attempts=5))
 
@@ -288,7 +224,7 @@ async def test_a_server_error_backs_off_and_fails_at_the_cap(
 ) -> None:
     telegram.answer = lambda chat, index: error_answer(500, "Internal Server Error")
     settings = reminder_settings(delivery_max_attempts=3)
-    reminder = await add(sql, telegram_id=9)
+    reminder = await add_reminder(sql, telegram_id=9)
 
     body = await run(settings)
     record = await row(sql, reminder)
@@ -325,7 +261,7 @@ async def test_a_network_error_or_timeout_is_transient(
         raise httpx.ReadTimeout("timed out")
 
     http_mock.post(url__startswith=f"{API}/bot").mock(side_effect=fail)
-    refused, slow = await add(sql, telegram_id=1), await add(sql, telegram_id=2)
+    refused, slow = await add_reminder(sql, telegram_id=1), await add_reminder(sql, telegram_id=2)
 
     await run(reminder_settings())
 
@@ -342,7 +278,7 @@ async def test_a_429_pauses_all_sending_for_retry_after_and_loses_nothing(
     telegram.answer = lambda chat, index: (
         error_answer(429, "Too Many Requests: retry after 1", retry_after=1) if index == 0 else ok_answer(chat, index)
     )
-    ids = [await add(sql, telegram_id=chat, due_in=-60 + chat) for chat in (1, 2, 3, 4)]
+    ids = [await add_reminder(sql, telegram_id=chat, due_in=-60 + chat) for chat in (1, 2, 3, 4)]
 
     body = await run(reminder_settings(telegram_max_per_second=10))
 
@@ -362,8 +298,8 @@ async def test_a_429_longer_than_the_budget_is_retried_after_retry_after(
     reminder_settings: Callable[..., Settings], db: Database, sql: asyncpg.Connection, telegram: RespxTelegram
 ) -> None:
     telegram.answer = lambda chat, index: error_answer(429, "Too Many Requests: retry after 30", retry_after=30)
-    limited = await add(sql, telegram_id=1, due_in=-120)
-    others = [await add(sql, telegram_id=chat) for chat in (2, 3)]
+    limited = await add_reminder(sql, telegram_id=1, due_in=-120)
+    others = [await add_reminder(sql, telegram_id=chat) for chat in (2, 3)]
 
     body = await run(reminder_settings(run_time_budget_seconds=5, telegram_max_per_second=10))
 
@@ -391,7 +327,7 @@ async def test_pace_at_most_the_limit_in_any_second_and_one_per_second_per_chat(
 ) -> None:
     chats = [*range(100, 140), *[chat for chat in range(200, 210) for _ in range(3)]]  # 70 sends, 10 chats thrice
     for chat in chats:
-        await add(sql, telegram_id=chat)
+        await add_reminder(sql, telegram_id=chat)
 
     with FakeTelegram(latency=0.02) as fake:
         body = await run(reminder_settings(telegram_api_base=fake.url, telegram_max_per_second=25))
@@ -428,7 +364,7 @@ async def test_three_overlapping_sweeps_deliver_each_reminder_exactly_once(
 async def test_a_crashed_batch_is_delivered_after_its_lease_and_a_late_settle_changes_nothing(
     reminder_settings: Callable[..., Settings], db: Database, sql: asyncpg.Connection, telegram: RespxTelegram
 ) -> None:
-    ids = [await add(sql, telegram_id=chat) for chat in (1, 2, 3)]
+    ids = [await add_reminder(sql, telegram_id=chat) for chat in (1, 2, 3)]
     # A run claims the batch, then dies before settling it.
     crashed = await db.call("claim_due_reminders", p_batch_size=100, p_lease_seconds=120)
     assert sorted(r["id"] for r in crashed) == ids
@@ -456,7 +392,7 @@ async def test_a_crashed_batch_is_delivered_after_its_lease_and_a_late_settle_ch
 async def test_a_tiny_budget_ends_partial_and_releases_what_it_did_not_send(
     reminder_settings: Callable[..., Settings], db: Database, sql: asyncpg.Connection, telegram: RespxTelegram
 ) -> None:
-    ids = [await add(sql, telegram_id=chat, due_in=-600 + chat) for chat in range(1, 31)]
+    ids = [await add_reminder(sql, telegram_id=chat, due_in=-600 + chat) for chat in range(1, 31)]
     due_before = {r["id"]: r["due_at"] for r in await sql.fetch("select id, due_at from public.scheduled_reminders")}
 
     body = await run(reminder_settings(run_time_budget_seconds=2, telegram_max_per_second=10))
@@ -482,10 +418,10 @@ async def test_a_tiny_budget_ends_partial_and_releases_what_it_did_not_send(
 async def test_garbage_rows_get_a_clear_last_error_and_the_rest_of_the_batch_goes(
     reminder_settings: Callable[..., Settings], db: Database, sql: asyncpg.Connection, telegram: RespxTelegram
 ) -> None:
-    no_chat = await add(sql, telegram_id=None)
-    too_long = await add(sql, telegram_id=2, draft_text="x" * 5000)
-    empty = await add(sql, telegram_id=3, draft_text="   ")
-    fine = [await add(sql, telegram_id=chat) for chat in (4, 5, 6)]
+    no_chat = await add_reminder(sql, telegram_id=None)
+    too_long = await add_reminder(sql, telegram_id=2, draft_text="x" * 5000)
+    empty = await add_reminder(sql, telegram_id=3, draft_text="   ")
+    fine = [await add_reminder(sql, telegram_id=chat) for chat in (4, 5, 6)]
 
     body = await run(reminder_settings())
 
@@ -516,7 +452,7 @@ async def test_without_a_usable_bot_token_the_route_answers_503_and_claims_nothi
     telegram: RespxTelegram,
     token: str | None,
 ) -> None:
-    reminder = await add(sql)
+    reminder = await add_reminder(sql)
     settings = reminder_settings(telegram_bot_token=token)
 
     async with app_client(settings) as http:
@@ -546,7 +482,7 @@ async def test_the_token_never_reaches_logs_stored_errors_or_answers(
         return httpx.Response(200, json={"ok": True, "result": {}})
 
     http_mock.post(url__startswith=f"{API}/bot").mock(side_effect=answer)
-    ids = [await add(sql, telegram_id=chat) for chat in (1, 2, 3)]
+    ids = [await add_reminder(sql, telegram_id=chat) for chat in (1, 2, 3)]
     caplog.set_level(logging.DEBUG)
 
     async with app_client(reminder_settings()) as http:
@@ -564,7 +500,7 @@ async def test_a_rejected_token_fails_the_run_and_releases_the_batch(
     reminder_settings: Callable[..., Settings], db: Database, sql: asyncpg.Connection, telegram: RespxTelegram
 ) -> None:
     telegram.answer = lambda chat, index: error_answer(401, "Unauthorized")
-    ids = [await add(sql, telegram_id=chat) for chat in (1, 2, 3)]
+    ids = [await add_reminder(sql, telegram_id=chat) for chat in (1, 2, 3)]
 
     async with app_client(reminder_settings(telegram_max_per_second=2)) as http:
         response = await http.get("/api/cron/reminders", headers=AUTH)
@@ -582,8 +518,12 @@ async def test_a_rejected_token_fails_the_run_and_releases_the_batch(
 async def test_dry_run_reports_what_is_due_and_sends_nothing(
     reminder_settings: Callable[..., Settings], db: Database, sql: asyncpg.Connection, telegram: RespxTelegram
 ) -> None:
-    due = [await add(sql, telegram_id=1), await add(sql, telegram_id=None), await add(sql, telegram_id=3)]
-    await add(sql, telegram_id=4, due_in=3600)
+    due = [
+        await add_reminder(sql, telegram_id=1),
+        await add_reminder(sql, telegram_id=None),
+        await add_reminder(sql, telegram_id=3),
+    ]
+    await add_reminder(sql, telegram_id=4, due_in=3600)
 
     body = await run(reminder_settings(), dry_run="true")
 
@@ -603,7 +543,7 @@ async def test_limit_caps_the_reminders_one_run_handles(
     reminder_settings: Callable[..., Settings], db: Database, sql: asyncpg.Connection, telegram: RespxTelegram
 ) -> None:
     for chat in range(1, 8):
-        await add(sql, telegram_id=chat)
+        await add_reminder(sql, telegram_id=chat)
 
     body = await run(reminder_settings(reminder_batch_size=3), limit=5)
 
@@ -635,7 +575,7 @@ async def test_outside_active_hours_a_due_reminder_is_deferred_to_the_window_sta
     reminder_settings: Callable[..., Settings], db: Database, sql: asyncpg.Connection, telegram: RespxTelegram
 ) -> None:
     opens = (datetime.now(UTC) + timedelta(hours=2)).replace(second=0, microsecond=0)
-    reminder = await add(sql, telegram_id=1, attempts=1)
+    reminder = await add_reminder(sql, telegram_id=1, attempts=1)
 
     body = await run(reminder_settings(reminder_active_hours=_window(opens, 3), reminder_timezone="UTC"))
 
@@ -654,7 +594,7 @@ async def test_inside_active_hours_reminders_go(
     reminder_settings: Callable[..., Settings], db: Database, sql: asyncpg.Connection, telegram: RespxTelegram
 ) -> None:
     opened = (datetime.now(UTC) - timedelta(hours=1)).replace(second=0, microsecond=0)
-    reminder = await add(sql, telegram_id=1)
+    reminder = await add_reminder(sql, telegram_id=1)
 
     await run(reminder_settings(reminder_active_hours=_window(opened, 3), reminder_timezone="Etc/GMT"))
 
@@ -665,7 +605,7 @@ async def test_inside_active_hours_reminders_go(
 
 
 async def test_snooze_complete_and_cancel(db: Database, sql: asyncpg.Connection) -> None:
-    sent = await add(sql, status="sent", reminder_count=1, attempts=2, lead_id="lead-a")
+    sent = await add_reminder(sql, status="sent", reminder_count=1, attempts=2, lead_id="lead-a")
     until = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
     [snoozed] = await db.call("snooze_reminder", id=sent, until=until)
     assert (snoozed["status"], snoozed["snooze_count"]) == ("pending", 1)
@@ -680,8 +620,8 @@ async def test_snooze_complete_and_cancel(db: Database, sql: asyncpg.Connection)
     assert await db.call("complete_reminder", id=sent) == []
     assert (await row(sql, sent))["status"] == "completed"
 
-    lead_a = [await add(sql, lead_id="lead-a"), await add(sql, lead_id="lead-a", status="sent")]
-    other = await add(sql, lead_id="lead-b")
+    lead_a = [await add_reminder(sql, lead_id="lead-a"), await add_reminder(sql, lead_id="lead-a", status="sent")]
+    other = await add_reminder(sql, lead_id="lead-b")
     cancelled = await db.call("cancel_reminders_for_lead", lead_id="lead-a")
     assert sorted(r["id"] for r in cancelled) == lead_a
     assert {(await row(sql, r))["status"] for r in lead_a} == {"cancelled"}
@@ -693,7 +633,7 @@ async def test_snooze_complete_and_cancel(db: Database, sql: asyncpg.Connection)
 async def test_a_write_by_the_bot_during_a_send_wins_over_the_settle(
     db: Database, sql: asyncpg.Connection, write: str
 ) -> None:
-    reminder = await add(sql, lead_id="lead-z")
+    reminder = await add_reminder(sql, lead_id="lead-z")
     [claimed] = await db.call("claim_due_reminders", p_batch_size=10, p_lease_seconds=120)
     if write == "complete":
         await db.call("complete_reminder", id=reminder)

@@ -25,11 +25,9 @@ from lib.outbound.webhooks import BODY_PREVIEW_BYTES, verify_signature
 from lib.runner import run_job
 from lib.settings import Settings
 from tests.conftest import AUTH, app_client
-from tests.counting import CountingDatabase
-from tests.fake_webhook import local_receiver
-
-WEBHOOK_SECRET = "whsec-test-0123456789"
-HOOK = "https://hooks.example.test/run"
+from tests.factories import add_job, add_requests
+from tests.fakes.counting import CountingDatabase
+from tests.fakes.webhook import WEBHOOK_SECRET, hook_route, local_receiver
 
 # -- helpers ------------------------------------------------------------------
 
@@ -37,45 +35,6 @@ HOOK = "https://hooks.example.test/run"
 @pytest.fixture
 def hook_settings(make_settings: Callable[..., Settings]) -> Settings:
     return make_settings(webhook_signing_secret=WEBHOOK_SECRET, allow_http_webhooks=True)
-
-
-async def add_job(
-    sql: asyncpg.Connection,
-    name: str,
-    *,
-    kind: str = "webhook",
-    target: str | None = HOOK,
-    payload: Any = None,
-    enabled: bool = True,
-    project: str = "default",
-) -> str:
-    return str(
-        await sql.fetchval(
-            "insert into cron_jobs (project_id, name, kind, target, payload, enabled) "
-            "values ($1, $2, $3, $4, coalesce($5::jsonb, '{}'::jsonb), $6) returning id",
-            project,
-            name,
-            kind,
-            target,
-            None if payload is None else json.dumps(payload),
-            enabled,
-        )
-    )
-
-
-async def enqueue(
-    sql: asyncpg.Connection, job_id: str, count: int = 1, *, payload: Any = None, max_attempts: int = 5
-) -> list[str]:
-    """Rows inserted the way a dashboard would: straight into the table."""
-    rows = await sql.fetch(
-        "insert into cron_run_requests (job_id, payload, max_attempts) "
-        "select $1::uuid, $2::jsonb, $3 from generate_series(1, $4) returning id",
-        job_id,
-        None if payload is None else json.dumps(payload),
-        max_attempts,
-        count,
-    )
-    return [str(row["id"]) for row in rows]
 
 
 async def fetch(sql: asyncpg.Connection, request_id: str) -> dict[str, Any]:
@@ -105,10 +64,6 @@ def settle_item(claimed: dict[str, Any], outcome: str, result: dict[str, Any]) -
     return {"id": claimed["id"], "claim_token": claimed["claim_token"], "outcome": outcome, "result": result}
 
 
-def hook_route(http_mock: respx.MockRouter, url: str = HOOK, **mock: Any) -> respx.Route:
-    return http_mock.post(url).mock(**mock)
-
-
 # -- request_run: the write path ----------------------------------------------
 
 
@@ -124,7 +79,7 @@ async def test_request_run_queues_a_request_and_returns_its_id(db: Database, sql
 
 
 async def test_request_run_finds_jobs_by_project(db: Database, sql: asyncpg.Connection) -> None:
-    job_id = await add_job(sql, "nightly", project="acme")
+    job_id = await add_job(sql, "nightly", project_id="acme")
     [row] = await db.call("request_run", job_name="nightly", project_id="acme")
     assert row["job_id"] == job_id and row["project"] == "acme"
     with pytest.raises(DatabaseError, match="unknown job 'nightly' in project 'default'"):
@@ -198,8 +153,8 @@ async def test_builtin_gets_the_request_payload_else_the_jobs(
     # Registered in the one registry, as any job added later would be.
     monkeypatch.setitem(JOBS, "echo", Job(name="echo", run=echo, summary="echo", max_limit=1))
     job_id = await add_job(sql, "echo-job", kind="builtin", target="echo", payload={"from": "job"})
-    [own] = await enqueue(sql, job_id, payload={"from": "request"})
-    [inherited] = await enqueue(sql, job_id)
+    [own] = await add_requests(sql, job_id, payload={"from": "request"})
+    [inherited] = await add_requests(sql, job_id)
 
     report = await run_drain(db, settings)
 
@@ -216,7 +171,7 @@ async def test_failing_builtin_is_retried_then_errors(
 
     monkeypatch.setitem(JOBS, "broken", Job(name="broken", run=broken, summary="broken", max_limit=1))
     job_id = await add_job(sql, "broken", kind="builtin", target="broken")
-    [request_id] = await enqueue(sql, job_id, max_attempts=2)
+    [request_id] = await add_requests(sql, job_id, max_attempts=2)
 
     await run_drain(db, settings)
     first = await fetch(sql, request_id)
@@ -292,7 +247,7 @@ async def test_webhook_500_is_retried_and_then_done(
 ) -> None:
     route = hook_route(http_mock, side_effect=[httpx.Response(500, text="down"), httpx.Response(200, text="ok")])
     job_id = await add_job(sql, "flaky")
-    [request_id] = await enqueue(sql, job_id)
+    [request_id] = await add_requests(sql, job_id)
 
     first = await run_drain(db, hook_settings)
     request = await fetch(sql, request_id)
@@ -320,7 +275,7 @@ async def test_webhook_404_is_an_error_at_once(
 ) -> None:
     route = hook_route(http_mock, return_value=httpx.Response(404, text="no such hook"))
     job_id = await add_job(sql, "gone")
-    [request_id] = await enqueue(sql, job_id)
+    [request_id] = await add_requests(sql, job_id)
 
     await run_drain(db, hook_settings)
     await make_due(sql)
@@ -349,7 +304,7 @@ async def test_transient_failures_are_retried(
 ) -> None:
     hook_route(http_mock, side_effect=[answer])
     job_id = await add_job(sql, "shaky")
-    [request_id] = await enqueue(sql, job_id)
+    [request_id] = await add_requests(sql, job_id)
 
     await run_drain(db, hook_settings)
 
@@ -369,7 +324,7 @@ async def test_webhook_timeout_is_retried_until_the_attempts_end_in_error(
     )
     async with local_receiver(delay=10) as (url, bodies):
         job_id = await add_job(sql, "slow", target=url)
-        [request_id] = await enqueue(sql, job_id, max_attempts=2)
+        [request_id] = await add_requests(sql, job_id, max_attempts=2)
 
         await run_drain(db, settings)
         request = await fetch(sql, request_id)
@@ -388,7 +343,7 @@ async def test_missing_signing_secret_fails_webhooks_but_not_builtins(
     db: Database, sql: asyncpg.Connection, settings: Settings, http_mock: respx.MockRouter
 ) -> None:
     route = hook_route(http_mock, return_value=httpx.Response(200))
-    [hook] = await enqueue(sql, await add_job(sql, "unsigned"))
+    [hook] = await add_requests(sql, await add_job(sql, "unsigned"))
     [builtin] = await db.call("request_run", job_name="check-stale")
 
     await run_drain(db, settings)
@@ -417,13 +372,13 @@ async def test_bad_requests_error_clearly_and_the_rest_of_the_batch_runs(
         "payload must be a JSON object, got a string": await add_job(sql, "odd-job-payload", payload="text"),
         "it is the drain itself": await sql.fetchval("select id::text from cron_jobs where name = 'run-requests'"),
     }
-    expected = {(await enqueue(sql, job_id))[0]: message for message, job_id in cases.items()}
-    [array_payload] = await enqueue(sql, good, payload=[1, 2])
+    expected = {(await add_requests(sql, job_id))[0]: message for message, job_id in cases.items()}
+    [array_payload] = await add_requests(sql, good, payload=[1, 2])
     expected[array_payload] = "payload must be a JSON object, got an array"
-    [fine_hook] = await enqueue(sql, good, payload={"ok": True})
+    [fine_hook] = await add_requests(sql, good, payload={"ok": True})
     [fine_builtin] = await db.call("request_run", job_name="cleanup-heartbeats")
     # A paused job's request is not bad, only held (DESIGN.md, Pausing): it waits, untouched.
-    [held] = await enqueue(sql, await add_job(sql, "paused", enabled=False))
+    [held] = await add_requests(sql, await add_job(sql, "paused", enabled=False))
 
     report = await run_drain(db, settings)
 
@@ -455,7 +410,7 @@ async def test_four_concurrent_drains_deliver_each_request_exactly_once(
         return httpx.Response(200)
 
     hook_route(http_mock, side_effect=receive)
-    queued = set(await enqueue(sql, await add_job(sql, "fanout"), 400))
+    queued = set(await add_requests(sql, await add_job(sql, "fanout"), 400))
 
     # Runs of one job share its lease, so the drains are called directly: four
     # claimers racing over the same rows, as four overlapping deliveries would.
@@ -478,7 +433,7 @@ async def test_crashed_claims_are_recovered_and_a_late_settle_changes_nothing(
     db: Database, sql: asyncpg.Connection, hook_settings: Settings, http_mock: respx.MockRouter
 ) -> None:
     route = hook_route(http_mock, return_value=httpx.Response(200, text="ok"))
-    await enqueue(sql, await add_job(sql, "recoverable"), 5)
+    await add_requests(sql, await add_job(sql, "recoverable"), 5)
 
     # A drain claims the batch and dies before settling it.
     crashed = await db.call("claim_run_requests", p_batch_size=10, p_lease_seconds=60)
@@ -500,7 +455,7 @@ async def test_crashed_claims_are_recovered_and_a_late_settle_changes_nothing(
 
 
 async def test_a_late_settle_cannot_touch_a_request_another_drain_holds(db: Database, sql: asyncpg.Connection) -> None:
-    await enqueue(sql, await add_job(sql, "contested"), 3)
+    await add_requests(sql, await add_job(sql, "contested"), 3)
     first = await db.call("claim_run_requests", p_batch_size=10, p_lease_seconds=60)
     await sql.execute("update cron_run_requests set locked_until = now() - interval '1 second'")
     second = await db.call("claim_run_requests", p_batch_size=10, p_lease_seconds=60)
@@ -522,7 +477,7 @@ async def test_a_request_that_keeps_killing_its_drain_ends_in_error(
     db: Database, sql: asyncpg.Connection, hook_settings: Settings, http_mock: respx.MockRouter
 ) -> None:
     route = hook_route(http_mock, return_value=httpx.Response(200))
-    [request_id] = await enqueue(sql, await add_job(sql, "poison"), max_attempts=3)
+    [request_id] = await add_requests(sql, await add_job(sql, "poison"), max_attempts=3)
     await sql.execute(
         "update cron_run_requests set status = 'running', attempts = 3, claim_token = gen_random_uuid(), "
         "picked_up_at = now() - interval '5 minutes', locked_until = now() - interval '1 minute'"
@@ -547,7 +502,7 @@ async def test_slow_webhook_and_small_budget_end_partial_with_nothing_left_runni
         run_request_batch_size=4,
     )
     async with local_receiver(delay=30) as (url, bodies):
-        await enqueue(sql, await add_job(sql, "sluggish", target=url), 10)
+        await add_requests(sql, await add_job(sql, "sluggish", target=url), 10)
         async with app_client(settings) as http:
             response = await http.post("/api/cron/run-requests", headers=AUTH)
 
@@ -572,7 +527,7 @@ async def test_dry_run_lists_what_would_run_without_claiming(
     db: Database, sql: asyncpg.Connection, client: httpx.AsyncClient
 ) -> None:
     [builtin] = await db.call("request_run", job_name="check-stale")
-    [paused] = await enqueue(sql, await add_job(sql, "paused", enabled=False))
+    [paused] = await add_requests(sql, await add_job(sql, "paused", enabled=False))
 
     response = await client.post("/api/cron/run-requests?dry_run=true", headers=AUTH)
 
@@ -594,7 +549,7 @@ async def test_limit_caps_the_requests_claimed(
     db: Database, sql: asyncpg.Connection, client: httpx.AsyncClient
 ) -> None:
     job_id = await sql.fetchval("select id::text from cron_jobs where name = 'cleanup-heartbeats'")
-    await enqueue(sql, job_id, 3)
+    await add_requests(sql, job_id, 3)
 
     response = await client.get("/api/cron/run-requests?limit=1", headers=AUTH)
 
@@ -611,7 +566,7 @@ async def test_a_batch_costs_at_most_two_round_trips(
 ) -> None:
     settings = make_settings(webhook_signing_secret=WEBHOOK_SECRET, run_request_batch_size=20)
     hook_route(http_mock, return_value=httpx.Response(200))
-    await enqueue(sql, await add_job(sql, "counted"), 45)
+    await add_requests(sql, await add_job(sql, "counted"), 45)
     counting = CountingDatabase(db)
 
     report = await run_drain(counting, settings)

@@ -12,7 +12,7 @@ import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
@@ -22,8 +22,10 @@ import pytest
 from lib.outbound.webhooks import SIGNATURE_HEADER, verify_signature
 from lib.settings import Settings
 from tests.conftest import AUTH, app_client
+from tests.factories import add_job
 
 WEBHOOK_SECRET = "whsec-scenario-0123456789"
+PAYLOAD = {"from": "scenario"}
 
 
 @dataclass
@@ -79,22 +81,6 @@ def hook_settings(make_settings: Callable[..., Settings]) -> Settings:
     return make_settings(webhook_signing_secret=WEBHOOK_SECRET, allow_http_webhooks=True)
 
 
-async def add_scheduled_job(
-    sql: asyncpg.Connection, name: str, target: str, schedule_type: str, schedule: str, next_run_at: datetime | None
-) -> str:
-    return str(
-        await sql.fetchval(
-            "insert into cron_jobs (name, kind, target, payload, schedule_type, schedule, timezone, next_run_at) "
-            "values ($1, 'webhook', $2, '{\"from\": \"scenario\"}', $3, $4, 'Europe/Berlin', $5) returning id",
-            name,
-            target,
-            schedule_type,
-            schedule,
-            next_run_at,
-        )
-    )
-
-
 async def tick(http: httpx.AsyncClient) -> tuple[dict[str, Any], dict[str, Any]]:
     """One round as Vercel would run it: the schedule, then the drain."""
     schedule = await http.get("/api/cron/schedule", headers={**AUTH, "user-agent": "vercel-cron/1.0"})
@@ -124,7 +110,16 @@ async def test_a_due_schedule_reaches_its_webhook_once(
         "once": ((now - timedelta(seconds=30)).isoformat(), None),
     }[kind]
     async with receiver() as received, app_client(hook_settings) as http:
-        job_id = await add_scheduled_job(sql, f"{kind}-hook", received.url, kind, schedule, next_run_at)
+        job_id = await add_job(
+            sql,
+            f"{kind}-hook",
+            target=received.url,
+            payload=PAYLOAD,
+            schedule_type=kind,
+            schedule=schedule,
+            timezone="Europe/Berlin",
+            next_run_at=next_run_at,
+        )
 
         fired, drained = await tick(http)
 
@@ -150,8 +145,14 @@ async def test_a_paused_scheduled_jobs_request_waits_and_runs_after_resume(
 ) -> None:
     now = await sql.fetchval("select date_trunc('second', now())")
     async with receiver() as received, app_client(hook_settings) as http:
-        job_id = await add_scheduled_job(
-            sql, "launch-mail", received.url, "once", (now - timedelta(seconds=5)).isoformat(), None
+        job_id = await add_job(
+            sql,
+            "launch-mail",
+            target=received.url,
+            payload=PAYLOAD,
+            schedule_type="once",
+            schedule=(now - timedelta(seconds=5)).isoformat(),
+            timezone="Europe/Berlin",
         )
         fired = (await http.get("/api/cron/schedule", headers=AUTH)).json()
         assert fired["stats"]["enqueued"] == 1

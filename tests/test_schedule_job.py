@@ -18,6 +18,7 @@ from lib.jobs.base import JobContext, JobResult
 from lib.jobs.registry import JOBS
 from lib.settings import Settings
 from tests.conftest import AUTH
+from tests.factories import add_job
 
 
 def context(db: Database, settings: Settings, **overrides: Any) -> JobContext:
@@ -37,38 +38,11 @@ async def run(db: Database, settings: Settings, **overrides: Any) -> JobResult:
     return await schedule_module.schedule(context(db, settings, **overrides))
 
 
-async def add_job(
-    sql,
-    name: str,
-    schedule_type: str,
-    schedule: str | None,
-    next_run_at: datetime | None,
-    *,
-    timezone: str = "UTC",
-    enabled: bool = True,
-    project_id: str = "default",
-) -> uuid.UUID:
-    return await sql.fetchval(
-        """
-        insert into cron_jobs (project_id, name, kind, target, schedule_type, schedule, timezone, enabled, next_run_at)
-        values ($1, $2, 'webhook', 'https://hooks.example.test/' || $2, $3, $4, $5, $6, $7)
-        returning id
-        """,
-        project_id,
-        name,
-        schedule_type,
-        schedule,
-        timezone,
-        enabled,
-        next_run_at,
-    )
-
-
-async def job(sql, job_id: uuid.UUID) -> dict[str, Any]:
+async def job(sql, job_id: str) -> dict[str, Any]:
     return dict(await sql.fetchrow("select * from cron_jobs where id = $1", job_id))
 
 
-async def requests(sql, job_id: uuid.UUID | None = None) -> list[dict[str, Any]]:
+async def requests(sql, job_id: str | None = None) -> list[dict[str, Any]]:
     rows = await sql.fetch(
         "select * from cron_run_requests where $1::uuid is null or job_id = $1 order by requested_at, dedup_key", job_id
     )
@@ -79,7 +53,7 @@ async def db_now(sql) -> datetime:
     return await sql.fetchval("select now()")
 
 
-def key(job_id: uuid.UUID, instant: datetime) -> str:
+def key(job_id: str, instant: datetime) -> str:
     return f"{job_id}@{instant.astimezone(UTC):%Y-%m-%dT%H:%M:%S}Z"
 
 
@@ -92,9 +66,11 @@ async def test_due_cron_interval_and_once_jobs_enqueue_one_request_each(db, sett
     cron_at = five_minute_mark(now) - timedelta(minutes=5)
     interval_at = now.replace(microsecond=0) - timedelta(minutes=3)
     once_at = now.replace(microsecond=0) - timedelta(seconds=30)
-    cron = await add_job(sql, "cron", "cron", "*/5 * * * *", cron_at, project_id="acme")
-    interval = await add_job(sql, "interval", "interval", "10m", interval_at)
-    once = await add_job(sql, "once", "once", once_at.isoformat(), once_at)
+    cron = await add_job(
+        sql, "cron", schedule_type="cron", schedule="*/5 * * * *", next_run_at=cron_at, project_id="acme"
+    )
+    interval = await add_job(sql, "interval", schedule_type="interval", schedule="10m", next_run_at=interval_at)
+    once = await add_job(sql, "once", schedule_type="once", schedule=once_at.isoformat(), next_run_at=once_at)
 
     result = await run(db, settings)
 
@@ -129,7 +105,7 @@ async def test_due_cron_interval_and_once_jobs_enqueue_one_request_each(db, sett
 
 async def test_a_duplicate_tick_inserts_nothing(db, settings, sql):
     scheduled = (await db_now(sql)).replace(microsecond=0) - timedelta(minutes=1)
-    job_id = await add_job(sql, "every-10m", "interval", "10m", scheduled)
+    job_id = await add_job(sql, "every-10m", schedule_type="interval", schedule="10m", next_run_at=scheduled)
     assert (await run(db, settings)).stats["enqueued"] == 1
     # The same tick seen again (a restored row, a replayed advance): dedup_key absorbs it.
     await sql.execute("update cron_jobs set next_run_at = $2 where id = $1", job_id, scheduled)
@@ -141,7 +117,7 @@ async def test_a_duplicate_tick_inserts_nothing(db, settings, sql):
 
 async def test_dedup_key_keeps_fractions_of_a_second(db, settings, sql):
     scheduled = (await db_now(sql)).replace(microsecond=250_000) - timedelta(minutes=1)
-    job_id = await add_job(sql, "fractional", "interval", "1h", scheduled)
+    job_id = await add_job(sql, "fractional", schedule_type="interval", schedule="1h", next_run_at=scheduled)
     await run(db, settings)
     assert [r["dedup_key"] for r in await requests(sql)] == [f"{job_id}@{scheduled:%Y-%m-%dT%H:%M:%S}.25Z"]
 
@@ -163,7 +139,7 @@ async def test_concurrent_runs_enqueue_each_tick_once(settings, sql, monkeypatch
         kind, text = ("interval", "1h") if i % 2 else ("cron", "*/5 * * * *")
         if kind == "cron":
             scheduled = five_minute_mark(now) - timedelta(minutes=5 * (i + 1))
-        jobs[await add_job(sql, f"job-{i}", kind, text, scheduled)] = scheduled
+        jobs[await add_job(sql, f"job-{i}", schedule_type=kind, schedule=text, next_run_at=scheduled)] = scheduled
 
     databases = [separate_database(settings) for _ in range(4)]
     try:
@@ -182,7 +158,7 @@ async def test_concurrent_runs_enqueue_each_tick_once(settings, sql, monkeypatch
 
 async def test_an_advance_from_a_lapsed_claim_changes_nothing(db, settings, sql):
     scheduled = (await db_now(sql)).replace(microsecond=0) - timedelta(minutes=1)
-    job_id = await add_job(sql, "hourly", "interval", "1h", scheduled)
+    job_id = await add_job(sql, "hourly", schedule_type="interval", schedule="1h", next_run_at=scheduled)
     [first] = await db.call("claim_due_schedules", p_limit=10, p_lease_seconds=60)
     # Claimed rows are not claimable again while the lease lasts.
     assert await db.call("claim_due_schedules", p_limit=10, p_lease_seconds=60) == []
@@ -212,8 +188,8 @@ async def test_missed_ticks_collapse_into_one_request(db, settings, sql):
     now = await db_now(sql)
     cron_at = five_minute_mark(now) - timedelta(hours=2)
     interval_at = now.replace(microsecond=0) - timedelta(minutes=65)
-    cron = await add_job(sql, "cron", "cron", "*/5 * * * *", cron_at)
-    interval = await add_job(sql, "interval", "interval", "10m", interval_at)
+    cron = await add_job(sql, "cron", schedule_type="cron", schedule="*/5 * * * *", next_run_at=cron_at)
+    interval = await add_job(sql, "interval", schedule_type="interval", schedule="10m", next_run_at=interval_at)
 
     assert (await run(db, settings)).stats["enqueued"] == 2
     assert [r["dedup_key"] for r in await requests(sql, cron)] == [key(cron, cron_at)]
@@ -228,9 +204,9 @@ async def test_once_fires_once_and_stays_enabled(db, settings, sql):
     now = await db_now(sql)
     past = now.replace(microsecond=0) - timedelta(hours=1)
     future = now.replace(microsecond=0) + timedelta(days=2)
-    fired = await add_job(sql, "past", "once", past.isoformat(), None)
-    waiting = await add_job(sql, "future", "once", future.isoformat(), None)
-    local = await add_job(sql, "local", "once", "2020-01-01T09:00", None, timezone="Asia/Tokyo")
+    fired = await add_job(sql, "past", schedule_type="once", schedule=past.isoformat())
+    waiting = await add_job(sql, "future", schedule_type="once", schedule=future.isoformat())
+    local = await add_job(sql, "local", schedule_type="once", schedule="2020-01-01T09:00", timezone="Asia/Tokyo")
 
     result = await run(db, settings)
     assert (result.stats["enqueued"], result.stats["completed_once"], result.stats["initialized"]) == (2, 2, 1)
@@ -253,7 +229,7 @@ async def test_once_fires_once_and_stays_enabled(db, settings, sql):
 
 async def test_a_rescheduled_once_fires_again_at_its_new_instant(db, settings, sql):
     past = (await db_now(sql)).replace(microsecond=0) - timedelta(hours=1)
-    job_id = await add_job(sql, "launch", "once", past.isoformat(), None)
+    job_id = await add_job(sql, "launch", schedule_type="once", schedule=past.isoformat())
     assert (await run(db, settings)).stats["completed_once"] == 1
     later = past + timedelta(minutes=30)
     await sql.execute("update cron_jobs set schedule = $2 where id = $1", job_id, later.isoformat())
@@ -265,8 +241,8 @@ async def test_a_rescheduled_once_fires_again_at_its_new_instant(db, settings, s
 
 async def test_first_next_run_at_is_the_next_tick_not_now(db, settings, sql):
     before = await db_now(sql)
-    tokyo = await add_job(sql, "tokyo-9am", "cron", "0 9 * * *", None, timezone="Asia/Tokyo")
-    hourly = await add_job(sql, "hourly", "interval", "1h", None)
+    tokyo = await add_job(sql, "tokyo-9am", schedule_type="cron", schedule="0 9 * * *", timezone="Asia/Tokyo")
+    hourly = await add_job(sql, "hourly", schedule_type="interval", schedule="1h")
 
     result = await run(db, settings)
     after = await db_now(sql)
@@ -282,9 +258,9 @@ async def test_first_next_run_at_is_the_next_tick_not_now(db, settings, sql):
 async def test_disabled_vercel_and_manual_jobs_are_ignored(db, settings, sql):
     due = (await db_now(sql)) - timedelta(minutes=5)
     ids = [
-        await add_job(sql, "disabled", "cron", "* * * * *", due, enabled=False),
-        await add_job(sql, "manual", "manual", None, due),
-        await add_job(sql, "from-vercel", "vercel", "* * * * *", due),
+        await add_job(sql, "disabled", schedule_type="cron", schedule="* * * * *", next_run_at=due, enabled=False),
+        await add_job(sql, "manual", schedule_type="manual", schedule=None, next_run_at=due),
+        await add_job(sql, "from-vercel", schedule_type="vercel", schedule="* * * * *", next_run_at=due),
     ]
     snapshot = await sql.fetch("select * from cron_jobs order by id")
     result = await run(db, settings)
@@ -296,14 +272,22 @@ async def test_disabled_vercel_and_manual_jobs_are_ignored(db, settings, sql):
 
 async def test_garbage_rows_get_a_clear_error_and_the_rest_proceed(db, settings, sql):
     due = (await db_now(sql)).replace(microsecond=0) - timedelta(minutes=1)
-    good = await add_job(sql, "good", "interval", "5m", due)
+    good = await add_job(sql, "good", schedule_type="interval", schedule="5m", next_run_at=due)
     bad = {
-        await add_job(sql, "bad-cron", "cron", "61 * * * *", due): "cron schedule '61 * * * *' is not valid",
-        await add_job(sql, "bad-zone", "cron", "0 9 * * *", None, timezone="Mars/Olympus"): "timezone 'Mars/Olympus'",
-        await add_job(sql, "bad-interval", "interval", "every 5 minutes", due): "interval schedule 'every 5 minutes'",
-        await add_job(sql, "bad-once", "once", "tomorrow", None): "once schedule 'tomorrow' is not an ISO 8601",
-        await add_job(sql, "never", "cron", "0 0 30 2 *", due): "never fires",
-        await add_job(sql, "empty", "cron", None, due): "cron schedule is empty",
+        await add_job(
+            sql, "bad-cron", schedule_type="cron", schedule="61 * * * *", next_run_at=due
+        ): "cron schedule '61 * * * *' is not valid",
+        await add_job(
+            sql, "bad-zone", schedule_type="cron", schedule="0 9 * * *", timezone="Mars/Olympus"
+        ): "timezone 'Mars/Olympus'",
+        await add_job(
+            sql, "bad-interval", schedule_type="interval", schedule="every 5 minutes", next_run_at=due
+        ): "interval schedule 'every 5 minutes'",
+        await add_job(
+            sql, "bad-once", schedule_type="once", schedule="tomorrow"
+        ): "once schedule 'tomorrow' is not an ISO 8601",
+        await add_job(sql, "never", schedule_type="cron", schedule="0 0 30 2 *", next_run_at=due): "never fires",
+        await add_job(sql, "empty", schedule_type="cron", schedule=None, next_run_at=due): "cron schedule is empty",
     }
 
     result = await run(db, settings)
@@ -343,7 +327,7 @@ async def test_garbage_rows_get_a_clear_error_and_the_rest_proceed(db, settings,
 async def test_limit_caps_the_jobs_handled(db, settings, sql):
     due = (await db_now(sql)).replace(microsecond=0) - timedelta(minutes=1)
     for i in range(5):
-        await add_job(sql, f"job-{i}", "interval", "1h", due - timedelta(seconds=i))
+        await add_job(sql, f"job-{i}", schedule_type="interval", schedule="1h", next_run_at=due - timedelta(seconds=i))
     first = await run(db, settings, limit=2)
     assert (first.stats["enqueued"], first.has_more) == (2, True)
     rest = await run(db, settings)
@@ -352,10 +336,10 @@ async def test_limit_caps_the_jobs_handled(db, settings, sql):
 
 async def test_dry_run_changes_nothing(db, settings, sql):
     due = (await db_now(sql)).replace(microsecond=0) - timedelta(minutes=1)
-    await add_job(sql, "due", "interval", "1h", due)
-    await add_job(sql, "once", "once", due.isoformat(), due)
-    await add_job(sql, "new", "cron", "0 * * * *", None)
-    await add_job(sql, "bad", "cron", "nope", due)
+    await add_job(sql, "due", schedule_type="interval", schedule="1h", next_run_at=due)
+    await add_job(sql, "once", schedule_type="once", schedule=due.isoformat(), next_run_at=due)
+    await add_job(sql, "new", schedule_type="cron", schedule="0 * * * *")
+    await add_job(sql, "bad", schedule_type="cron", schedule="nope", next_run_at=due)
     snapshot = await sql.fetch("select * from cron_jobs order by id")
 
     result = await run(db, settings, dry_run=True)
@@ -370,7 +354,7 @@ async def test_dry_run_changes_nothing(db, settings, sql):
 async def test_http_route_runs_the_job(client, sql):
     assert "schedule" in JOBS
     due = (await db_now(sql)).replace(microsecond=0) - timedelta(minutes=1)
-    job_id = await add_job(sql, "hook", "interval", "15m", due)
+    job_id = await add_job(sql, "hook", schedule_type="interval", schedule="15m", next_run_at=due)
 
     dry = await client.get("/api/cron/schedule?dry_run=true", headers=AUTH)
     assert dry.status_code == 200 and dry.json()["stats"]["would_enqueue"] == 1
@@ -388,8 +372,8 @@ async def test_http_route_runs_the_job(client, sql):
 
 async def test_http_route_reports_garbage_as_partial(client, sql):
     due = (await db_now(sql)) - timedelta(minutes=1)
-    await add_job(sql, "good", "interval", "15m", due)
-    await add_job(sql, "bad", "interval", "soon", due)
+    await add_job(sql, "good", schedule_type="interval", schedule="15m", next_run_at=due)
+    await add_job(sql, "bad", schedule_type="interval", schedule="soon", next_run_at=due)
     response = await client.get("/api/cron/schedule", headers=AUTH)
     assert response.status_code == 200
     body = response.json()

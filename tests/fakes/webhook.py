@@ -13,6 +13,12 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import respx
+
+from tests.factories import HOOK
+
+WEBHOOK_SECRET = "whsec-test-0123456789"
+
 
 @dataclass
 class Hit:
@@ -67,3 +73,8 @@ async def local_receiver(delay: float = 0.0, hits: list[Hit] | None = None) -> A
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
         await server.wait_closed()
+
+
+def hook_route(http_mock: respx.MockRouter, url: str = HOOK, **mock: Any) -> respx.Route:
+    """A respx route for a webhook target, where only behaviour matters."""
+    return http_mock.post(url).mock(**mock)

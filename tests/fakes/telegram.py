@@ -13,10 +13,13 @@ import asyncio
 import json
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
+
+import httpx
 
 
 @dataclass(frozen=True)
@@ -124,3 +127,40 @@ class FakeTelegram:
             index = len(self.calls)
             self.calls.append(call)
         return index, *self.answer(call, index)
+
+
+# -- a respx side effect, where only behaviour matters (no timing, no sockets) --------------------
+
+TOKEN = "123456:TEST-secret_token-abcdef"
+API = "https://telegram.test"
+
+RespxAnswer = Callable[[int, int], tuple[int, dict[str, Any]]]  # (chat_id, call index) -> (status, body)
+
+
+def ok_answer(chat_id: int, index: int) -> tuple[int, dict[str, Any]]:
+    return 200, {"ok": True, "result": {"message_id": index + 1, "chat": {"id": chat_id}}}
+
+
+def error_answer(status: int, description: str, **parameters: Any) -> tuple[int, dict[str, Any]]:
+    body: dict[str, Any] = {"ok": False, "error_code": status, "description": description}
+    if parameters:
+        body["parameters"] = parameters
+    return status, body
+
+
+class RespxTelegram:
+    """A respx side effect playing Telegram: records each call, answers with `answer`."""
+
+    def __init__(self) -> None:
+        self.answer: RespxAnswer = ok_answer
+        self.calls: list[tuple[float, int, str, str]] = []  # (monotonic time, chat_id, text, url path)
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        data = json.loads(request.content)
+        index = len(self.calls)
+        self.calls.append((time.monotonic(), data["chat_id"], data["text"], request.url.path))
+        status, body = self.answer(data["chat_id"], index)
+        return httpx.Response(status, json=body)
+
+    def chats(self) -> Counter[int]:
+        return Counter(chat for _, chat, _, _ in self.calls)
