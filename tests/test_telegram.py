@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from lib.outbound.pace import Pace, dispatch
+from lib.outbound.pace import Dispatcher, Pace
 from lib.outbound.telegram import (
     DEFAULT_TEXT,
     MAX_TEXT_UNITS,
@@ -103,20 +103,21 @@ MISSING = object()
 async def collect(
     items: list[Any], *, key: Callable[[Any], Any], send: Callable[[Any], Any], **options: Any
 ) -> list[Any]:
-    """dispatch, with each item's result by position; every item must be done exactly once."""
+    """A Dispatcher's run, with each item's result by position; every item must be done exactly once."""
     results: list[Any] = [MISSING] * len(items)
 
     def done(pair: tuple[int, Any], result: Any) -> None:
         assert results[pair[0]] is MISSING
         results[pair[0]] = result
 
-    await dispatch(
-        list(enumerate(items)),
+    cutoff = options.pop("cutoff")
+    dispatcher: Dispatcher[tuple[int, Any], Any] = Dispatcher(
         key=lambda pair: key(pair[1]),
         send=lambda pair, sent: send(pair[1]),
         done=done,
         **options,
     )
+    await dispatcher.run(list(enumerate(items)), cutoff=cutoff)
     assert MISSING not in results
     return results
 
@@ -223,15 +224,13 @@ async def test_dispatch_asks_for_more_while_the_last_sends_are_in_flight() -> No
         done_when_asked.append(sorted(done))
         return feed.pop(0)
 
-    await dispatch(
-        [1, 2],
+    dispatcher = Dispatcher(
         pace=Pace(per_second=10_000, concurrency=4),
         key=lambda i: i,
         send=lambda item, sent: send(item),
         done=lambda item, result: done.append(item),
-        cutoff=time.monotonic() + 30,
-        more=more,
     )
+    await dispatcher.run([1, 2], cutoff=time.monotonic() + 30, more=more)
     assert sorted(done) == [1, 2, 3, 4, 5, 6]
     assert feed == []
     # No gap between batches: the next was asked for before the previous had finished.

@@ -29,7 +29,7 @@ from lib.db import DatabaseError
 from lib.deadline import RESERVE_SECONDS
 from lib.jobs.base import Job, JobContext, JobResult
 from lib.jobs.settling import Settler
-from lib.outbound.pace import Pace, dispatch
+from lib.outbound.pace import Dispatcher, Pace
 from lib.outbound.telegram import Delivery, message_text, send_message, token_problem
 from lib.settings import Settings
 
@@ -57,66 +57,6 @@ class TelegramMisconfigured(RuntimeError):
     """Telegram refused the bot token or the API base: no reminder is at fault, the run is."""
 
 
-@dataclass(frozen=True)
-class Claimed:
-    id: int
-    telegram_id: int | None
-    draft_text: str | None
-    attempts: int
-    claim_token: str
-    due_at: datetime
-
-    @classmethod
-    def from_row(cls, row: dict[str, Any]) -> Claimed:
-        """The claimed row, checked; ValueError naming the column when it cannot be handled."""
-        telegram_id, draft_text, attempts = row.get("telegram_id"), row.get("draft_text"), row.get("attempts")
-        if telegram_id is not None and not _is_int(telegram_id):
-            raise ValueError(f"telegram_id is not an integer chat id (got {_json_type(telegram_id)})")
-        if draft_text is not None and not isinstance(draft_text, str):
-            raise ValueError(f"draft_text is not text (got {_json_type(draft_text)})")
-        if not isinstance(attempts, int) or isinstance(attempts, bool):
-            raise ValueError(f"attempts is not an integer (got {_json_type(attempts)})")
-        return cls(
-            id=int(row["id"]),
-            telegram_id=telegram_id,
-            draft_text=draft_text,
-            attempts=attempts,
-            claim_token=str(row["claim_token"]),
-            due_at=parse_due_at(row.get("due_at")),
-        )
-
-
-def parse_due_at(value: Any) -> datetime:
-    """A claimed row's due_at as an aware datetime; ValueError saying why it is not a usable time.
-
-    Postgres stores times Python cannot hold (±infinity, BC dates, years past
-    9999) and serializes them as text `fromisoformat` refuses; such a row is
-    bad data, not a reason to stop the sweep.
-    """
-    if not isinstance(value, str):
-        raise ValueError(f"due_at is not a timestamp (got {_json_type(value)})")
-    if value in ("infinity", "-infinity"):
-        raise ValueError(f"due_at is {value}, not a time a reminder can be due")
-    if value.endswith(" BC"):
-        raise ValueError(f"due_at {value!r} is a BC date, not a time a reminder can be due")
-    try:
-        due_at = datetime.fromisoformat(value)
-    except ValueError:
-        raise ValueError(f"due_at {value[:40]!r} is outside the dates this service can handle") from None
-    if due_at.tzinfo is None:
-        raise ValueError(f"due_at {value!r} has no time zone")
-    return due_at
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _json_type(value: Any) -> str:
-    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", float: "a number"}
-    return "null" if value is None else names.get(type(value), type(value).__name__)
-
-
 def config_problem(settings: Settings) -> str | None:
     token = settings.telegram_bot_token
     problem = token_problem(token.get_secret_value() if token else None)
@@ -142,18 +82,16 @@ async def reminders(ctx: JobContext) -> JobResult:
 
     sweep = _Sweep(ctx, hours, _cutoff(ctx))
     try:
-        await dispatch(
-            [],
-            more=sweep.claim,
+        dispatcher = Dispatcher(
             pace=Pace(settings.telegram_max_per_second, MAX_IN_FLIGHT),
             key=lambda claimed: claimed.telegram_id,
             send=sweep.send,
             done=sweep.done,
-            cutoff=sweep.cutoff,
             retry_after=lambda delivery: delivery.retry_after,
             stop=lambda delivery: delivery.outcome == "misconfigured",
             max_tries=MAX_TRIES_PER_RUN,
         )
+        await dispatcher.run([], cutoff=sweep.cutoff, more=sweep.claim)
     finally:
         # Whatever happened, every outcome the run has is written before it ends.
         settle_errors = await sweep.settler.close()

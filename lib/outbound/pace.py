@@ -7,7 +7,7 @@
 - A rate-limit answer pauses every send for as long as the provider asks, and
   the item goes again afterwards.
 
-`dispatch` never lets one slow key hold up the others: it always sends the
+`Dispatcher` never lets one slow key hold up the others: it always sends the
 oldest item whose key is free, so three reminders to one chat wait their turn
 while the rest of the batch goes out.
 
@@ -27,7 +27,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -102,103 +102,137 @@ class Pace:
         self.paused_until = max(self.paused_until, time.monotonic() + wait)
 
 
-async def dispatch(
-    items: Sequence[T],
-    *,
-    pace: Pace,
-    key: Callable[[T], Hashable],
-    send: Callable[[T, Callable[[], None]], Coroutine[Any, Any, R]],
-    done: Callable[[T, R | None], None],
-    cutoff: float,
-    more: Callable[[], Awaitable[Sequence[T]]] | None = None,
-    retry_after: Callable[[R], float | None] = lambda _: None,
-    stop: Callable[[R], bool] = lambda _: False,
-    max_tries: int = 3,
-) -> None:
-    """Send `items` (oldest first) at `pace`, calling `done(item, result)` once per item.
+def _no_retry_after(result: Any) -> float | None:
+    return None
+
+
+def _never_stop(result: Any) -> bool:
+    return False
+
+
+@dataclass
+class Dispatcher(Generic[T, R]):
+    """Sends items (oldest first) at `pace`, calling `done(item, result)` once per item.
+
+    The fields say how to send; `run` says what, and until when.
 
     - `send(item, sent)` delivers one item and calls `sent()` when its request
-      has actually left (it may not, then the decision time counts).
-    - `more()` is asked for the next items as soon as every item so far has
-      started, while the last sends are still in flight, so a caller feeding
-      batches pays no gap between them. An empty answer ends the feed.
-    - No send starts after `cutoff` (a monotonic time), and `more` is not
-      asked after it. Items never sent are done with None.
+      has actually left (it may not, then the decision time counts). It must
+      not raise for a failed delivery: it returns a result saying so.
     - When `retry_after(result)` gives seconds, all sending pauses that long
       and the item goes again, up to `max_tries` sends in all; if it cannot,
       it is done with that rate-limit result.
     - When `stop(result)` is true, nothing more is sent (sends in flight finish).
-    - `send` must not raise for a failed delivery: it returns a result saying so.
+
+    One run at a time: the rest of the fields are that run's state.
     """
-    queue: list[T] = list(items)
-    tries = [0] * len(queue)
-    waiting = list(range(len(queue)))  # indexes into queue, oldest first
-    limited: dict[int, R] = {}  # the rate-limit answer of items waiting to go again
-    running: dict[asyncio.Task[R], int] = {}
-    stopped = False
-    fed = more is None
 
-    def finish(task: asyncio.Task[R]) -> None:
-        nonlocal stopped
-        index = running.pop(task)
-        result = task.result()
-        if stop(result):
-            stopped = True
-        else:
-            delay = retry_after(result)
-            if delay is not None:
-                pace.pause(delay)
-                if tries[index] < max_tries:
-                    limited[index] = result
-                    bisect.insort(waiting, index)
-                    return
-        done(queue[index], result)
+    pace: Pace
+    key: Callable[[T], Hashable]
+    send: Callable[[T, Callable[[], None]], Coroutine[Any, Any, R]]
+    done: Callable[[T, R | None], None]
+    retry_after: Callable[[R], float | None] = _no_retry_after
+    stop: Callable[[R], bool] = _never_stop
+    max_tries: int = 3
 
-    async def wait_for_running(limit: float | None) -> None:
-        finished, _ = await asyncio.wait(running, timeout=limit, return_when=asyncio.FIRST_COMPLETED)
+    _queue: list[T] = field(init=False, default_factory=list)
+    _tries: list[int] = field(init=False, default_factory=list)
+    # Indexes into _queue, oldest first.
+    _waiting: list[int] = field(init=False, default_factory=list)
+    # The rate-limit answer of items waiting to go again.
+    _limited: dict[int, R] = field(init=False, default_factory=dict)
+    _running: dict[asyncio.Task[R], int] = field(init=False, default_factory=dict)
+    _stopped: bool = field(init=False, default=False)
+
+    async def run(
+        self, items: Sequence[T], *, cutoff: float, more: Callable[[], Awaitable[Sequence[T]]] | None = None
+    ) -> None:
+        """Send `items`, then whatever `more()` gives, until it gives nothing or `cutoff` passes.
+
+        - `more()` is asked for the next items as soon as every item so far has
+          started, while the last sends are still in flight, so a caller feeding
+          batches pays no gap between them. An empty answer ends the feed.
+        - No send starts after `cutoff` (a monotonic time), and `more` is not
+          asked after it. Items never sent are done with None.
+        """
+        if self._running:
+            raise RuntimeError("a Dispatcher runs one batch at a time")
+        self._queue, self._tries, self._waiting, self._limited = [], [], [], {}
+        self._stopped = False
+        self._add(items)
+        fed = more is None
+        try:
+            while True:
+                if not self._waiting and not self._stopped and not fed and self._can_start_before(cutoff):
+                    assert more is not None
+                    fresh = await more()
+                    fed = not fresh
+                    self._add(fresh)
+                    continue
+                if self._stopped or not self._waiting:
+                    if not self._running:
+                        break
+                    await self._wait_for_running(None)
+                    continue
+                index, at = _next_item(self._waiting, self._queue, self.key, self.pace)
+                if at > cutoff:
+                    # Pace only moves later, so nothing waiting can go in time.
+                    self._stopped = True
+                    continue
+                now = time.monotonic()
+                full = len(self._running) >= self.pace.concurrency
+                if at > now or full:
+                    if self._running:
+                        # A send finishing may free a slot, pause everything or put an item back.
+                        await self._wait_for_running(None if full else at - now)
+                    else:
+                        await asyncio.sleep(at - now)
+                    continue
+                self._start(index, now)
+        finally:
+            for task in self._running:
+                task.cancel()
+            self._running.clear()
+        for index in self._waiting:
+            self.done(self._queue[index], self._limited.get(index))
+
+    def _can_start_before(self, cutoff: float) -> bool:
+        # Ask for more only for what could still go before the cutoff (not during a long 429 pause).
+        return max(time.monotonic(), self.pace.global_ready_at()) < cutoff
+
+    def _add(self, items: Sequence[T]) -> None:
+        start = len(self._queue)
+        self._queue.extend(items)
+        self._tries.extend(0 for _ in items)
+        self._waiting.extend(range(start, len(self._queue)))
+
+    def _start(self, index: int, now: float) -> None:
+        self._waiting.remove(index)
+        self._limited.pop(index, None)
+        self._tries[index] += 1
+        item = self._queue[index]
+        sent = self.pace.record(self.key(item), now)
+        self._running[asyncio.create_task(self.send(item, sent))] = index
+
+    async def _wait_for_running(self, limit: float | None) -> None:
+        finished, _ = await asyncio.wait(self._running, timeout=limit, return_when=asyncio.FIRST_COMPLETED)
         for task in finished:
-            finish(task)
+            self._finish(task)
 
-    try:
-        while True:
-            if not waiting and not stopped and not fed and max(time.monotonic(), pace.global_ready_at()) < cutoff:
-                # Ask only for what could still go before the cutoff (not during a long 429 pause).
-                assert more is not None
-                fresh = await more()
-                fed = not fresh
-                queue.extend(fresh)
-                tries.extend(0 for _ in fresh)
-                waiting.extend(range(len(queue) - len(fresh), len(queue)))
-                continue
-            if stopped or not waiting:
-                if not running:
-                    break
-                await wait_for_running(None)
-                continue
-            index, at = _next_item(waiting, queue, key, pace)
-            if at > cutoff:
-                # Pace only moves later, so nothing waiting can go in time.
-                stopped = True
-                continue
-            now = time.monotonic()
-            if at > now or len(running) >= pace.concurrency:
-                full = len(running) >= pace.concurrency
-                if running:
-                    # A send finishing may free a slot, pause everything or put an item back.
-                    await wait_for_running(None if full else at - now)
-                else:
-                    await asyncio.sleep(at - now)
-                continue
-            waiting.remove(index)
-            limited.pop(index, None)
-            tries[index] += 1
-            sent = pace.record(key(queue[index]), now)
-            running[asyncio.create_task(send(queue[index], sent))] = index
-    finally:
-        for task in running:
-            task.cancel()
-    for index in waiting:
-        done(queue[index], limited.get(index))
+    def _finish(self, task: asyncio.Task[R]) -> None:
+        index = self._running.pop(task)
+        result = task.result()
+        if self.stop(result):
+            self._stopped = True
+        else:
+            delay = self.retry_after(result)
+            if delay is not None:
+                self.pace.pause(delay)
+                if self._tries[index] < self.max_tries:
+                    self._limited[index] = result
+                    bisect.insort(self._waiting, index)
+                    return
+        self.done(self._queue[index], result)
 
 
 def _next_item(waiting: list[int], items: Sequence[T], key: Callable[[T], Hashable], pace: Pace) -> tuple[int, float]:
