@@ -2,7 +2,9 @@
 """The two commands, on a machine with nothing but Python 3.11+.
 
     python3 dev.py local   # embedded Postgres + app on 127.0.0.1:3000 + local cron runner
-    python3 dev.py test    # the test suite (extra arguments go to pytest)
+    python3 dev.py test    # the gate: ruff check, ruff format --check, mypy, then pytest
+                           # (extra arguments go to pytest; --no-lint skips the static
+                           # checks for a quick local run; CI runs the plain command)
 
 and two helpers:
 
@@ -90,6 +92,34 @@ def run_child(args: list[str], env: dict[str, str] | None = None) -> int:
             continue
 
 
+LINTED = ["lib", "api", "tests", "bench", "dev.py"]
+
+
+def static_checks() -> list[tuple[str, list[str]]]:
+    """The gate's steps before pytest, in order: (name, command)."""
+    return [
+        ("ruff check", [str(PYTHON), "-m", "ruff", "check", *LINTED]),
+        ("ruff format --check", [str(PYTHON), "-m", "ruff", "format", "--check", *LINTED]),
+        # Strict on what deploys; pyproject.toml's override loosens tests and bench.
+        ("mypy", [str(PYTHON), "-m", "mypy", *LINTED]),
+    ]
+
+
+def gate(pytest_args: list[str]) -> int:
+    """Each step fails the gate with one line naming it; pytest's exit code 5 (nothing collected) fails too."""
+    lint = "--no-lint" not in pytest_args
+    pytest_args = [arg for arg in pytest_args if arg != "--no-lint"]
+    steps = static_checks() if lint else []
+    steps.append(("pytest", [str(PYTHON), "-m", "pytest", *pytest_args]))
+    for name, args in steps:
+        print(f"dev.py test: {name}", flush=True)
+        code = run_child(args)
+        if code != 0:
+            print(f"dev.py test: FAILED at {name} (exit code {code})", file=sys.stderr, flush=True)
+            return code
+    return 0
+
+
 def main() -> int:
     if len(sys.argv) < 2 or sys.argv[1] not in ("local", "test", "bench", "cli"):
         print(__doc__)
@@ -100,7 +130,7 @@ def main() -> int:
     if command == "local":
         args = [str(PYTHON), "-m", "lib", "local", *rest]
     elif command == "test":
-        args = [str(PYTHON), "-m", "pytest", *rest]
+        return gate(rest)
     elif command == "cli":
         args = [str(PYTHON), "-m", "lib", *rest]
         local = _local_database_url()

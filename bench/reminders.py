@@ -70,7 +70,7 @@ async def _sweep(dsn: str, api_base: str, per_second: float) -> tuple[JobResult,
     )
     database = CountingDatabase(database_for(settings))
     context = JobContext(
-        db=database,  # type: ignore[arg-type]
+        db=database,
         settings=settings,
         deadline=Deadline.after(settings.run_time_budget_seconds),
         run_id=0,

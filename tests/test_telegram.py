@@ -224,7 +224,7 @@ async def test_dispatch_asks_for_more_while_the_last_sends_are_in_flight() -> No
         done_when_asked.append(sorted(done))
         return feed.pop(0)
 
-    dispatcher = Dispatcher(
+    dispatcher: Dispatcher[int, int] = Dispatcher(
         pace=Pace(per_second=10_000, concurrency=4),
         key=lambda i: i,
         send=lambda item, sent: send(item),

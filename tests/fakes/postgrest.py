@@ -226,9 +226,7 @@ class PostgrestEmulator:
                 names = list(row["names"]) + [""] * (count - len(row["names"]))
                 params = tuple((names[i], row["types"][i], i < count - row["defaults"]) for i in range(count))
                 settings = tuple(tuple(s.split("=", 1)) for s in row["settings"])
-                routines.setdefault(row["name"], []).append(
-                    Routine(row["name"], params, row["volatility"], settings)  # type: ignore[arg-type]
-                )
+                routines.setdefault(row["name"], []).append(Routine(row["name"], params, row["volatility"], settings))
             self._routines = routines
         return self._routines
 
