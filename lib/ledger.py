@@ -1,4 +1,7 @@
-"""The run ledger (cron_runs) and the one JSON log line per run."""
+"""What a run reports, and the one JSON log line per run.
+
+The ledger's SQL calls (begin_run, end_run, list_runs) are in lib/db/queries/runs.py.
+"""
 
 from __future__ import annotations
 
@@ -10,16 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from lib.db import Database
-
-
-class RunStart(BaseModel):
-    run_id: int
-    acquired: bool
-    started_at: datetime
-    held_by: int | None = None
-    # The job is paused (cron_jobs.enabled = false): recorded as skipped, nothing ran.
-    paused: bool = False
+from lib.db.statuses import RunStatus, Trigger
 
 
 class RunReport(BaseModel):
@@ -27,8 +21,8 @@ class RunReport(BaseModel):
 
     job: str
     run_id: int | None
-    status: str  # ok | partial | skipped | error
-    trigger: str
+    status: RunStatus
+    trigger: Trigger
     request_id: str
     started_at: datetime | None = None
     duration_ms: int = 0
@@ -39,11 +33,11 @@ class RunReport(BaseModel):
 
     def body(self) -> dict[str, Any]:
         """The HTTP answer: the full report, or the short error shape on failure."""
-        if self.status == "error":
+        if self.status == RunStatus.ERROR:
             return {
                 "job": self.job,
                 "run_id": self.run_id,
-                "status": "error",
+                "status": RunStatus.ERROR,
                 "error": self.error,
                 "trigger": self.trigger,
                 "request_id": self.request_id,
@@ -61,41 +55,6 @@ def iso_z(moment: datetime | None) -> str | None:
 
 def new_run_key() -> str:
     return uuid.uuid4().hex
-
-
-async def begin_run(
-    db: Database,
-    *,
-    job: str,
-    trigger: str,
-    lease_seconds: int,
-    request_id: str,
-    dry_run: bool,
-    run_key: str | None = None,
-) -> RunStart:
-    """Open the run's ledger row and take the job's lease.
-
-    `run_key` (one per run) makes the call safe for the adapters to repeat
-    after a read timeout: a repeat returns the run the first call opened.
-    """
-    rows = await db.call(
-        "begin_run",
-        p_job=job,
-        p_trigger=trigger,
-        p_lease_seconds=lease_seconds,
-        p_request_id=request_id,
-        p_dry_run=dry_run,
-        p_run_key=run_key or new_run_key(),
-    )
-    return RunStart.model_validate(rows[0])
-
-
-async def end_run(
-    db: Database, *, run_id: int, status: str, stats: dict[str, Any], error: str | None, has_more: bool
-) -> int | None:
-    """Close the ledger row; returns its duration in ms, or None if the row was not ours to close."""
-    rows = await db.call("end_run", p_run_id=run_id, p_status=status, p_stats=stats, p_error=error, p_has_more=has_more)
-    return int(rows[0]["duration_ms"]) if rows else None
 
 
 def log_run(report: RunReport) -> None:

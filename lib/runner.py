@@ -10,9 +10,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from lib.db import Database, DatabaseError
+from lib.db.queries.runs import begin_run, end_run
+from lib.db.statuses import RunStatus, Trigger
 from lib.deadline import Deadline, deadline_scope
 from lib.jobs.base import Job, JobContext
-from lib.ledger import RunReport, begin_run, end_run, log_run, new_run_key
+from lib.ledger import RunReport, log_run, new_run_key
 from lib.settings import Settings
 
 log = logging.getLogger("cronrelay.runner")
@@ -32,7 +34,7 @@ async def run_job(
     *,
     db: Database,
     settings: Settings,
-    trigger: str,
+    trigger: Trigger,
     request_id: str | None = None,
     dry_run: bool = False,
     limit: int | None = None,
@@ -55,7 +57,7 @@ async def run_job(
     report = RunReport(
         job=job.name,
         run_id=start.run_id,
-        status="skipped",
+        status=RunStatus.SKIPPED,
         trigger=trigger,
         request_id=request_id,
         started_at=start.started_at,
@@ -87,10 +89,10 @@ async def run_job(
                 result = await job.run(context)
         report.stats = result.stats
         report.has_more = result.has_more
-        report.status = "partial" if result.has_more or result.failures else "ok"
+        report.status = RunStatus.PARTIAL if result.has_more or result.failures else RunStatus.OK
     except TimeoutError:
         log.error("job %s (run %s) overran its budget and was stopped", job.name, start.run_id)
-        report.status = "error"
+        report.status = RunStatus.ERROR
         report.stats = {}
         report.error = (
             f"stopped after overrunning its time budget of {settings.run_time_budget_seconds:g} s; "
@@ -98,7 +100,7 @@ async def run_job(
         )
     except Exception as error:  # the run fails as a whole; the log gets the traceback
         log.exception("job %s (run %s) failed", job.name, start.run_id)
-        report.status = "error"
+        report.status = RunStatus.ERROR
         report.stats = {}
         report.error = one_line(error)
 
@@ -115,7 +117,7 @@ async def run_job(
         # The work may be done but cannot be recorded; the lease will expire and
         # the ledger will show the run as abandoned.
         log.exception("job %s (run %s): closing the run failed", job.name, start.run_id)
-        report.status = "error"
+        report.status = RunStatus.ERROR
         report.error = f"could not record the run's outcome: {one_line(error)}"
         duration = None
     report.duration_ms = duration if duration is not None else int((time.monotonic() - clock) * 1000)

@@ -22,14 +22,19 @@ import contextlib
 import json
 import sys
 import uuid
-from typing import Any
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict
+from typing import Any, TypeVar
 
 from lib.cli.tables import requests_table, runs_table
-from lib.db import DatabaseError, Row, database_for
+from lib.db import Database, DatabaseError, database_for
+from lib.db.queries.run_requests import list_run_requests, request_run
+from lib.db.queries.runs import list_runs
+from lib.db.statuses import RequestStatus, Trigger
 from lib.jobs.registry import JOBS
 from lib.settings import SettingsError, get_settings
 
-REQUEST_STATUSES = ("queued", "running", "done", "error")
+T = TypeVar("T")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -49,7 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     runs.add_argument("--limit", type=_positive_int, default=20, help="at most this many rows (default: %(default)s)")
     runs.add_argument("--json", action="store_true", help="print the full rows as one JSON array instead")
     requests = commands.add_parser("requests", help="run requests, newest first, as a table")
-    requests.add_argument("--status", choices=REQUEST_STATUSES)
+    requests.add_argument("--status", choices=[str(status) for status in RequestStatus])
     requests.add_argument(
         "--limit", type=_positive_int, default=20, help="at most this many rows (default: %(default)s)"
     )
@@ -106,7 +111,7 @@ async def _run(name: str, dry_run: bool, limit: int | None) -> int:
         # JSON document (the result) that a script can parse.
         with contextlib.redirect_stdout(sys.stderr):
             report = await run_job(
-                job, db=db, settings=settings, trigger="cli", dry_run=dry_run, limit=limit, jobs=JOBS
+                job, db=db, settings=settings, trigger=Trigger.CLI, dry_run=dry_run, limit=limit, jobs=JOBS
             )
     finally:
         # asyncio.run closes the loop next; its connections go with it, not at exit.
@@ -115,11 +120,11 @@ async def _run(name: str, dry_run: bool, limit: int | None) -> int:
     return 1 if report.status == "error" else 0
 
 
-async def _call(function: str, **args: Any) -> list[Row]:
-    """One port call on a database opened for this command, closed after it."""
+async def _with_database(query: Callable[[Database], Awaitable[T]]) -> T:
+    """One query on a database opened for this command, closed after it."""
     db = database_for(get_settings())
     try:
-        return await db.call(function, **args)
+        return await query(db)
     finally:
         await db.close()
 
@@ -127,30 +132,28 @@ async def _call(function: str, **args: Any) -> list[Row]:
 async def _request(job: str, payload: dict[str, Any] | None, project: str) -> int:
     # One key per command: if the adapter retries a call that had committed, the
     # repeat returns this request instead of queueing a second one.
-    rows = await _call(
-        "request_run",
-        job_name=job,
-        project_id=project,
-        requested_by="cli",
-        payload=payload,
-        dedup_key=f"cli:{uuid.uuid4()}",
+    requested = await _with_database(
+        lambda db: request_run(
+            db, job_name=job, project_id=project, requested_by="cli", payload=payload, dedup_key=f"cli:{uuid.uuid4()}"
+        )
     )
     # request_run names its output column `project` (its argument holds `project_id`).
-    request = {**rows[0], "project_id": rows[0]["project"]}
-    del request["project"]
+    request = asdict(requested)
+    request["project_id"] = request.pop("project")
     print(json.dumps({"job": job, **request}))
     return 0
 
 
 async def _runs(job: str | None, limit: int, as_json: bool) -> int:
-    rows = await _call("list_runs", p_job=job, p_limit=limit)
-    print(json.dumps(rows, indent=2, default=str) if as_json else runs_table(rows))
+    rows = await _with_database(lambda db: list_runs(db, job=job, limit=limit))
+    print(json.dumps([asdict(row) for row in rows], indent=2, default=str) if as_json else runs_table(rows))
     return 0
 
 
 async def _requests(status: str | None, limit: int, as_json: bool) -> int:
-    rows = await _call("list_run_requests", p_status=status, p_limit=limit)
-    print(json.dumps(rows, indent=2, default=str) if as_json else requests_table(rows))
+    wanted = RequestStatus(status) if status else None
+    rows = await _with_database(lambda db: list_run_requests(db, status=wanted, limit=limit))
+    print(json.dumps([asdict(row) for row in rows], indent=2, default=str) if as_json else requests_table(rows))
     return 0
 
 

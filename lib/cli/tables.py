@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
-Row = Mapping[str, Any]
+from lib.db.queries.run_requests import RequestRow
+from lib.db.queries.runs import RunRow
+
+# A row to show: any mapping of column names to JSON values.
+Record = Mapping[str, Any]
 
 # Postgres's JSON form of a timestamptz: 2026-11-23T10:00:00.012345+00:00
 _TIMESTAMP = re.compile(r"^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(\.\d+)?([+-]\d{2}:?\d{2}|Z)$")
@@ -17,7 +21,7 @@ _TIMESTAMP = re.compile(r"^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(\.\d+)?([+-]\
 @dataclass(frozen=True)
 class Column:
     title: str
-    value: Callable[[Row], Any]
+    value: Callable[[Record], Any]
     # Longer cells are cut, so one huge result does not wreck the table.
     width: int = 40
 
@@ -40,7 +44,7 @@ def cell(value: Any, width: int = 40) -> str:
     return text if len(text) <= width else text[: max(1, width - 1)] + "…"
 
 
-def render(rows: Sequence[Row], columns: Sequence[Column]) -> str:
+def render(rows: Sequence[Record], columns: Sequence[Column]) -> str:
     """A header line, a rule, and one line per row; '(none)' when there are no rows."""
     if not rows:
         return "(none)"
@@ -54,12 +58,12 @@ def render(rows: Sequence[Row], columns: Sequence[Column]) -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
-def _outcome(row: Row) -> Any:
+def _outcome(row: Record) -> Any:
     """A run's stats, or its error when it failed."""
     return row.get("error") or row.get("stats")
 
 
-def _request_result(row: Row) -> Any:
+def _request_result(row: Record) -> Any:
     result = row.get("result") or None
     if isinstance(result, dict) and result.get("error"):
         return result["error"]
@@ -89,9 +93,9 @@ REQUEST_COLUMNS = (
 )
 
 
-def runs_table(rows: Sequence[Row]) -> str:
-    return render(rows, RUN_COLUMNS)
+def runs_table(rows: Sequence[RunRow]) -> str:
+    return render([asdict(row) for row in rows], RUN_COLUMNS)
 
 
-def requests_table(rows: Sequence[Row]) -> str:
-    return render(rows, REQUEST_COLUMNS)
+def requests_table(rows: Sequence[RequestRow]) -> str:
+    return render([asdict(row) for row in rows], REQUEST_COLUMNS)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from lib.db.queries.agents import list_stale_agents, mark_stale_agents_offline
 from lib.jobs.base import Job, JobContext, JobResult
 from lib.outbound.alert import send_agents_offline
 
@@ -17,19 +16,16 @@ async def check_stale(ctx: JobContext) -> JobResult:
     # Both functions answer one row (a count and a capped sample), never one
     # row per agent: Supabase's API would cut that at 1000 rows.
     if ctx.dry_run:
-        rows = await ctx.db.call(
-            "list_stale_agents", p_stale_after_seconds=stale_after, p_limit=ctx.limit, p_sample=SAMPLE_SIZE
-        )
-        count, sample = _count_and_sample(rows, "stale")
+        stale = await list_stale_agents(ctx.db, stale_after_seconds=stale_after, limit=ctx.limit, sample=SAMPLE_SIZE)
         return JobResult(
-            stats={"would_mark_offline": count, "agents": [agent["id"] for agent in sample]},
-            has_more=_hit_limit(count, ctx.limit),
+            stats={"would_mark_offline": stale.count, "agents": [agent["id"] for agent in stale.agents]},
+            has_more=_hit_limit(stale.count, ctx.limit),
         )
 
-    rows = await ctx.db.call(
-        "mark_stale_agents_offline", p_stale_after_seconds=stale_after, p_limit=ctx.limit, p_sample=SAMPLE_SIZE
+    marked = await mark_stale_agents_offline(
+        ctx.db, stale_after_seconds=stale_after, limit=ctx.limit, sample=SAMPLE_SIZE
     )
-    count, sample = _count_and_sample(rows, "marked")
+    count, sample = marked.count, marked.agents
     stats: dict[str, object] = {"marked_offline": count}
     url = ctx.settings.alert_webhook_url
     if count and url:
@@ -42,11 +38,6 @@ async def check_stale(ctx: JobContext) -> JobResult:
         if problem:
             stats["alert_error"] = problem
     return JobResult(stats=stats, has_more=_hit_limit(count, ctx.limit))
-
-
-def _count_and_sample(rows: list[dict[str, Any]], count_column: str) -> tuple[int, list[dict[str, Any]]]:
-    row = rows[0] if rows else {}
-    return int(row.get(count_column) or 0), list(row.get("agents") or [])
 
 
 def _hit_limit(count: int, limit: int | None) -> bool:

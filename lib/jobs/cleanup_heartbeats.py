@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 
 from lib.db import DatabaseError
+from lib.db.queries.heartbeats import count_expired_heartbeats, delete_expired_heartbeats
 from lib.jobs.base import Job, JobContext, JobResult
 
 MAX_LIMIT = 10_000_000
@@ -34,10 +35,7 @@ async def cleanup_heartbeats(ctx: JobContext) -> JobResult:
 
     if ctx.dry_run:
         most = ctx.limit or MAX_LIMIT
-        rows = await ctx.db.call(
-            "count_expired_heartbeats", p_retention_days=settings.heartbeat_retention_days, p_cap=most + 1
-        )
-        expired = int(rows[0]["expired"])
+        expired = await count_expired_heartbeats(ctx.db, retention_days=settings.heartbeat_retention_days, cap=most + 1)
         return JobResult(stats={"would_delete": min(expired, most)}, has_more=expired > most)
 
     deleted = batches = 0
@@ -51,8 +49,8 @@ async def cleanup_heartbeats(ctx: JobContext) -> JobResult:
             break
         started = time.monotonic()
         try:
-            rows = await ctx.db.call(
-                "delete_expired_heartbeats", p_retention_days=settings.heartbeat_retention_days, p_batch_size=size
+            count = await delete_expired_heartbeats(
+                ctx.db, retention_days=settings.heartbeat_retention_days, batch_size=size
             )
         except DatabaseError as error:
             if error.code != QUERY_CANCELED or size == 1:
@@ -60,7 +58,6 @@ async def cleanup_heartbeats(ctx: JobContext) -> JobResult:
             # The batch was rolled back whole; a smaller one fits the timeout.
             batch_size = max(1, size // 4)
             continue
-        count = int(rows[0]["deleted"])
         deleted += count
         batches += 1
         if count < size:

@@ -23,11 +23,19 @@ import json
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, replace
-from typing import Any, Literal
+from dataclasses import replace
+from typing import Any
 
 from lib.backoff import CAP_SECONDS, backoff_seconds
 from lib.db import DatabaseError
+from lib.db.queries.run_requests import (
+    QueuedRequest,
+    RequestSettle,
+    claim_run_requests,
+    list_due_run_requests,
+    settle_run_requests,
+)
+from lib.db.statuses import JobKind, RequestOutcome, RunStatus, Trigger
 from lib.deadline import RESERVE_SECONDS, Deadline
 from lib.jobs.base import Job, JobContext, JobResult
 from lib.jobs.settling import Settler
@@ -49,62 +57,55 @@ MIN_WORK_SECONDS = 1.0
 DRY_RUN_MAX = 1000
 DRY_RUN_SHOWN = 100
 
-Row = dict[str, Any]
-Kind = Literal["done", "error", "retry", "release"]
 # Which counter in the run's stats each settled outcome adds to.
-COUNTED_AS = {"done": "done", "error": "error", "retry": "retried", "release": "released"}
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """How one claimed request settles: one element of settle_run_requests' array."""
-
-    id: str
-    claim_token: str
-    outcome: Kind
-    result: dict[str, Any] | None = None
-    delay_seconds: float = 0.0
-    duration_ms: int | None = None
-    # The job's last_status when it is more than ok/error (a builtin run's `partial`).
-    job_status: str | None = None
+COUNTED_AS = {
+    RequestOutcome.DONE: "done",
+    RequestOutcome.ERROR: "error",
+    RequestOutcome.RETRY: "retried",
+    RequestOutcome.RELEASE: "released",
+}
 
 
 # -- outcomes -----------------------------------------------------------------
 
 
-def _done(row: Row, result: dict[str, Any], duration_ms: int, job_status: str | None = None) -> Outcome:
-    return Outcome(row["id"], row["claim_token"], "done", result, 0.0, duration_ms, job_status)
+def _done(row: QueuedRequest, result: dict[str, Any], duration_ms: int, job_status: str | None = None) -> RequestSettle:
+    return RequestSettle(row.id, row.claim_token, RequestOutcome.DONE, result, 0.0, duration_ms, job_status)
 
 
-def _error(row: Row, message: str, duration_ms: int | None = None, **details: Any) -> Outcome:
-    return Outcome(row["id"], row["claim_token"], "error", {"error": message, **details}, 0.0, duration_ms)
+def _error(row: QueuedRequest, message: str, duration_ms: int | None = None, **details: Any) -> RequestSettle:
+    return RequestSettle(row.id, row.claim_token, RequestOutcome.ERROR, {"error": message, **details}, 0.0, duration_ms)
 
 
-def _failed_attempt(row: Row, result: dict[str, Any], duration_ms: int, retry_after: float | None = None) -> Outcome:
+def _failed_attempt(
+    row: QueuedRequest, result: dict[str, Any], duration_ms: int, retry_after: float | None = None
+) -> RequestSettle:
     """A transient failure: queued again with backoff, or an error once the attempts are used."""
-    attempt, most = int(row["attempts"]), int(row["max_attempts"])
+    attempt, most = row.attempts, row.max_attempts
     if attempt >= most:
         message = f"{result.get('error', 'failed')} (gave up after {attempt} attempt{'s' if attempt != 1 else ''})"
-        return Outcome(row["id"], row["claim_token"], "error", {**result, "error": message}, 0.0, duration_ms)
+        return RequestSettle(
+            row.id, row.claim_token, RequestOutcome.ERROR, {**result, "error": message}, 0.0, duration_ms
+        )
     delay = backoff_seconds(attempt)
     if retry_after is not None:
         # The receiver said when to come back; never sooner, and never past the cap.
         delay = max(delay, min(retry_after, CAP_SECONDS))
     result = {**result, "attempt": attempt, "retry_in_seconds": round(delay, 1)}
-    return Outcome(row["id"], row["claim_token"], "retry", result, delay, duration_ms)
+    return RequestSettle(row.id, row.claim_token, RequestOutcome.RETRY, result, delay, duration_ms)
 
 
-def _release(row: Row, delay: float = 0.0) -> Outcome:
+def _release(row: QueuedRequest, delay: float = 0.0) -> RequestSettle:
     """Not attempted: back to the queue, attempt given back, result untouched."""
-    return Outcome(row["id"], row["claim_token"], "release", None, delay)
+    return RequestSettle(row.id, row.claim_token, RequestOutcome.RELEASE, None, delay)
 
 
 # -- what a request may not do ------------------------------------------------
 
 
-def _payload(row: Row) -> Any:
+def _payload(row: QueuedRequest) -> Any:
     # The request's own payload overrides the job's.
-    return row["payload"] if row["payload"] is not None else row["job_payload"]
+    return row.payload if row.payload is not None else row.job_payload
 
 
 def _json_type(value: Any) -> str:
@@ -112,19 +113,19 @@ def _json_type(value: Any) -> str:
     return "null" if value is None else names.get(type(value), type(value).__name__)
 
 
-def _builtin_target(row: Row) -> str:
-    return str(row["job_target"] or row["job_name"])
+def _builtin_target(row: QueuedRequest) -> str:
+    return str(row.job_target or row.job_name)
 
 
-def preflight(row: Row, settings: Settings, jobs: Mapping[str, Job]) -> str | None:
+def preflight(row: QueuedRequest, settings: Settings, jobs: Mapping[str, Job]) -> str | None:
     """Why this request can never run, as one line for result.error; None when it can be tried."""
-    if row.get("exhausted"):
-        return f"abandoned: no result before its lease expired, and all {row['attempts']} attempts are used"
+    if row.exhausted:
+        return f"abandoned: no result before its lease expired, and all {row.attempts} attempts are used"
     payload = _payload(row)
     if not isinstance(payload, dict):
         return f"payload must be a JSON object, got {_json_type(payload)}"
-    kind = row["job_kind"]
-    if kind == "builtin":
+    kind = row.job_kind
+    if kind == JobKind.BUILTIN:
         target = _builtin_target(row)
         if target == NAME:
             return f"{NAME} cannot be run by a run request: it is the drain itself"
@@ -133,17 +134,17 @@ def preflight(row: Row, settings: Settings, jobs: Mapping[str, Job]) -> str | No
             return f"unknown builtin job {target!r} (known: {', '.join(sorted(jobs))})"
         problem = job.config_problem(settings)
         return f"{target} cannot run: {problem}" if problem else None
-    if kind == "webhook":
+    if kind == JobKind.WEBHOOK:
         if settings.webhook_signing_secret is None:
             return "WEBHOOK_SIGNING_SECRET is not set, so webhook calls cannot be signed"
-        return target_problem(row["job_target"], allow_http=settings.allow_http_webhooks)
+        return target_problem(row.job_target, allow_http=settings.allow_http_webhooks)
     return f"unknown job kind {kind!r}"
 
 
 # -- execution ----------------------------------------------------------------
 
 
-async def _run_builtin(ctx: JobContext, row: Row, job: Job, payload: dict[str, Any]) -> Outcome:
+async def _run_builtin(ctx: JobContext, row: QueuedRequest, job: Job, payload: dict[str, Any]) -> RequestSettle:
     # The nested run ends a little before the drain, which must still settle.
     deadline = Deadline(ctx.deadline.expires_at - RESERVE_SECONDS)
     if deadline.remaining() < MIN_WORK_SECONDS:
@@ -155,8 +156,8 @@ async def _run_builtin(ctx: JobContext, row: Row, job: Job, payload: dict[str, A
             db=ctx.db,
             settings=ctx.settings,
             # Requests the schedule job enqueued say so in the ledger.
-            trigger="schedule" if row["requested_by"] == "schedule" else "run-request",
-            request_id=row["id"],
+            trigger=Trigger.SCHEDULE if row.requested_by == "schedule" else Trigger.RUN_REQUEST,
+            request_id=row.id,
             payload=payload,
             deadline=deadline,
             jobs=ctx.jobs,
@@ -164,7 +165,7 @@ async def _run_builtin(ctx: JobContext, row: Row, job: Job, payload: dict[str, A
     except DatabaseError as error:
         elapsed = int((time.monotonic() - clock) * 1000)
         return _failed_attempt(row, {"error": f"could not start the run: {one_line(error)}"}, elapsed)
-    if report.status == "skipped":
+    if report.status == RunStatus.SKIPPED:
         # Another run of that job holds its lease. Nothing ran, so this is not
         # an attempt: back to the queue, after roughly the first retry delay.
         return _release(row, backoff_seconds(1))
@@ -175,34 +176,35 @@ async def _run_builtin(ctx: JobContext, row: Row, job: Job, payload: dict[str, A
         "has_more": report.has_more,
         "duration_ms": report.duration_ms,
     }
-    if report.status == "error":
+    if report.status == RunStatus.ERROR:
         return _failed_attempt(row, {"error": report.error or "the run failed", **result}, report.duration_ms)
     return _done(row, result, report.duration_ms, job_status=report.status)
 
 
-def webhook_body(row: Row, payload: dict[str, Any]) -> bytes:
+def webhook_body(row: QueuedRequest, payload: dict[str, Any]) -> bytes:
     """The JSON body of a webhook call. It is the same on every attempt, so a
     receiver can use request_id to ignore a repeat (delivery is at least once)."""
     body = {
-        "job": row["job_name"],
-        "request_id": row["id"],
-        "project_id": row["project_id"],
+        "job": row.job_name,
+        "request_id": row.id,
+        "project_id": row.project_id,
         "payload": payload,
-        "requested_at": row["requested_at"],
+        "requested_at": row.requested_at,
     }
     return json.dumps(body, separators=(",", ":")).encode()
 
 
-async def _call_webhook(ctx: JobContext, row: Row, payload: dict[str, Any]) -> Outcome:
+async def _call_webhook(ctx: JobContext, row: QueuedRequest, payload: dict[str, Any]) -> RequestSettle:
     settings = ctx.settings
     cap = settings.webhook_timeout_seconds
     window = ctx.deadline.timeout(cap)
     if window < min(cap, MIN_WORK_SECONDS):
         return _release(row)
-    assert settings.webhook_signing_secret is not None  # preflight checked it
+    # preflight checked both
+    assert settings.webhook_signing_secret is not None and row.job_target is not None
     delivery = await post_signed(
         await http_client(),
-        row["job_target"],
+        row.job_target,
         webhook_body(row, payload),
         secret=settings.webhook_signing_secret.get_secret_value(),
         seconds=window,
@@ -210,11 +212,11 @@ async def _call_webhook(ctx: JobContext, row: Row, payload: dict[str, Any]) -> O
     if delivery.verdict == "delivered":
         return _done(row, delivery.result, delivery.duration_ms)
     if delivery.verdict == "rejected":
-        return Outcome(row["id"], row["claim_token"], "error", delivery.result, 0.0, delivery.duration_ms)
+        return RequestSettle(row.id, row.claim_token, RequestOutcome.ERROR, delivery.result, 0.0, delivery.duration_ms)
     return _failed_attempt(row, delivery.result, delivery.duration_ms, delivery.retry_after)
 
 
-async def execute(ctx: JobContext, row: Row) -> Outcome:
+async def execute(ctx: JobContext, row: QueuedRequest) -> RequestSettle:
     """Run one claimed request and say how it settles."""
     try:
         problem = preflight(row, ctx.settings, ctx.jobs)
@@ -224,18 +226,18 @@ async def execute(ctx: JobContext, row: Row) -> Outcome:
     if problem:
         return _error(row, problem)
     payload = _payload(row)
-    if row["job_kind"] == "builtin":
+    if row.job_kind == JobKind.BUILTIN:
         return await _run_builtin(ctx, row, ctx.jobs[_builtin_target(row)], payload)
     return await _call_webhook(ctx, row, payload)
 
 
 async def _execute_guarded(
-    ctx: JobContext, row: Row, gate: asyncio.Semaphore, job_locks: dict[str, asyncio.Lock]
-) -> Outcome:
+    ctx: JobContext, row: QueuedRequest, gate: asyncio.Semaphore, job_locks: dict[str, asyncio.Lock]
+) -> RequestSettle:
     # Two requests for one builtin job would race for that job's lease, and the
     # loser would be pushed back; within a run they take turns instead.
     turn: contextlib.AbstractAsyncContextManager[Any] = contextlib.nullcontext()
-    if row["job_kind"] == "builtin":
+    if row.job_kind == JobKind.BUILTIN:
         turn = job_locks.setdefault(_builtin_target(row), asyncio.Lock())
     async with turn, gate:
         try:
@@ -243,7 +245,7 @@ async def _execute_guarded(
         except Exception as error:
             # A bug must not strand the batch: this request is retried like any
             # failure, the others settle normally, and the log has the trace.
-            log.exception("run request %s (%s) failed unexpectedly", row.get("id"), row.get("job_name"))
+            log.exception("run request %s (%s) failed unexpectedly", row.id, row.job_name)
             message = f"internal error: {type(error).__name__}: {error}"[:500]
             try:
                 return _failed_attempt(row, {"error": message}, 0)
@@ -265,11 +267,11 @@ async def drain(ctx: JobContext) -> JobResult:
     counts = {"claimed": 0, "done": 0, "error": 0, "retried": 0, "released": 0, "recovered": 0, "batches": 0}
     superseded = 0
 
-    async def settle(outcomes: list[Outcome]) -> None:
+    async def settle(outcomes: list[RequestSettle]) -> None:
         nonlocal superseded
-        settled = await ctx.db.call("settle_run_requests", p_outcomes=[asdict(o) for o in outcomes])
+        settled = await settle_run_requests(ctx.db, outcomes=outcomes)
         for item in settled:
-            counts[COUNTED_AS[item["outcome"]]] += 1
+            counts[COUNTED_AS[item.outcome]] += 1
         lost = len(outcomes) - len(settled)
         if lost:
             # Only possible when our lease ran out and another drain took
@@ -280,9 +282,9 @@ async def drain(ctx: JobContext) -> JobResult:
     # Outcomes are written as they complete, in groups, while the rest of the
     # batch runs: a crash repeats only the requests in flight and those
     # finished in the last half second, never the whole batch.
-    settler: Settler[Outcome] = Settler(settle)
+    settler: Settler[RequestSettle] = Settler(settle)
 
-    async def run_one(row: Row) -> None:
+    async def run_one(row: QueuedRequest) -> None:
         settler.add(_clamped(await _execute_guarded(ctx, row, gate, job_locks)))
 
     drained = False
@@ -293,11 +295,11 @@ async def drain(ctx: JobContext) -> JobResult:
                 size = min(size, ctx.limit - counts["claimed"])
             if size <= 0 or ctx.deadline.expired(reserve=RESERVE_SECONDS + MIN_WORK_SECONDS):
                 break
-            rows = await ctx.db.call("claim_run_requests", p_batch_size=size, p_lease_seconds=settings.lease_seconds)
+            rows = await claim_run_requests(ctx.db, batch_size=size, lease_seconds=settings.lease_seconds)
             if rows:
                 counts["batches"] += 1
                 counts["claimed"] += len(rows)
-                counts["recovered"] += sum(1 for row in rows if row.get("recovered"))
+                counts["recovered"] += sum(1 for row in rows if row.recovered)
                 await asyncio.gather(*(run_one(row) for row in rows))
             if len(rows) < size:
                 drained = True
@@ -318,7 +320,7 @@ async def drain(ctx: JobContext) -> JobResult:
     )
 
 
-def _clamped(outcome: Outcome) -> Outcome:
+def _clamped(outcome: RequestSettle) -> RequestSettle:
     """No delay past the backoff cap: an absurd one must never overflow the settle's interval."""
     delay = outcome.delay_seconds
     if 0.0 <= delay <= CAP_SECONDS:
@@ -329,7 +331,7 @@ def _clamped(outcome: Outcome) -> Outcome:
 async def _dry_run(ctx: JobContext) -> JobResult:
     """What the next real run would claim, without claiming it (and what of it would fail at once)."""
     cap = min(ctx.limit or DRY_RUN_MAX, DRY_RUN_MAX)
-    rows = await ctx.db.call("list_due_run_requests", p_limit=cap + 1)
+    rows = await list_due_run_requests(ctx.db, limit=cap + 1)
     due = rows[:cap]
     listed = []
     would_fail = 0
@@ -337,8 +339,8 @@ async def _dry_run(ctx: JobContext) -> JobResult:
         problem = preflight(row, ctx.settings, ctx.jobs)
         would_fail += problem is not None
         if index < DRY_RUN_SHOWN:
-            entry = {"id": row["id"], "job": row["job_name"], "kind": row["job_kind"], "attempt": row["attempts"] + 1}
-            if row["recovered"]:
+            entry = {"id": row.id, "job": row.job_name, "kind": row.job_kind, "attempt": row.attempts + 1}
+            if row.recovered:
                 entry["recovered"] = True
             if problem:
                 entry["would_fail"] = problem

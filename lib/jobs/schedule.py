@@ -8,11 +8,19 @@ are executed later by the run-request drain.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from lib.clock.schedules import ScheduleError, first_fire, next_fire, parse_instant, parse_schedule
-from lib.db import Row
+from lib.clock.schedules import ScheduleError, first_fire, next_fire, parse_schedule
+from lib.db.queries._parse import Unreadable
+from lib.db.queries.schedules import (
+    Advanced,
+    DueSchedule,
+    SchedulePlan,
+    advance_schedules,
+    claim_due_schedules,
+    list_due_schedules,
+)
 from lib.jobs.base import Job, JobContext, JobResult
 
 # Rows claimed per round trip: one batch costs a few ms of croniter work per
@@ -23,8 +31,6 @@ MAX_LIMIT = 100_000
 DRY_RUN_CAP = 10_000
 # Invalid rows listed in stats, so a run's answer names them without growing unbounded.
 MAX_REPORTED_ERRORS = 20
-
-Plan = dict[str, Any]
 
 
 async def schedule(ctx: JobContext) -> JobResult:
@@ -49,10 +55,10 @@ async def schedule(ctx: JobContext) -> JobResult:
         size = BATCH_SIZE if ctx.limit is None else min(BATCH_SIZE, ctx.limit - stats["jobs"])
         if size <= 0:
             break
-        rows = await ctx.db.call("claim_due_schedules", p_limit=size, p_lease_seconds=ctx.settings.lease_seconds)
+        rows = await claim_due_schedules(ctx.db, limit=size, lease_seconds=ctx.settings.lease_seconds)
         if rows:
-            plans = [plan_row(row, parse_instant(row["db_now"])) for row in rows]
-            outcomes = await ctx.db.call("advance_schedules", p_items=plans)
+            plans = [plan_row(row) for row in rows]
+            outcomes = await advance_schedules(ctx.db, plans=plans)
             _tally(stats, errors, rows, plans, outcomes)
         stats["jobs"] += len(rows)
         stats["batches"] += 1
@@ -65,110 +71,116 @@ async def schedule(ctx: JobContext) -> JobResult:
     return JobResult(stats=stats, has_more=has_more, failures=stats["invalid"])
 
 
-def plan_row(row: Row, now: datetime) -> Plan:
-    """What to do with one claimed row, as an advance_schedules item.
+def plan_row(row: DueSchedule) -> SchedulePlan:
+    """What to do with one claimed row.
 
-    `now` is the database's clock at the claim, so "due" and "after now" mean
+    "Now" is the database's clock at the claim, so "due" and "after now" mean
     the same thing here as in SQL.
     """
-    item: Plan = {"id": row["id"], "claim_token": row.get("claim_token")}
+    now = row.db_now
     try:
-        created = parse_instant(row["created_at"], "created_at") if row.get("created_at") else None
-        schedule = parse_schedule(row["schedule_type"], row["schedule"], row["timezone"], created)
-        if row["next_run_at"] is None:
-            # Never scheduled: the first fire is the next tick, not right now.
-            scheduled = first_fire(schedule, now)
-        else:
-            scheduled = parse_instant(row["next_run_at"])
-        resumed = row.get("resumed_at")
-        if resumed is not None and schedule.kind != "once" and scheduled < (resumed_at := parse_instant(resumed)):
+        created = _readable(row.created_at)
+        schedule = parse_schedule(row.schedule_type, row.schedule, row.timezone, created)
+        listed = _readable(row.next_run_at)
+        # Never scheduled: the first fire is the next tick, not right now.
+        scheduled = first_fire(schedule, now) if listed is None else listed
+        resumed = row.resumed_at
+        if resumed is not None and schedule.kind != "once" and scheduled < (resumed_at := _ready(resumed)):
             # Due while the job was paused: a resumed job carries on at its
             # first tick after the resume, it does not catch up on the ones it missed.
             scheduled = next_fire(schedule, scheduled, resumed_at) or scheduled
             if scheduled > now:
-                return _plan(item, scheduled_at=None, next_run_at=scheduled, skipped=True)
+                return _plan(row, scheduled_at=None, next_run_at=scheduled, skipped=True)
         if scheduled > now:
-            return _plan(item, scheduled_at=None, next_run_at=scheduled)
+            return _plan(row, scheduled_at=None, next_run_at=scheduled)
         following = next_fire(schedule, scheduled, now)
     except ScheduleError as error:
         # Recorded with the reason and not claimed again until the schedule is
         # changed: a row that can never be scheduled must not be retried every
         # minute, and the rest of the batch goes on. enabled is not touched.
-        return _invalid(item, str(error))
+        return _invalid(row, str(error))
     except Exception as error:  # a value no check foresaw must not stall every other row behind it
-        return _invalid(item, f"could not compute the next fire time: {type(error).__name__}: {error}")
+        return _invalid(row, f"could not compute the next fire time: {type(error).__name__}: {error}")
     # A fired `once` keeps next_run_at at the instant it fired, for the record,
     # and is marked fired, so it never fires again while its request still runs.
-    return _plan(item, scheduled_at=scheduled, next_run_at=following or scheduled, fired=following is None)
+    return _plan(row, scheduled_at=scheduled, next_run_at=following or scheduled, fired=following is None)
+
+
+def _readable(value: datetime | Unreadable | None) -> datetime | None:
+    return None if value is None else _ready(value)
+
+
+def _ready(value: datetime | Unreadable) -> datetime:
+    if isinstance(value, Unreadable):
+        raise ScheduleError(str(value))
+    return value
 
 
 def _plan(
-    item: Plan, *, scheduled_at: datetime | None, next_run_at: datetime, fired: bool = False, skipped: bool = False
-) -> Plan:
-    return {
-        **item,
-        "scheduled_at": _iso(scheduled_at) if scheduled_at else None,
-        "next_run_at": _iso(next_run_at),
-        "fired": fired,
-        "skipped": skipped,
-        "error": None,
-    }
+    row: DueSchedule,
+    *,
+    scheduled_at: datetime | None,
+    next_run_at: datetime,
+    fired: bool = False,
+    skipped: bool = False,
+) -> SchedulePlan:
+    return SchedulePlan(row.id, row.claim_token, scheduled_at, next_run_at, fired=fired, skipped=skipped)
 
 
-def _invalid(item: Plan, error: str) -> Plan:
-    return {**item, "scheduled_at": None, "next_run_at": None, "fired": False, "skipped": False, "error": error[:500]}
+def _invalid(row: DueSchedule, error: str) -> SchedulePlan:
+    return SchedulePlan(row.id, row.claim_token, None, None, error=error[:500])
 
 
 def _tally(
-    stats: dict[str, Any], errors: list[dict[str, str]], rows: list[Row], plans: list[Plan], outcomes: list[Row]
+    stats: dict[str, Any],
+    errors: list[dict[str, str]],
+    rows: list[DueSchedule],
+    plans: list[SchedulePlan],
+    outcomes: list[Advanced],
 ) -> None:
-    names = {row["id"]: row["name"] for row in rows}
-    by_id = {outcome["job_id"]: outcome for outcome in outcomes}
-    for item in plans:
-        outcome = by_id.get(item["id"], {})
-        if not outcome.get("applied"):
+    names = {row.id: row.name for row in rows}
+    by_id = {outcome.job_id: outcome for outcome in outcomes}
+    for plan in plans:
+        outcome = by_id.get(plan.id)
+        if outcome is None or not outcome.applied:
             # Our claim lapsed and another run took the row over: its call now.
             stats["lost"] += 1
-        elif item["error"]:
+        elif plan.error:
             stats["invalid"] += 1
             if len(errors) < MAX_REPORTED_ERRORS:
-                errors.append({"job_id": item["id"], "name": names.get(item["id"], ""), "error": item["error"]})
-        elif item["skipped"]:
+                errors.append({"job_id": plan.id, "name": names.get(plan.id, ""), "error": plan.error})
+        elif plan.skipped:
             stats["skipped_paused"] += 1
-        elif item["scheduled_at"] is None:
+        elif plan.scheduled_at is None:
             stats["initialized"] += 1
         else:
-            stats["enqueued" if outcome.get("enqueued") else "duplicates"] += 1
-            if item["fired"]:
+            stats["enqueued" if outcome.enqueued else "duplicates"] += 1
+            if plan.fired:
                 stats["completed_once"] += 1
 
 
 async def _dry_run(ctx: JobContext) -> JobResult:
     cap = ctx.limit or DRY_RUN_CAP
-    rows = await ctx.db.call("list_due_schedules", p_limit=cap)
-    plans = [plan_row(row, parse_instant(row["db_now"])) for row in rows]
-    due = [item for item in plans if item["scheduled_at"] is not None]
-    invalid = [item for item in plans if item["error"]]
-    names = {row["id"]: row["name"] for row in rows}
+    rows = await list_due_schedules(ctx.db, limit=cap)
+    plans = [plan_row(row) for row in rows]
+    due = [plan for plan in plans if plan.scheduled_at is not None]
+    invalid = [plan for plan in plans if plan.error]
+    names = {row.id: row.name for row in rows}
     stats: dict[str, Any] = {
         "would_enqueue": len(due),
         "would_initialize": sum(
-            1 for item in plans if item["scheduled_at"] is None and not item["error"] and not item["skipped"]
+            1 for plan in plans if plan.scheduled_at is None and not plan.error and not plan.skipped
         ),
-        "would_skip_paused": sum(1 for item in plans if item["skipped"]),
-        "would_complete_once": sum(1 for item in due if item["fired"]),
+        "would_skip_paused": sum(1 for plan in plans if plan.skipped),
+        "would_complete_once": sum(1 for plan in due if plan.fired),
         "invalid": len(invalid),
     }
     if invalid:
         stats["errors"] = [
-            {"job_id": item["id"], "name": names.get(item["id"], ""), "error": item["error"]}
-            for item in invalid[:MAX_REPORTED_ERRORS]
+            {"job_id": plan.id, "name": names.get(plan.id, ""), "error": plan.error or ""}
+            for plan in invalid[:MAX_REPORTED_ERRORS]
         ]
     return JobResult(stats=stats, has_more=len(rows) >= cap)
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat()
 
 
 JOB = Job(
