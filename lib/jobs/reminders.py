@@ -26,6 +26,17 @@ from typing import Any
 from lib.backoff import CAP_SECONDS, backoff_seconds
 from lib.clock.quiet_hours import ActiveHours, deferral, parse_active_hours
 from lib.db import DatabaseError
+from lib.db.queries._parse import Unreadable
+from lib.db.queries.reminders import ClaimedReminder as Claimed
+from lib.db.queries.reminders import (
+    ReminderSettle,
+    SettledReminder,
+    UnreadableReminder,
+    claim_due_reminders,
+    list_due_reminders,
+    settle_reminders,
+)
+from lib.db.statuses import ReminderOutcome, ReminderStatus
 from lib.deadline import RESERVE_SECONDS
 from lib.jobs.base import Job, JobContext, JobResult
 from lib.jobs.settling import Settler
@@ -122,7 +133,7 @@ class _Sweep:
     hours: ActiveHours | None
     cutoff: float
     counts: Counter[str] = field(default_factory=Counter)
-    settler: Settler[dict[str, Any]] = field(init=False)
+    settler: Settler[ReminderSettle] = field(init=False)
     # A claim came back short: nothing else is due.
     drained: bool = False
     released: int = 0
@@ -142,9 +153,7 @@ class _Sweep:
             if size <= 0 or time.monotonic() >= self.cutoff:
                 return []
             try:
-                rows = await self.ctx.db.call(
-                    "claim_due_reminders", p_batch_size=size, p_lease_seconds=settings.lease_seconds
-                )
+                rows = await claim_due_reminders(self.ctx.db, batch_size=size, lease_seconds=settings.lease_seconds)
             except DatabaseError as error:
                 # Let the sends in flight finish and be settled; the run fails after.
                 self.claim_error = error
@@ -159,15 +168,15 @@ class _Sweep:
                 return sendable
         return []
 
-    def _triage(self, rows: list[dict[str, Any]]) -> list[Claimed]:
+    def _triage(self, rows: list[Claimed | UnreadableReminder]) -> list[Claimed]:
         """Settle what needs no send (unreadable rows, quiet hours, no chat); return the rest, oldest first."""
         until = deferral(self.hours, datetime.now(UTC))
         readable: list[Claimed] = []
         for row in rows:
-            try:
-                readable.append(Claimed.from_row(row))
-            except (ValueError, TypeError, KeyError) as error:
-                self._unreadable(row, error)
+            if isinstance(row, UnreadableReminder):
+                self._unreadable(row)
+            else:
+                readable.append(row)
         # The claim's rows come back in no particular order; send oldest first.
         readable.sort(key=lambda c: (c.due_at, c.id))
         sendable: list[Claimed] = []
@@ -180,17 +189,15 @@ class _Sweep:
                 sendable.append(claimed)
         return sendable
 
-    def _unreadable(self, row: dict[str, Any], error: Exception) -> None:
+    def _unreadable(self, row: UnreadableReminder) -> None:
         """A row this sweep cannot handle fails on its own, with the reason, and the batch goes on."""
-        reason = str(error) if isinstance(error, ValueError) else f"{type(error).__name__}: {error}"
-        log.warning("reminder %s cannot be handled: %s", row.get("id"), reason)
-        try:
-            outcome = {"id": int(row["id"]), "claim_token": str(row["claim_token"])}
-        except (KeyError, TypeError, ValueError):
+        log.warning("reminder %s cannot be handled: %s", row.label, row.reason)
+        if row.id is None or row.claim_token is None:
             # Not even settleable: its lease runs out and the row stays as it was.
             self.counts["not_settled"] += 1
             return
-        self.settler.add({**outcome, "outcome": "permanent", "error": f"cannot be handled: {reason}"[:500]})
+        error = f"cannot be handled: {row.reason}"[:500]
+        self.settler.add(ReminderSettle(row.id, row.claim_token, ReminderOutcome.PERMANENT, error=error))
 
     async def send(self, claimed: Claimed, sent: Callable[[], None]) -> Delivery:
         """Send one reminder. Never raises: whatever goes wrong is this reminder's outcome."""
@@ -233,29 +240,29 @@ class _Sweep:
             self._record(claimed, delivery.outcome, error=delivery.error)
 
     def _record(self, claimed: Claimed, outcome: str, **details: Any) -> None:
-        self.settler.add({"id": claimed.id, "claim_token": claimed.claim_token, "outcome": outcome, **details})
+        self.settler.add(ReminderSettle(claimed.id, claimed.claim_token, ReminderOutcome(outcome), **details))
 
-    async def _settle(self, outcomes: list[dict[str, Any]]) -> None:
+    async def _settle(self, outcomes: list[ReminderSettle]) -> None:
         settings = self.ctx.settings
-        settled = await self.ctx.db.call(
-            "settle_reminders",
-            p_outcomes=outcomes,
-            p_repeat_hours=settings.reminder_repeat_hours,
-            p_max_count=settings.reminder_max_count,
-            p_max_attempts=settings.delivery_max_attempts,
+        settled = await settle_reminders(
+            self.ctx.db,
+            outcomes=outcomes,
+            repeat_hours=settings.reminder_repeat_hours,
+            max_count=settings.reminder_max_count,
+            max_attempts=settings.delivery_max_attempts,
         )
         _count(self.counts, outcomes, settled)
 
 
-def _count(counts: Counter[str], outcomes: list[dict[str, Any]], settled: list[dict[str, Any]]) -> None:
+def _count(counts: Counter[str], outcomes: list[ReminderSettle], settled: list[SettledReminder]) -> None:
     """Stats from what settle_reminders actually changed."""
     for row in settled:
-        outcome, status = row["outcome"], row["status"]
-        if outcome == "delivered":
+        outcome, status = row.outcome, row.status
+        if outcome == ReminderOutcome.DELIVERED:
             counts["delivered"] += 1
-            counts["exhausted"] += status == "exhausted"
-        elif outcome in ("transient", "permanent"):
-            counts["failed" if status == "failed" else "retrying"] += 1
+            counts["exhausted"] += status == ReminderStatus.EXHAUSTED
+        elif outcome in (ReminderOutcome.TRANSIENT, ReminderOutcome.PERMANENT):
+            counts["failed" if status == ReminderStatus.FAILED else "retrying"] += 1
         else:
             counts[outcome] += 1
     # Rows the bot snoozed, completed or cancelled while we were sending.
@@ -269,31 +276,23 @@ def _cutoff(ctx: JobContext) -> float:
 
 async def _dry_run(ctx: JobContext, hours: ActiveHours | None) -> JobResult:
     cap = ctx.limit or DRY_RUN_CAP
-    rows = await ctx.db.call("list_due_reminders", p_limit=cap + 1)
+    rows = await list_due_reminders(ctx.db, limit=cap + 1)
     due = rows[:cap]
     until = deferral(hours, datetime.now(UTC))
     # A row the sweep cannot read fails whatever the hour, as the real run would fail it.
-    readable = [row for row in due if _readable_due_at(row)]
+    readable = [row for row in due if not isinstance(row.due_at, Unreadable)]
     unreadable = len(due) - len(readable)
-    no_chat = sum(1 for row in readable if row["telegram_id"] is None)
+    no_chat = sum(1 for row in readable if row.telegram_id is None)
     stats: dict[str, Any] = {
         "due": len(due),
         "would_send": 0 if until else len(readable) - no_chat,
         "would_fail": unreadable + (0 if until else no_chat),
         "would_defer": len(readable) if until else 0,
-        "reminders": [row["id"] for row in due[:SAMPLE_SIZE]],
+        "reminders": [row.id for row in due[:SAMPLE_SIZE]],
     }
     if until:
         stats["next_window_start"] = until.isoformat()
     return JobResult(stats=stats, has_more=len(rows) > cap)
-
-
-def _readable_due_at(row: dict[str, Any]) -> bool:
-    try:
-        parse_due_at(row.get("due_at"))
-    except ValueError:
-        return False
-    return True
 
 
 JOB = Job(
