@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from lib.db import Database, DatabaseError, Row
+from lib.db.statuses import Trigger
 from lib.jobs.base import Job, JobContext, JobResult
 from lib.jobs.registry import JOBS
 from lib.runner import run_job
@@ -27,8 +28,8 @@ SLOW = Job(name="check-stale", run=_slow, summary="slow stand-in", max_limit=10)
 
 async def test_two_concurrent_runs_one_works_one_is_skipped(db, settings, sql):
     first, second = await asyncio.gather(
-        run_job(SLOW, db=db, settings=settings, trigger="manual"),
-        run_job(SLOW, db=db, settings=settings, trigger="manual"),
+        run_job(SLOW, db=db, settings=settings, trigger=Trigger.MANUAL),
+        run_job(SLOW, db=db, settings=settings, trigger=Trigger.MANUAL),
     )
     statuses = sorted([first.status, second.status])
     assert statuses == ["ok", "skipped"]
@@ -56,8 +57,8 @@ async def test_concurrent_http_deliveries_of_one_job(client, sql):
 async def test_a_different_job_is_not_blocked(db, settings):
     other = Job(name="cleanup-heartbeats", run=_slow, summary="slow", max_limit=10)
     first, second = await asyncio.gather(
-        run_job(SLOW, db=db, settings=settings, trigger="manual"),
-        run_job(other, db=db, settings=settings, trigger="manual"),
+        run_job(SLOW, db=db, settings=settings, trigger=Trigger.MANUAL),
+        run_job(other, db=db, settings=settings, trigger=Trigger.MANUAL),
     )
     assert (first.status, second.status) == ("ok", "ok")
 
@@ -70,7 +71,7 @@ async def test_run_abandoned_past_its_lease_is_not_left_running(db, settings, sq
     await sql.execute(
         "insert into cron_locks (job, holder, locked_until) values ('check-stale', '1', now() - interval '8 minutes')"
     )
-    report = await run_job(JOBS["check-stale"], db=db, settings=settings, trigger="manual")
+    report = await run_job(JOBS["check-stale"], db=db, settings=settings, trigger=Trigger.MANUAL)
     assert report.status == "ok"  # the expired lease does not block the next run
     row = await sql.fetchrow("select status, error, finished_at is not null as done from cron_runs where id = 1")
     assert row["status"] == "error"
@@ -102,7 +103,7 @@ async def test_a_failing_job_answers_500_with_one_line_and_is_recorded(db, setti
     async def broken(ctx: JobContext) -> JobResult:
         raise RuntimeError("the flux capacitor\nis gone")
 
-    report = await run_job(Job("check-stale", broken, "broken", 1), db=db, settings=settings, trigger="cli")
+    report = await run_job(Job("check-stale", broken, "broken", 1), db=db, settings=settings, trigger=Trigger.CLI)
     assert report.status == "error"
     assert report.error == "RuntimeError: the flux capacitor is gone"
     assert report.body() == {
@@ -130,7 +131,7 @@ async def test_a_job_that_ignores_its_deadline_is_stopped_and_recorded(make_sett
 
     monkeypatch.setattr(runner, "OVERRUN_GRACE_SECONDS", 0.1)
     settings = make_settings(run_time_budget_seconds=0.1)
-    report = await run_job(Job("check-stale", hangs, "hangs", 1), db=db, settings=settings, trigger="manual")
+    report = await run_job(Job("check-stale", hangs, "hangs", 1), db=db, settings=settings, trigger=Trigger.MANUAL)
     assert report.status == "error"
     assert report.error is not None and report.error.startswith("stopped after overrunning its time budget of 0.1 s")
     row = await sql.fetchrow("select status, error from cron_runs where id = $1", report.run_id)
@@ -229,7 +230,7 @@ async def test_concurrent_begin_runs_with_one_key_open_one_run(db, sql):
 async def test_a_repeated_begin_run_is_not_skipped(db, settings, sql):
     await sql.execute("insert into agents (name, last_heartbeat_at) values ('a', now() - interval '1 hour')")
     report = await run_job(JOBS["check-stale"], db=RepeatingDatabase(db, frozenset({"begin_run"})), settings=settings,
-                           trigger="manual")  # fmt: skip
+                           trigger=Trigger.MANUAL)  # fmt: skip
     assert (report.status, report.stats["marked_offline"]) == ("ok", 1)
     rows = await sql.fetch("select status from cron_runs")
     assert [row["status"] for row in rows] == ["ok"]

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from lib.db import Database, DatabaseError
+from lib.db.statuses import Trigger
 from lib.jobs.registry import JOBS
 from lib.migrate import migrate
 from lib.runner import run_job
@@ -79,9 +80,9 @@ async def test_pausing_one_job_leaves_the_others_running(
     db: Database, settings: Settings, sql: asyncpg.Connection
 ) -> None:
     await set_enabled(sql, "cleanup-heartbeats", False)
-    report = await run_job(JOBS["check-stale"], db=db, settings=settings, trigger="manual")
+    report = await run_job(JOBS["check-stale"], db=db, settings=settings, trigger=Trigger.MANUAL)
     assert report.status == "ok"
-    paused = await run_job(JOBS["cleanup-heartbeats"], db=db, settings=settings, trigger="cli")
+    paused = await run_job(JOBS["cleanup-heartbeats"], db=db, settings=settings, trigger=Trigger.CLI)
     assert (paused.status, paused.stats) == ("skipped", {"reason": "paused"})
 
 

@@ -15,6 +15,7 @@ import pytest
 import respx
 
 from lib.db import Database, DatabaseError
+from lib.db.statuses import Trigger
 from lib.deadline import Deadline
 from lib.jobs.base import Job, JobContext, JobResult
 from lib.jobs.registry import JOBS
@@ -56,7 +57,7 @@ async def make_due(sql: asyncpg.Connection) -> None:
 
 
 async def run_drain(db: Database, settings: Settings, **options: Any) -> RunReport:
-    return await run_job(JOB, db=db, settings=settings, trigger="manual", jobs=JOBS, **options)
+    return await run_job(JOB, db=db, settings=settings, trigger=Trigger.MANUAL, jobs=JOBS, **options)
 
 
 def settle_item(claimed: dict[str, Any], outcome: str, result: dict[str, Any]) -> dict[str, Any]:
@@ -416,7 +417,7 @@ async def test_four_concurrent_drains_deliver_each_request_exactly_once(
     # claimers racing over the same rows, as four overlapping deliveries would.
     def context(n: int) -> JobContext:
         return JobContext(
-            db=db, settings=settings, deadline=Deadline.after(40), run_id=n, trigger="manual", request_id=f"d{n}"
+            db=db, settings=settings, deadline=Deadline.after(40), run_id=n, trigger=Trigger.MANUAL, request_id=f"d{n}"
         )
 
     results = await asyncio.gather(*(drain(context(n)) for n in range(4)))
