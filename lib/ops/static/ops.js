@@ -1,0 +1,562 @@
+// The cronrelay console. Plain DOM, no build step, no outside requests: it
+// talks only to the JSON API under /api/ops (see docs/console.md). Values from
+// the API are written with textContent, never as HTML.
+"use strict";
+
+(function () {
+  const API = "/api/ops";
+  const POLL_MS = 4000;
+  const PAGE_SIZE = 50;
+
+  const $ = (id) => document.getElementById(id);
+  const state = {
+    signedIn: false,
+    timer: null,
+    inFlight: false,
+    again: false,
+    problems: {},        // panel name -> one line shown in the banner
+    editing: null,       // the job being edited, or null for a new one
+    openResult: null,    // request id whose result is unfolded
+    armedDelete: null,   // job id whose Delete was clicked once
+    detailId: null,
+    projectsSeen: "",
+  };
+
+  // -- small helpers -------------------------------------------------------------
+
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs || {})) {
+      if (value === null || value === undefined || value === false) continue;
+      if (key === "class") node.className = value;
+      else if (key === "text") node.textContent = value;
+      else if (key === "on") for (const [ev, fn] of Object.entries(value)) node.addEventListener(ev, fn);
+      else node.setAttribute(key, value === true ? "" : String(value));
+    }
+    for (const child of children.flat()) {
+      if (child === null || child === undefined || child === false) continue;
+      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return node;
+  }
+
+  function show(node, visible) { node.hidden = !visible; }
+
+  function pad(n) { return String(n).padStart(2, "0"); }
+
+  function when(iso) {
+    if (!iso) return "—";
+    const date = new Date(iso);
+    if (Number.isNaN(date.getTime())) return String(iso);
+    const text = `${date.getUTCFullYear()}-${pad(date.getUTCMonth() + 1)}-${pad(date.getUTCDate())} ` +
+      `${pad(date.getUTCHours())}:${pad(date.getUTCMinutes())}:${pad(date.getUTCSeconds())} UTC`;
+    return `${text} (${relative(date)})`;
+  }
+
+  function relative(date) {
+    const seconds = Math.round((date.getTime() - Date.now()) / 1000);
+    const abs = Math.abs(seconds);
+    const amount = abs < 60 ? `${abs}s` : abs < 3600 ? `${Math.round(abs / 60)}m` :
+      abs < 86400 ? `${Math.round(abs / 3600)}h` : `${Math.round(abs / 86400)}d`;
+    return seconds >= 0 ? `in ${amount}` : `${amount} ago`;
+  }
+
+  function duration(ms) {
+    if (ms === null || ms === undefined) return "";
+    if (ms < 1000) return `${ms} ms`;
+    if (ms < 60000) return `${(ms / 1000).toFixed(1)} s`;
+    return `${Math.floor(ms / 60000)}m ${Math.round((ms % 60000) / 1000)}s`;
+  }
+
+  function badge(status) {
+    return el("span", { class: `badge badge-${status || "none"}`, "data-testid": "status-badge", "data-status": status || "" },
+      status || "never run");
+  }
+
+  function query(params) {
+    const search = new URLSearchParams();
+    for (const [key, value] of Object.entries(params)) if (value !== "" && value !== null && value !== undefined) search.set(key, value);
+    const text = search.toString();
+    return text ? `?${text}` : "";
+  }
+
+  // -- the API -------------------------------------------------------------------
+
+  class ApiError extends Error {
+    constructor(status, body, path) {
+      super((body && body.error) || `HTTP ${status}`);
+      this.status = status;
+      this.body = body || {};
+      this.path = path;
+    }
+  }
+
+  async function api(method, path, body) {
+    const init = { method, credentials: "same-origin", headers: { Accept: "application/json" } };
+    if (method !== "GET") {
+      // The write guard: a cookie-carried write needs this header (and the Origin fetch sends).
+      init.headers["X-Cronrelay-Request"] = "1";
+      init.headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body || {});
+    }
+    let response;
+    try {
+      response = await fetch(API + path, init);
+    } catch (error) {
+      throw new ApiError(0, { error: "cannot reach the server" }, path);
+    }
+    let data = null;
+    try { data = await response.json(); } catch (error) { data = null; }
+    if (!response.ok) {
+      if (response.status === 401 && path !== "/login") signedOut();
+      throw new ApiError(response.status, data, path);
+    }
+    return data;
+  }
+
+  function describe(error, what) {
+    if (error.status === 404 && !(error.body && error.body.error && error.body.error !== "not found")) {
+      return `${what}: this server has no ${API}${error.path.split("?")[0]} endpoint (404). ` +
+        "The console's data API is not deployed here yet.";
+    }
+    if (error.status === 0) return `${what}: cannot reach the server; retrying every few seconds.`;
+    return `${what}: ${error.message} (HTTP ${error.status})`;
+  }
+
+  // -- banner ----------------------------------------------------------------------
+
+  function problem(panel, text) {
+    if (text) state.problems[panel] = text; else delete state.problems[panel];
+    renderBanner();
+  }
+
+  function renderBanner() {
+    const banner = $("banner");
+    const lines = Object.values(state.problems);
+    banner.replaceChildren(...lines.map((line) => el("p", { text: line })));
+    show(banner, lines.length > 0);
+  }
+
+  // -- sign-in -----------------------------------------------------------------------
+
+  function signedOut() {
+    state.signedIn = false;
+    stopPolling();
+    show($("console"), false);
+    show($("sign-out"), false);
+    show($("signin"), true);
+    $("last-refreshed").textContent = "";
+    state.problems = {};
+    renderBanner();
+  }
+
+  function signedIn() {
+    state.signedIn = true;
+    show($("signin"), false);
+    show($("signin-error"), false);
+    show($("console"), true);
+    show($("sign-out"), true);
+    openFromHash();
+    refresh();
+    startPolling();
+  }
+
+  async function start() {
+    bind();
+    try {
+      const session = await api("GET", "/session");
+      show($("loading"), false);
+      if (session && session.signed_in) signedIn(); else signedOut();
+    } catch (error) {
+      show($("loading"), false);
+      signedOut();
+      problem("session", describe(error, "Sign-in is unavailable"));
+    }
+  }
+
+  async function submitSignin(event) {
+    event.preventDefault();
+    const input = $("secret");
+    const message = $("signin-error");
+    show(message, false);
+    try {
+      await api("POST", "/login", { secret: input.value });
+      input.value = "";
+      problem("session", null);
+      signedIn();
+    } catch (error) {
+      message.textContent = error.status === 401 ? "Wrong secret." : describe(error, "Sign-in failed");
+      show(message, true);
+      input.select();
+    }
+  }
+
+  async function signOut() {
+    try { await api("POST", "/logout"); } catch (error) { /* the cookie is gone or was never there */ }
+    signedOut();
+  }
+
+  // -- polling -----------------------------------------------------------------------
+
+  function startPolling() {
+    stopPolling();
+    state.timer = setInterval(() => { if (!document.hidden) refresh(); }, POLL_MS);
+  }
+
+  function stopPolling() {
+    if (state.timer) clearInterval(state.timer);
+    state.timer = null;
+  }
+
+  async function refresh() {
+    if (!state.signedIn) return;
+    // A refresh asked for during another (after an action) runs right after it.
+    if (state.inFlight) { state.again = true; return; }
+    state.inFlight = true;
+    state.again = false;
+    try {
+      // One request per panel, in parallel.
+      await Promise.all([loadStatus(), loadJobs(), loadRequests(), loadRuns(), state.detailId ? loadDetail() : null]);
+      const now = new Date();
+      if (state.signedIn) {
+        $("last-refreshed").textContent = `last refreshed ${pad(now.getHours())}:${pad(now.getMinutes())}:${pad(now.getSeconds())}`;
+      }
+    } finally {
+      state.inFlight = false;
+    }
+    if (state.again) refresh();
+  }
+
+  // -- status ------------------------------------------------------------------------
+
+  async function loadStatus() {
+    try {
+      const status = await api("GET", "/status");
+      const lines = [];
+      if (status.database && status.database !== "ok") lines.push(`Database ${status.database}.`);
+      for (const line of status.problems || []) lines.push(line);
+      problem("status", lines.join(" ") || null);
+    } catch (error) {
+      if (state.signedIn) problem("status", describe(error, "Status"));
+    }
+  }
+
+  // -- jobs ----------------------------------------------------------------------------
+
+  async function loadJobs() {
+    const params = { project: $("project").value, q: $("search").value.trim(), filter: $("filter").value, limit: PAGE_SIZE };
+    const stateLine = $("jobs-state");
+    try {
+      const data = await api("GET", `/jobs${query(params)}`);
+      problem("jobs", null);
+      renderProjects(data.projects || []);
+      renderJobs(data.jobs || [], data.has_more, params);
+    } catch (error) {
+      if (!state.signedIn) return;
+      problem("jobs", describe(error, "Jobs"));
+      stateLine.textContent = "Jobs cannot be shown right now (see the banner above).";
+      stateLine.dataset.state = "error";
+      show(stateLine, true);
+    }
+  }
+
+  function renderProjects(projects) {
+    const select = $("project");
+    const names = projects.length ? projects : ["default"];
+    if (!names.includes(select.value)) names.push(select.value);
+    const key = names.join("\n");
+    if (key === state.projectsSeen) return;
+    state.projectsSeen = key;
+    const current = select.value;
+    select.replaceChildren(...names.map((name) => el("option", { value: name, text: name })));
+    select.value = current;
+  }
+
+  function renderJobs(jobs, hasMore, params) {
+    const stateLine = $("jobs-state");
+    const filtered = params.q || params.filter !== "all";
+    if (!jobs.length) {
+      stateLine.textContent = filtered
+        ? "No job matches this search or filter: clear the search box or choose \"all\"."
+        : "No jobs yet: create one with the New job button above, or `python3 dev.py cli jobs add ...`.";
+      stateLine.dataset.state = "empty";
+    } else {
+      stateLine.textContent = hasMore ? `Showing the first ${jobs.length} jobs; search to narrow the list.` : "";
+      stateLine.dataset.state = "ok";
+    }
+    show(stateLine, Boolean(stateLine.textContent));
+    $("jobs-list").replaceChildren(...jobs.map(jobRow));
+  }
+
+  function jobRow(job) {
+    const actions = el("div", { class: "actions" },
+      el("button", { type: "button", "data-testid": "run-now", on: { click: () => act(`/jobs/${job.id}/run`, "POST", {}, "Run now") } }, "Run now"),
+      job.enabled
+        ? el("button", { type: "button", class: "secondary", "data-testid": "pause", on: { click: () => act(`/jobs/${job.id}/pause`, "POST", {}, "Pause") } }, "Pause")
+        : el("button", { type: "button", class: "secondary", "data-testid": "resume", on: { click: () => act(`/jobs/${job.id}/resume`, "POST", {}, "Resume") } }, "Resume"),
+      job.editable ? el("button", { type: "button", class: "secondary", "data-testid": "edit", on: { click: () => openForm(job) } }, "Edit") : null,
+      job.editable ? deleteButton(job) : null,
+    );
+    const last = job.last_run_at
+      ? el("span", {}, badge(job.last_status), ` ${when(job.last_run_at)} `, el("span", { class: "muted" }, duration(job.last_duration_ms)))
+      : el("span", { class: "muted" }, "never run");
+    return el("article", { class: `row${job.enabled ? "" : " paused"}`, "data-testid": "job-row", "data-name": job.name, "data-id": job.id, "data-enabled": String(job.enabled) },
+      el("div", { class: "row-head" },
+        el("a", { href: `#job=${encodeURIComponent(job.id)}`, class: "name", "data-testid": "job-link" }, job.name),
+        el("span", { class: `pill ${job.enabled ? "pill-on" : "pill-off"}`, "data-testid": "enabled" }, job.enabled ? "enabled" : "paused"),
+        el("span", { class: "muted" }, `${job.project_id} · ${job.kind}`)),
+      job.target ? el("div", { class: "target", title: job.target }, job.target) : null,
+      el("div", {}, el("span", { class: "label" }, "Schedule "), job.schedule_text || job.schedule || job.schedule_type),
+      job.schedule_error ? el("div", { class: "error" }, `Schedule problem: ${job.schedule_error}`) : null,
+      el("div", {}, el("span", { class: "label" }, "Next "), when(job.next_run_at)),
+      el("div", {}, el("span", { class: "label" }, "Last "), last),
+      actions);
+  }
+
+  function deleteButton(job) {
+    const armed = state.armedDelete === job.id;
+    return el("button", {
+      type: "button", class: armed ? "danger" : "secondary", "data-testid": armed ? "confirm-delete" : "delete",
+      on: {
+        click: () => {
+          if (!armed) { state.armedDelete = job.id; setTimeout(() => { state.armedDelete = null; }, 5000); refresh(); return; }
+          state.armedDelete = null;
+          act(`/jobs/${job.id}`, "DELETE", {}, "Delete");
+        },
+      },
+    }, armed ? "Really delete?" : "Delete");
+  }
+
+  async function act(path, method, body, what) {
+    try {
+      await api(method, path, body);
+      problem("action", null);
+    } catch (error) {
+      problem("action", describe(error, what));
+    }
+    refresh();
+  }
+
+  // -- the job form ----------------------------------------------------------------------
+
+  const FIELDS = ["project_id", "name", "kind", "target", "schedule_type", "schedule", "timezone", "payload", "enabled"];
+
+  function fieldError(name, text) {
+    const node = document.querySelector(`[data-testid="field-error-${name}"]`);
+    if (!node) return false;
+    node.textContent = text || "";
+    show(node, Boolean(text));
+    const input = $(`f-${name}`);
+    if (input) input.setAttribute("aria-invalid", text ? "true" : "false");
+    return true;
+  }
+
+  function clearFormErrors() {
+    for (const name of FIELDS) fieldError(name, null);
+    show($("job-form-error"), false);
+  }
+
+  function openForm(job) {
+    state.editing = job;
+    clearFormErrors();
+    $("job-form-title").textContent = job ? `Edit ${job.name}` : "New job";
+    $("f-project_id").value = job ? job.project_id : $("project").value || "default";
+    $("f-name").value = job ? job.name : "";
+    $("f-kind").value = "webhook";
+    $("f-target").value = job ? job.target || "" : "";
+    $("f-schedule_type").value = job ? job.schedule_type : "interval";
+    $("f-schedule").value = job ? job.schedule || "" : "";
+    $("f-timezone").value = job ? job.timezone : "UTC";
+    $("f-payload").value = JSON.stringify(job ? job.payload || {} : {}, null, 2);
+    $("f-enabled").checked = job ? job.enabled : true;
+    show($("job-form-panel"), true);
+    $("f-name").focus();
+  }
+
+  function closeForm() {
+    state.editing = null;
+    show($("job-form-panel"), false);
+  }
+
+  async function submitForm(event) {
+    event.preventDefault();
+    clearFormErrors();
+    let payload;
+    try {
+      payload = JSON.parse($("f-payload").value || "{}");
+    } catch (error) {
+      fieldError("payload", "Not valid JSON.");
+      return;
+    }
+    const body = {
+      project_id: $("f-project_id").value.trim() || "default",
+      name: $("f-name").value.trim(),
+      kind: $("f-kind").value,
+      target: $("f-target").value.trim() || null,
+      schedule_type: $("f-schedule_type").value,
+      schedule: $("f-schedule").value.trim() || null,
+      timezone: $("f-timezone").value.trim() || "UTC",
+      payload,
+      enabled: $("f-enabled").checked,
+    };
+    try {
+      if (state.editing) await api("PATCH", `/jobs/${state.editing.id}`, body);
+      else await api("POST", "/jobs", body);
+      closeForm();
+      refresh();
+    } catch (error) {
+      const field = error.body && error.body.field;
+      if (!(field && fieldError(field, error.message))) {
+        $("job-form-error").textContent = describe(error, "Not saved");
+        show($("job-form-error"), true);
+      }
+    }
+  }
+
+  // -- run requests ---------------------------------------------------------------------------
+
+  function requestStatus(request) {
+    return request.status === "queued" && request.held ? "held" : request.status;
+  }
+
+  function requestRow(request) {
+    const status = requestStatus(request);
+    const open = state.openResult === request.id;
+    return el("article", { class: "row", "data-testid": "request-row", "data-id": request.id, "data-job": request.job_name },
+      el("div", { class: "row-head" },
+        el("button", {
+          type: "button", class: `chip chip-${status}`, "data-testid": "request-chip", "data-status": status,
+          "aria-expanded": String(open), title: "show the full result",
+          on: { click: () => { state.openResult = open ? null : request.id; refresh(); } },
+        }, status),
+        el("span", { class: "name" }, request.job_name),
+        el("span", { class: "muted" }, `${request.requested_by || "?"} · attempt ${request.attempts}/${request.max_attempts}`)),
+      el("div", {}, el("span", { class: "label" }, "Requested "), when(request.requested_at)),
+      request.completed_at ? el("div", {}, el("span", { class: "label" }, "Finished "), when(request.completed_at)) : null,
+      request.retry_of ? el("div", { class: "muted" }, `retry of ${request.retry_of}`) : null,
+      open ? el("pre", { class: "result", "data-testid": "request-result" }, JSON.stringify(request.result === undefined ? null : request.result, null, 2)) : null,
+      request.status === "error"
+        ? el("div", { class: "actions" },
+          el("button", { type: "button", "data-testid": "retry", on: { click: () => act(`/requests/${request.id}/retry`, "POST", {}, "Retry") } }, "Retry"))
+        : null);
+  }
+
+  async function loadRequests() {
+    const stateLine = $("requests-state");
+    try {
+      const data = await api("GET", `/requests${query({ project: $("project").value, limit: PAGE_SIZE })}`);
+      problem("requests", null);
+      const requests = data.requests || [];
+      stateLine.textContent = requests.length ? "" : "No run requests yet: press Run now on a job to queue one.";
+      stateLine.dataset.state = requests.length ? "ok" : "empty";
+      show(stateLine, !requests.length);
+      $("requests-list").replaceChildren(...requests.map(requestRow));
+    } catch (error) {
+      if (!state.signedIn) return;
+      problem("requests", describe(error, "Run requests"));
+      stateLine.textContent = "Run requests cannot be shown right now (see the banner above).";
+      stateLine.dataset.state = "error";
+      show(stateLine, true);
+    }
+  }
+
+  // -- runs ----------------------------------------------------------------------------------
+
+  function runRow(run) {
+    return el("article", { class: "row", "data-testid": "run-row", "data-job": run.job, "data-status": run.status },
+      el("div", { class: "row-head" }, badge(run.status), el("span", { class: "name" }, run.job),
+        el("span", { class: "muted" }, `${run.trigger}${run.dry_run ? " · dry run" : ""} · #${run.id}`)),
+      el("div", {}, el("span", { class: "label" }, "Started "), when(run.started_at), " ", el("span", { class: "muted" }, duration(run.duration_ms))),
+      run.error ? el("div", { class: "error" }, run.error) : null,
+      run.stats && Object.keys(run.stats).length ? el("div", { class: "muted stats" }, JSON.stringify(run.stats)) : null);
+  }
+
+  async function loadRuns() {
+    const stateLine = $("runs-state");
+    const params = { job: $("runs-job").value.trim(), status: $("runs-status").value, limit: PAGE_SIZE };
+    try {
+      const data = await api("GET", `/runs${query(params)}`);
+      problem("runs", null);
+      const runs = data.runs || [];
+      const filtered = params.job || params.status;
+      stateLine.textContent = runs.length ? "" : filtered ? "No run matches this job and status." : "No runs yet: jobs record a run here each time they fire.";
+      stateLine.dataset.state = runs.length ? "ok" : "empty";
+      show(stateLine, !runs.length);
+      $("runs-list").replaceChildren(...runs.map(runRow));
+    } catch (error) {
+      if (!state.signedIn) return;
+      problem("runs", describe(error, "Runs"));
+      stateLine.textContent = "Runs cannot be shown right now (see the banner above).";
+      stateLine.dataset.state = "error";
+      show(stateLine, true);
+    }
+  }
+
+  // -- a job's page ---------------------------------------------------------------------------
+
+  function openFromHash() {
+    const match = /^#job=(.+)$/.exec(location.hash);
+    state.detailId = match ? decodeURIComponent(match[1]) : null;
+    show($("job-detail"), Boolean(state.detailId));
+    show($("jobs-panel"), !state.detailId);
+    if (state.detailId) {
+      $("detail-title").textContent = "Job";
+      $("detail-facts").replaceChildren();
+      $("detail-next").replaceChildren();
+      $("detail-requests").replaceChildren();
+      $("detail-runs").replaceChildren();
+      if (state.signedIn) loadDetail();
+    }
+  }
+
+  async function loadDetail() {
+    const id = state.detailId;
+    const stateLine = $("detail-state");
+    try {
+      const data = await api("GET", `/jobs/${encodeURIComponent(id)}`);
+      if (id !== state.detailId) return;
+      problem("detail", null);
+      show(stateLine, false);
+      const job = data.job;
+      $("detail-title").textContent = job.name;
+      const fact = (term, value) => [el("dt", {}, term), el("dd", {}, value)];
+      $("detail-facts").replaceChildren(
+        ...fact("Project", job.project_id), ...fact("Kind", job.kind), ...fact("Target", job.target || "—"),
+        ...fact("Schedule", job.schedule_text || job.schedule || job.schedule_type), ...fact("Enabled", job.enabled ? "yes" : "no (paused)"),
+        ...fact("Last run", job.last_run_at ? [badge(job.last_status), ` ${when(job.last_run_at)} ${duration(job.last_duration_ms)}`] : "never"));
+      const next = data.next_runs || [];
+      $("detail-next").replaceChildren(...(next.length ? next.map((ts) => el("li", {}, when(ts))) : [el("li", { class: "muted" }, "No upcoming run (manual, paused or finished).")]));
+      const requests = data.requests || [];
+      $("detail-requests").replaceChildren(...(requests.length ? requests.map(requestRow) : [el("p", { class: "state" }, "No run requests for this job yet.")]));
+      const runs = data.runs || [];
+      $("detail-runs").replaceChildren(...(runs.length ? runs.map(runRow) : [el("p", { class: "state" }, "No runs recorded for this job yet.")]));
+    } catch (error) {
+      if (!state.signedIn || id !== state.detailId) return;
+      stateLine.textContent = error.status === 404 && error.body && error.body.error && error.body.error !== "not found"
+        ? "This job does not exist (any more)." : describe(error, "Job");
+      show(stateLine, true);
+    }
+  }
+
+  // -- wiring ------------------------------------------------------------------------------------
+
+  function bind() {
+    $("signin-form").addEventListener("submit", submitSignin);
+    $("sign-out").addEventListener("click", signOut);
+    $("create-job").addEventListener("click", () => openForm(null));
+    $("job-form").addEventListener("submit", submitForm);
+    $("job-form-cancel").addEventListener("click", closeForm);
+    $("detail-close").addEventListener("click", () => { location.hash = ""; });
+    window.addEventListener("hashchange", openFromHash);
+    let typing = null;
+    const soon = () => { clearTimeout(typing); typing = setTimeout(refresh, 250); };
+    $("search").addEventListener("input", soon);
+    $("runs-job").addEventListener("input", soon);
+    for (const id of ["filter", "project", "runs-status"]) $(id).addEventListener("change", refresh);
+    // Paused while the tab is hidden; caught up at once when it comes back.
+    document.addEventListener("visibilitychange", () => { if (!document.hidden && state.signedIn) refresh(); });
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();
