@@ -1,8 +1,22 @@
-"""`python -m lib migrate`: apply migrations/*.sql in order, record them, sync builtin jobs.
+"""`python -m lib migrate`: apply migrations/, record them, sync builtin jobs.
 
-Each file runs in its own transaction. A file already recorded with the same
-checksum is skipped, so running migrate twice is a no-op. The files are
-idempotent, so a file edited since it was applied is simply applied again.
+Flyway's rule (docs/migrations.md):
+- versioned files, `migrations/NNNN_name.sql`, create or alter tables, indexes,
+  types, policies and roles. Each runs once, in its own transaction, and is
+  recorded with its checksum in `schema_migrations`. Once applied it is
+  frozen: a changed checksum makes migrate refuse to run at all.
+- repeatable files, `migrations/repeatable/<concern>.sql`, hold only
+  `create or replace` functions, views, triggers and grants. They run after
+  the versioned files, in name order with `grants.sql` last, whenever their
+  checksum differs from the one recorded in `schema_repeatables`. After any
+  versioned file every repeatable runs again (a versioned file may drop a
+  view or function in its way), and `grants.sql` runs whenever anything ran.
+  They run in one transaction, so a new function is never callable before
+  its grants are in place.
+
+A database on the pre-baseline layout (0001_tables ... 0006_schedule, whose end
+state is what 0001_baseline creates) is recognised by those versions and their
+checksums: the baseline is recorded as applied and the repeatables re-applied.
 """
 
 from __future__ import annotations
@@ -19,9 +33,59 @@ VERCEL_JSON = ROOT / "vercel.json"
 # Any constant works; it keeps two concurrent migrates from interleaving.
 _MIGRATE_LOCK = 0x63726F6E  # "cron"
 
+BASELINE = "0001_baseline"
+GRANTS = "grants.sql"
+# The layout before the baseline, as migrate last applied it (commit 1777ad0):
+# version -> checksum. Its end state is exactly what BASELINE creates.
+PRE_BASELINE = {
+    "0001_tables": "9101d8068e9aaa7339c26ed7506fe549eeb7f1941c1d7a90987e39f1397bdc05",
+    "0002_runs": "cc633eac043e291e39ea90a52c6a15e6f5cec13f5230a1bdd1ffa99426533b71",
+    "0003_agents": "8616c434da5d1576878b25fea3a1d9eb459c1846dee4da518ca26559a2004420",
+    "0004_reminders": "897f8e6af933e452fb733414ffbebf41ad75baa0237d20c6627f90f983e47705",
+    "0005_run_requests": "ef1e72549253208c5f0682296750790dad0d83e95e948b9ccea6d77150adee8a",
+    "0006_schedule": "1cca9e9cdaf49d8620eef93a46de38d7256db7ce248ce5f119b14f5fc2263fc4",
+}
 
-def migration_files() -> list[Path]:
-    return sorted(MIGRATIONS.glob("[0-9][0-9][0-9][0-9]_*.sql"))
+# migrate's own bookkeeping, the same on every database (grants.sql protects
+# them like any other table).
+_BOOKKEEPING = """
+create table if not exists public.schema_migrations (
+  version    text primary key,
+  checksum   text not null,
+  applied_at timestamptz not null default now()
+);
+create table if not exists public.schema_repeatables (
+  name       text primary key,
+  checksum   text not null,
+  applied_at timestamptz not null default now()
+);
+"""
+_RECORD_VERSIONED = (
+    "insert into public.schema_migrations (version, checksum) values ($1, $2) "
+    "on conflict (version) do update set checksum = excluded.checksum, applied_at = now()"
+)
+_RECORD_REPEATABLE = (
+    "insert into public.schema_repeatables (name, checksum) values ($1, $2) "
+    "on conflict (name) do update set checksum = excluded.checksum, applied_at = now()"
+)
+
+
+class MigrationError(Exception):
+    """The database and migrations/ disagree in a way migrate must not paper over."""
+
+
+def migration_files(directory: Path = MIGRATIONS) -> list[Path]:
+    """The versioned files, in version order."""
+    return sorted(directory.glob("[0-9][0-9][0-9][0-9]_*.sql"))
+
+
+def repeatable_files(directory: Path = MIGRATIONS) -> list[Path]:
+    """The repeatable files, in name order, grants.sql last."""
+    return sorted((directory / "repeatable").glob("*.sql"), key=lambda path: (path.name == GRANTS, path.name))
+
+
+def checksum(path: Path) -> str:
+    return hashlib.sha256(path.read_text().encode()).hexdigest()
 
 
 def vercel_crons() -> list[tuple[str, str]]:
@@ -34,28 +98,12 @@ def vercel_crons() -> list[tuple[str, str]]:
     return crons
 
 
-async def migrate(dsn: str) -> list[str]:
-    """Apply pending migrations; return the versions applied in this call."""
+async def migrate(dsn: str, directory: Path = MIGRATIONS) -> list[str]:
+    """Apply what is pending; return what was applied in this call (versions, then `repeatable/<file>`)."""
     connection = await asyncpg.connect(dsn, statement_cache_size=0)
-    applied: list[str] = []
     try:
         await connection.execute("select pg_advisory_lock($1)", _MIGRATE_LOCK)
-        known = await _applied_checksums(connection)
-        for path in migration_files():
-            sql = path.read_text()
-            checksum = hashlib.sha256(sql.encode()).hexdigest()
-            version = path.stem
-            if known.get(version) == checksum:
-                continue
-            async with connection.transaction():
-                await connection.execute(sql)
-                await connection.execute(
-                    "insert into public.schema_migrations (version, checksum) values ($1, $2) "
-                    "on conflict (version) do update set checksum = excluded.checksum, applied_at = now()",
-                    version,
-                    checksum,
-                )
-            applied.append(version)
+        applied = await _migrate(connection, directory)
         for job, schedule in vercel_crons():
             await connection.execute("select public.upsert_builtin_job($1, $2)", job, schedule)
     finally:
@@ -66,9 +114,62 @@ async def migrate(dsn: str) -> list[str]:
     return applied
 
 
-async def _applied_checksums(connection: asyncpg.Connection) -> dict[str, str]:
-    exists = await connection.fetchval("select to_regclass('public.schema_migrations') is not null")
-    if not exists:
-        return {}
-    rows = await connection.fetch("select version, checksum from public.schema_migrations")
-    return {row["version"]: row["checksum"] for row in rows}
+async def _migrate(connection: asyncpg.Connection, directory: Path) -> list[str]:
+    await connection.execute(_BOOKKEEPING)
+    versioned = migration_files(directory)
+    known = await _recorded(connection, "select version as key, checksum from public.schema_migrations")
+    applied = await _adopt_pre_baseline(connection, known, versioned)
+    _refuse_edited(versioned, known)
+
+    for path in versioned:
+        if path.stem in known:
+            continue
+        async with connection.transaction():
+            await connection.execute(path.read_text())
+            await connection.execute(_RECORD_VERSIONED, path.stem, checksum(path))
+        applied.append(path.stem)
+
+    repeatables = repeatable_files(directory)
+    recorded = await _recorded(connection, "select name as key, checksum from public.schema_repeatables")
+    due = [p for p in repeatables if applied or recorded.get(p.name) != checksum(p)]
+    if due and due[-1].name != GRANTS:
+        due += [p for p in repeatables if p.name == GRANTS]
+    async with connection.transaction():
+        for path in due:
+            await connection.execute(path.read_text())
+            await connection.execute(_RECORD_REPEATABLE, path.name, checksum(path))
+    return applied + [f"repeatable/{path.name}" for path in due]
+
+
+async def _adopt_pre_baseline(
+    connection: asyncpg.Connection, known: dict[str, str], versioned: list[Path]
+) -> list[str]:
+    """Record the baseline on a database migrated with the pre-baseline files; it already has that schema."""
+    if BASELINE in known or not PRE_BASELINE.keys() & known.keys():
+        return []
+    stale = sorted(v for v, sha in PRE_BASELINE.items() if known.get(v) != sha)
+    if stale:
+        raise MigrationError(
+            "this database was migrated with an older pre-baseline layout "
+            f"({', '.join(stale)} missing or different from their last version); run `python -m lib migrate` "
+            "from commit 1777ad0 first, or start from an empty database"
+        )
+    baseline = next(p for p in versioned if p.stem == BASELINE)
+    await connection.execute(_RECORD_VERSIONED, BASELINE, checksum(baseline))
+    known[BASELINE] = checksum(baseline)
+    return [BASELINE]
+
+
+def _refuse_edited(versioned: list[Path], known: dict[str, str]) -> None:
+    edited = [p.name for p in versioned if p.stem in known and known[p.stem] != checksum(p)]
+    if edited:
+        raise MigrationError(
+            f"migrations/{', migrations/'.join(edited)} changed since it was applied (checksum differs); "
+            "versioned migrations are frozen once applied: restore the file and add a new migration "
+            "instead of editing an applied one"
+        )
+
+
+async def _recorded(connection: asyncpg.Connection, query: str) -> dict[str, str]:
+    rows = await connection.fetch(query)
+    return {row["key"]: row["checksum"] for row in rows}

@@ -1,64 +1,10 @@
-"""migrate is ordered, recorded and idempotent; settings name the variable they reject."""
+"""Settings name the variable they reject, and never echo its value."""
 
 from __future__ import annotations
 
 import pytest
 
-from lib.migrate import migrate, migration_files, vercel_crons
 from lib.settings import SettingsError, load_settings
-
-
-async def test_migrations_are_recorded_and_rerun_is_a_no_op(pg_dsn, sql):
-    versions = [r["version"] for r in await sql.fetch("select version from schema_migrations order by version")]
-    assert versions == [p.stem for p in migration_files()]
-    before = await sql.fetchval("select max(applied_at) from schema_migrations")
-    assert await migrate(pg_dsn) == []
-    assert await sql.fetchval("select max(applied_at) from schema_migrations") == before
-
-
-async def test_migrate_upserts_one_builtin_job_per_vercel_cron(pg_dsn, sql):
-    await migrate(pg_dsn)
-    rows = await sql.fetch("select name, kind, target, schedule, schedule_type from cron_jobs order by name")
-    expected = sorted(vercel_crons())
-    assert [(r["name"], r["schedule"]) for r in rows] == expected
-    assert all(r["kind"] == "builtin" and r["target"] == r["name"] and r["schedule_type"] == "vercel" for r in rows)
-
-
-async def test_every_vercel_cron_has_a_job(sql):
-    from lib.jobs.registry import JOBS
-
-    assert {job for job, _ in vercel_crons()} <= set(JOBS)
-
-
-def test_the_local_cron_runner_can_schedule_every_vercel_cron():
-    from datetime import UTC, datetime
-
-    from lib.clock.schedules import next_cron_fire, parse_schedule
-
-    now = datetime(2026, 11, 23, 10, 2, 30, tzinfo=UTC)
-    fires = {job: next_cron_fire(parse_schedule("cron", s, "UTC"), now) for job, s in vercel_crons()}
-    assert fires["check-stale"] == datetime(2026, 11, 23, 10, 5, tzinfo=UTC)
-    assert all(now < fire <= datetime(2026, 11, 24, 10, 2, 30, tzinfo=UTC) for fire in fires.values())
-
-
-async def test_rows_with_only_identifying_columns_are_valid(sql):
-    agent = await sql.fetchrow("insert into agents default values returning status, metadata")
-    assert agent["status"] == "online"
-    job = await sql.fetchrow(
-        "insert into cron_jobs (name) values ('x') returning project_id, payload, enabled, timezone, id"
-    )
-    assert (job["project_id"], job["payload"], job["enabled"], job["timezone"]) == ("default", "{}", True, "UTC")
-    request = await sql.fetchrow(
-        "insert into cron_run_requests (job_id) values ($1) "
-        "returning status, attempts, max_attempts, available_at is not null as a, payload",
-        job["id"],
-    )
-    assert dict(request) == {"status": "queued", "attempts": 0, "max_attempts": 5, "a": True, "payload": None}
-    reminder = await sql.fetchrow(
-        "insert into scheduled_reminders (lead_id, telegram_id) values ('l', 1) "
-        "returning status, attempts, snooze_count, reminder_count"
-    )
-    assert dict(reminder) == {"status": "pending", "attempts": 0, "snooze_count": 0, "reminder_count": 0}
 
 
 @pytest.mark.parametrize(
