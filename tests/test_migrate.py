@@ -74,10 +74,10 @@ def migrations_copy(tmp_path: Path) -> Path:
     return Path(shutil.copytree(MIGRATIONS, tmp_path / "migrations"))
 
 
-async def _fetch(dsn: str, query: str, *args: object) -> list[asyncpg.Record]:
+async def _fetch(dsn: str, query: str, *args: object) -> list[dict[str, object]]:
     connection = await asyncpg.connect(dsn)
     try:
-        return await connection.fetch(query, *args)
+        return [dict(row) for row in await connection.fetch(query, *args)]
     finally:
         await connection.close()
 
@@ -89,7 +89,7 @@ async def test_a_fresh_database_applies_every_file_once(pg_dsn):
     assert applied[-1] == "repeatable/grants.sql"
     assert await migrate(dsn) == []
     recorded = await _fetch(dsn, "select name from schema_repeatables order by name")
-    assert sorted(r["name"] for r in recorded) == sorted(p.name for p in repeatable_files())
+    assert sorted(str(r["name"]) for r in recorded) == sorted(p.name for p in repeatable_files())
 
 
 async def test_an_edited_versioned_file_is_refused(pg_dsn, migrations_copy):
@@ -103,7 +103,7 @@ async def test_an_edited_versioned_file_is_refused(pg_dsn, migrations_copy):
     message = str(refused.value)
     assert "0001_baseline.sql" in message
     assert "add a new migration instead of editing an applied one" in message
-    assert [dict(r) for r in await _fetch(dsn, "select to_regclass('public.sneaky') as t")] == [{"t": None}]
+    assert await _fetch(dsn, "select to_regclass('public.sneaky') as t") == [{"t": None}]
 
 
 async def test_a_new_versioned_file_is_applied_and_protected_like_the_rest(pg_dsn, migrations_copy):
@@ -121,7 +121,7 @@ async def test_a_new_versioned_file_is_applied_and_protected_like_the_rest(pg_ds
         "(select count(*) from pg_policies p where p.tablename = 'notes') as policies "
         "from pg_class c where c.oid = 'public.notes'::regclass",
     )
-    assert [dict(r) for r in rows] == [{"relrowsecurity": True, "anon": False, "service": True, "policies": 1}]
+    assert rows == [{"relrowsecurity": True, "anon": False, "service": True, "policies": 1}]
     assert await migrate(dsn, migrations_copy) == []
 
 
@@ -142,7 +142,7 @@ async def test_an_edited_repeatable_file_is_reapplied_with_its_grants(pg_dsn, mi
         "has_function_privilege('anon', 'public.edited_probe()', 'execute') as anon, "
         "has_function_privilege('service_role', 'public.edited_probe()', 'execute') as service",
     )
-    assert [dict(r) for r in rows] == [{"note": "edited", "anon": False, "service": True}]
+    assert rows == [{"note": "edited", "anon": False, "service": True}]
     assert await migrate(dsn, migrations_copy) == []
 
 
@@ -154,7 +154,7 @@ async def test_reapplying_every_repeatable_keeps_functions_and_their_callers(pg_
         "select p.oid, p.oid::regprocedure::text as signature, p.proacl::text as acl from pg_proc p "
         "where p.pronamespace = 'public'::regnamespace order by 2"
     )
-    before = [dict(r) for r in await _fetch(dsn, query)]
+    before = await _fetch(dsn, query)
     connection = await asyncpg.connect(dsn)
     try:
         health = await connection.prepare("select * from public.health_check()")
@@ -163,7 +163,7 @@ async def test_reapplying_every_repeatable_keeps_functions_and_their_callers(pg_
         assert (await health.fetchrow())["ok"] is True
     finally:
         await connection.close()
-    assert [dict(r) for r in await _fetch(dsn, query)] == before
+    assert await _fetch(dsn, query) == before
 
 
 async def test_a_database_on_the_pre_baseline_layout_records_the_baseline(pg_dsn):
