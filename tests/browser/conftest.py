@@ -15,6 +15,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,13 +66,11 @@ class LiveServer:
     settings: Settings
 
 
-@pytest.fixture(scope="session")
-def live_server(pg_dsn: str) -> Iterator[LiveServer]:
-    """The real app (postgres adapter, the suite's embedded Postgres) on a free 127.0.0.1 port."""
+@contextmanager
+def serve(app: Any) -> Iterator[str]:
+    """Serve `app` with uvicorn in a thread on a free 127.0.0.1 port; yields its base URL."""
     import uvicorn
 
-    settings = load_settings(_env_file=None, cron_secret=SECRET, database_url=pg_dsn, allow_http_webhooks=True)
-    app = ops_app(lambda: settings)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
@@ -84,10 +83,26 @@ def live_server(pg_dsn: str) -> Iterator[LiveServer]:
         if not thread.is_alive() or time.monotonic() > deadline:
             raise RuntimeError("the live server did not start")
         time.sleep(0.02)
-    yield LiveServer(f"http://127.0.0.1:{port}", settings)
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+@pytest.fixture(scope="session")
+def live_server(pg_dsn: str) -> Iterator[LiveServer]:
+    """The real app (postgres adapter, the suite's embedded Postgres) on a free 127.0.0.1 port."""
+    settings = load_settings(_env_file=None, cron_secret=SECRET, database_url=pg_dsn, allow_http_webhooks=True)
+    with serve(ops_app(lambda: settings)) as url:
+        yield LiveServer(url, settings)
+
+
+@pytest.fixture
+def console_url(live_server: LiveServer) -> str:
+    """Where the browser fixture's page lives; a test module may serve another app."""
+    return live_server.url
 
 
 @pytest.fixture(scope="module")
@@ -133,7 +148,7 @@ class Browser:
 
 
 @pytest.fixture
-def browser(playwright_driver: Any, live_server: LiveServer, tmp_path: Path) -> Iterator[Browser]:
+def browser(playwright_driver: Any, console_url: str, tmp_path: Path) -> Iterator[Browser]:
     context = playwright_driver.chromium.launch_persistent_context(
         user_data_dir=str(tmp_path / "profile"),
         executable_path=CHROMIUM,
@@ -143,7 +158,7 @@ def browser(playwright_driver: Any, live_server: LiveServer, tmp_path: Path) -> 
     )
     context.set_default_timeout(10_000)
     page = context.pages[0] if context.pages else context.new_page()
-    recorded = Browser(page=page, base=live_server.url)
+    recorded = Browser(page=page, base=console_url)
     page.on("console", lambda msg: recorded.console.append((msg.type, msg.text, msg.location.get("url", ""))))
     page.on("pageerror", lambda error: recorded.errors.append(str(error)))
     page.on("request", lambda request: recorded.requests.append(request.url))

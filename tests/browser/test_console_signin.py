@@ -10,7 +10,7 @@ DATA_404 = {(404, "/api/ops/jobs"), (404, "/api/ops/requests"), (404, "/api/ops/
 WRONG_SECRET = {(401, "/api/ops/login")}
 
 
-def _cookie(browser: Browser) -> list[dict]:
+def _cookie(browser: Browser) -> list[dict[str, object]]:
     return [c for c in browser.page.context.cookies() if c["name"] == "cronrelay_ops"]
 
 
