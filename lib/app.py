@@ -24,6 +24,7 @@ from lib.db.queries.health import health_check
 from lib.db.queries.runs import list_runs
 from lib.db.statuses import RunStatus, Trigger
 from lib.jobs.registry import JOBS
+from lib.ops import router as ops_router
 from lib.runner import new_request_id, one_line, run_job
 from lib.settings import Settings, SettingsError, get_settings
 
@@ -224,6 +225,7 @@ def create_app(settings_source: Callable[[], Settings] = get_settings) -> FastAP
     app = FastAPI(title="cronrelay", redirect_slashes=False, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.settings_source = settings_source
     app.include_router(router)
+    app.include_router(ops_router)
     for error_type, handler in EXCEPTION_HANDLERS.items():
         app.add_exception_handler(error_type, handler)
     return app

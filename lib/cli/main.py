@@ -87,12 +87,17 @@ def _json_object(text: str) -> dict[str, Any]:
 
 
 async def _migrate() -> int:
-    from lib.migrate import migrate
+    from lib.migrate import MigrationError, migrate
 
     settings = get_settings()
     if settings.database_url is None:
         raise SettingsError("DATABASE_URL is not set (migrate talks to Postgres directly)")
-    applied = await migrate(settings.database_url.get_secret_value())
+    try:
+        applied = await migrate(settings.database_url.get_secret_value())
+    except MigrationError as error:
+        # An edited versioned file or an unknown old layout: one line, not a traceback.
+        print(f"migrate refused: {error}", file=sys.stderr)
+        return 4
     print(json.dumps({"applied": applied}))
     return 0
 
