@@ -14,8 +14,10 @@ keeps DST honest:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
+
+from lib.clock.wall import first_instant
 
 _MINUTES_PER_DAY = 24 * 60
 
@@ -87,23 +89,4 @@ def window(hours: ActiveHours, day: date) -> tuple[datetime, datetime]:
 def _first_instant(zone: ZoneInfo, day: date, minute: int) -> datetime:
     """The first instant at which the wall clock in `zone` reads `day` at `minute` or later."""
     day, minute = day + timedelta(days=minute // _MINUTES_PER_DAY), minute % _MINUTES_PER_DAY
-    wall = datetime.combine(day, time(minute // 60, minute % 60))
-    # fold=0 is the first occurrence of a repeated (fall-back) wall time.
-    first = wall.replace(tzinfo=zone, fold=0).astimezone(UTC)
-    if _wall(first, zone) == wall:
-        return first
-    # The wall time does not exist (spring-forward gap). The clock reads past
-    # it first at the jump, which lies between the two readings of the gap;
-    # offsets change on whole seconds, so a search over seconds finds it.
-    low, high = sorted(int(wall.replace(tzinfo=zone, fold=f).timestamp()) for f in (0, 1))
-    while high - low > 1:
-        middle = (low + high) // 2
-        if _wall(datetime.fromtimestamp(middle, UTC), zone) >= wall:
-            high = middle
-        else:
-            low = middle
-    return datetime.fromtimestamp(high, UTC)
-
-
-def _wall(moment: datetime, zone: ZoneInfo) -> datetime:
-    return moment.astimezone(zone).replace(tzinfo=None)
+    return first_instant(datetime.combine(day, time(minute // 60, minute % 60)), zone)

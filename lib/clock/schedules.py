@@ -40,6 +40,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import CroniterBadDateError, CroniterError, croniter
 
+from lib.clock.wall import first_instant
+
 KINDS = ("cron", "interval", "once")
 
 MIN_INTERVAL = timedelta(seconds=1)
@@ -263,7 +265,7 @@ def resolve_wall_time(wall: datetime, zone: ZoneInfo, *, every_hour: bool) -> li
         passes = [first, second] if every_hour else [first]
         return [moment.astimezone(UTC) for moment in passes]
     # The clock springs forward over this wall-clock time: it never happens.
-    return [] if every_hour else [_gap_end(first, second, zone)]
+    return [] if every_hour else [first_instant(wall, zone)]
 
 
 def _repeat_length(wall: datetime, zone: ZoneInfo) -> timedelta:
@@ -272,22 +274,3 @@ def _repeat_length(wall: datetime, zone: ZoneInfo) -> timedelta:
     after = wall.replace(tzinfo=zone, fold=1).utcoffset()
     assert before is not None and after is not None
     return max(before - after, timedelta(0))
-
-
-def _gap_end(first: datetime, second: datetime, zone: ZoneInfo) -> datetime:
-    """The instant the clock jumped over a skipped wall-clock time.
-
-    zoneinfo reads a skipped time with the old offset (fold=0, at or after the
-    jump) or the new one (fold=1, before it); the jump lies between the two,
-    and transitions fall on whole seconds, so a short bisection finds it.
-    """
-    new_offset = second.utcoffset()
-    low = int(second.astimezone(UTC).timestamp())  # still on the old offset
-    high = int(first.astimezone(UTC).timestamp()) + 1  # already on the new one
-    while high - low > 1:
-        middle = (low + high) // 2
-        if datetime.fromtimestamp(middle, zone).utcoffset() == new_offset:
-            high = middle
-        else:
-            low = middle
-    return datetime.fromtimestamp(high, UTC)
