@@ -26,7 +26,7 @@ from lib.ops.session import (
     COOKIE_PATH,
     SESSION_SECONDS,
     OpsError,
-    cookie_signed_in,
+    authenticate,
     mint_token,
     origin_allowed_if_present,
     request_scheme,
@@ -185,12 +185,11 @@ async def logout(request: Request) -> Response:
 @router.get("/session", include_in_schema=False)
 async def session(request: Request) -> Response:
     """Never 401: the page asks this to choose between the sign-in form and the console."""
-    settings = settings_or_503(request)
-    keys_from = secrets_or_503(settings)
-    if "authorization" in request.headers:
-        try:
-            check_authorization(settings, request.headers.get("authorization"))
-        except Unauthorized:
-            return JSONResponse({"signed_in": False})
-        return JSONResponse({"signed_in": True})
-    return JSONResponse({"signed_in": cookie_signed_in(request, keys_from)})
+    # The guard's own rules decide; only its 401 becomes "not signed in" (a 503 stays a 503).
+    try:
+        authenticate(request)
+    except OpsError as error:
+        if error.status != 401:
+            raise
+        return JSONResponse({"signed_in": False})
+    return JSONResponse({"signed_in": True})
