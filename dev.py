@@ -4,7 +4,8 @@
     python3 dev.py local   # embedded Postgres + app on 127.0.0.1:3000 + local cron runner
     python3 dev.py test    # the gate: ruff check, ruff format --check, mypy, then pytest
                            # (extra arguments go to pytest; --no-lint skips the static
-                           # checks for a quick local run; CI runs the plain command)
+                           # checks for a quick local run; --long runs the reliability
+                           # suite at full size; CI runs the plain command)
 
 and two helpers:
 
@@ -108,12 +109,14 @@ def static_checks() -> list[tuple[str, list[str]]]:
 def gate(pytest_args: list[str]) -> int:
     """Each step fails the gate with one line naming it; pytest's exit code 5 (nothing collected) fails too."""
     lint = "--no-lint" not in pytest_args
-    pytest_args = [arg for arg in pytest_args if arg != "--no-lint"]
+    # --long: the reliability suite at full size (tests/reliability reads CRONRELAY_LONG).
+    long = "--long" in pytest_args
+    pytest_args = [arg for arg in pytest_args if arg not in ("--no-lint", "--long")]
     steps = static_checks() if lint else []
     steps.append(("pytest", [str(PYTHON), "-m", "pytest", *pytest_args]))
     for name, args in steps:
         print(f"dev.py test: {name}", flush=True)
-        code = run_child(args)
+        code = run_child(args, {**os.environ, "CRONRELAY_LONG": "1"} if long and name == "pytest" else None)
         if code != 0:
             print(f"dev.py test: FAILED at {name} (exit code {code})", file=sys.stderr, flush=True)
             return code
