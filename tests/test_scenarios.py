@@ -1,17 +1,15 @@
 """A user's whole path, end to end over HTTP on the real app, through both adapters.
 
 A database schedule fires (`/api/cron/schedule`), the drain runs its request
-(`/api/cron/run-requests`), and a real local webhook receiver gets exactly one
+(`/api/cron/run-requests`), and a real local webhook receiver (tests/fakes/webhook.py) gets exactly one
 signed call; a second round adds nothing.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -23,57 +21,18 @@ from lib.outbound.webhooks import SIGNATURE_HEADER, verify_signature
 from lib.settings import Settings
 from tests.conftest import AUTH, app_client
 from tests.factories import add_job
+from tests.fakes.webhook import Hit, local_receiver
 
 WEBHOOK_SECRET = "whsec-scenario-0123456789"
 PAYLOAD = {"from": "scenario"}
 
 
-@dataclass
-class Received:
-    url: str
-    calls: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
-
-
 @asynccontextmanager
-async def receiver() -> AsyncIterator[Received]:
-    """A real HTTP/1.1 server on 127.0.0.1 that keeps each call's headers and raw body."""
-    received = Received(url="")
-    handlers: set[asyncio.Task[Any]] = set()
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        handlers.add(task)
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                headers: dict[str, str] = {}
-                for line in head.decode("latin-1").split("\r\n")[1:]:
-                    name, _, value = line.partition(":")
-                    if name:
-                        headers[name.strip().lower()] = value.strip()
-                body = await reader.readexactly(int(headers.get("content-length", "0")))
-                received.calls.append((headers, body))
-                writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}")
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            writer.close()
-            handlers.discard(task)
-
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
-    received.url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/hook"
-    try:
-        yield received
-    finally:
-        server.close()
-        # Keep-alive connections stay open; end their handlers with the server.
-        pending = list(handlers)
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
-        await server.wait_closed()
+async def receiver() -> AsyncIterator[tuple[str, list[Hit]]]:
+    """tests/fakes/webhook.py's real HTTP/1.1 server on 127.0.0.1; each call's headers and raw body."""
+    hits: list[Hit] = []
+    async with local_receiver(hits=hits) as (url, _):
+        yield url, hits
 
 
 @pytest.fixture
@@ -89,11 +48,11 @@ async def tick(http: httpx.AsyncClient) -> tuple[dict[str, Any], dict[str, Any]]
     return schedule.json(), drain.json()
 
 
-def assert_one_signed_call(received: Received, job: str, request_id: str) -> None:
-    assert len(received.calls) == 1
-    headers, body = received.calls[0]
-    assert verify_signature(WEBHOOK_SECRET, body, headers.get(SIGNATURE_HEADER.lower()))
-    sent = json.loads(body)
+def assert_one_signed_call(hits: list[Hit], job: str, request_id: str) -> None:
+    assert len(hits) == 1
+    assert hits[0].path == "/hook"
+    assert verify_signature(WEBHOOK_SECRET, hits[0].body, hits[0].headers.get(SIGNATURE_HEADER.lower()))
+    sent = json.loads(hits[0].body)
     assert (sent["job"], sent["request_id"], sent["payload"]) == (job, request_id, {"from": "scenario"})
 
 
@@ -109,11 +68,11 @@ async def test_a_due_schedule_reaches_its_webhook_once(
         "interval": ("1d", due),
         "once": ((now - timedelta(seconds=30)).isoformat(), None),
     }[kind]
-    async with receiver() as received, app_client(hook_settings) as http:
+    async with receiver() as (url, received), app_client(hook_settings) as http:
         job_id = await add_job(
             sql,
             f"{kind}-hook",
-            target=received.url,
+            target=url,
             payload=PAYLOAD,
             schedule_type=kind,
             schedule=schedule,
@@ -137,18 +96,18 @@ async def test_a_due_schedule_reaches_its_webhook_once(
 
         assert (again_fired["stats"]["enqueued"], again_drained["stats"]["claimed"]) == (0, 0)
         assert await sql.fetchval("select count(*) from cron_run_requests") == 1
-        assert len(received.calls) == 1
+        assert len(received) == 1
 
 
 async def test_a_paused_scheduled_jobs_request_waits_and_runs_after_resume(
     hook_settings: Settings, sql: asyncpg.Connection
 ) -> None:
     now = await sql.fetchval("select date_trunc('second', now())")
-    async with receiver() as received, app_client(hook_settings) as http:
+    async with receiver() as (url, received), app_client(hook_settings) as http:
         job_id = await add_job(
             sql,
             "launch-mail",
-            target=received.url,
+            target=url,
             payload=PAYLOAD,
             schedule_type="once",
             schedule=(now - timedelta(seconds=5)).isoformat(),
@@ -161,7 +120,7 @@ async def test_a_paused_scheduled_jobs_request_waits_and_runs_after_resume(
         held = (await http.get("/api/cron/run-requests", headers=AUTH)).json()
         assert held["stats"]["claimed"] == 0
         assert await sql.fetchval("select status from cron_run_requests where job_id = $1", job_id) == "queued"
-        assert received.calls == []
+        assert received == []
 
         await sql.execute("update cron_jobs set enabled = true where id = $1", job_id)
         _, drained = await tick(http)

@@ -1,16 +1,18 @@
 """A real HTTP/1.1 keep-alive server on 127.0.0.1 standing in for a webhook
-receiver: it answers 200 after a delay. For what respx cannot fake (timeouts,
-real sockets) in tests, and for the run-requests benchmark. Pass `hits` to get
-each call's body with the moments it arrived and was answered
-(`time.monotonic()`)."""
+receiver (or any outside HTTP service): it answers 200 after a delay. For what
+respx cannot fake (timeouts, real sockets, closed connections) in tests, and
+for the run-requests benchmark. Pass `hits` to get each call's path, headers
+and raw body with the moments it arrived and was answered
+(`time.monotonic()`), and `reply` to script the answer per call (status,
+body, headers, delay, or closing the connection without one)."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import respx
@@ -25,10 +27,31 @@ class Hit:
     body: bytes
     arrived: float
     answered: float | None = None
+    headers: dict[str, str] = field(default_factory=dict)  # names in lower case
+    path: str = ""
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int = 200
+    body: bytes = b'{"ok":true}'
+    content_type: str = "application/json"
+    headers: tuple[tuple[str, str], ...] = ()
+    delay: float | None = None  # None: the receiver's own delay
+    close: bool = False  # close the connection instead of answering
+
+
+Replier = Callable[[Hit, int], Reply]  # (the call, its index) -> the answer
+
+
+def _ok(hit: Hit, index: int) -> Reply:
+    return Reply()
 
 
 @asynccontextmanager
-async def local_receiver(delay: float = 0.0, hits: list[Hit] | None = None) -> AsyncIterator[tuple[str, list[bytes]]]:
+async def local_receiver(
+    delay: float = 0.0, hits: list[Hit] | None = None, reply: Replier = _ok
+) -> AsyncIterator[tuple[str, list[bytes]]]:
     """Serve until the block ends; yields the hook URL and the bodies received so far."""
     bodies: list[bytes] = []
     handlers: set[asyncio.Task[Any]] = set()
@@ -40,19 +63,27 @@ async def local_receiver(delay: float = 0.0, hits: list[Hit] | None = None) -> A
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
-                length = 0
-                for line in head.split(b"\r\n"):
-                    name, _, value = line.partition(b":")
-                    if name.strip().lower() == b"content-length":
-                        length = int(value)
-                body = await reader.readexactly(length)
+                request_line, *lines = head.decode("latin-1").split("\r\n")
+                headers: dict[str, str] = {}
+                for line in lines:
+                    name, _, value = line.partition(":")
+                    if name:
+                        headers[name.strip().lower()] = value.strip()
+                body = await reader.readexactly(int(headers.get("content-length", "0")))
                 bodies.append(body)
-                hit = Hit(body, time.monotonic())
+                hit = Hit(body, time.monotonic(), headers=headers, path=request_line.split(" ")[1])
+                index = len(bodies) - 1
                 if hits is not None:
                     hits.append(hit)
-                await asyncio.sleep(delay)
+                answer = reply(hit, index)
+                await asyncio.sleep(delay if answer.delay is None else answer.delay)
+                if answer.close:
+                    break
+                extra = "".join(f"{name}: {value}\r\n" for name, value in answer.headers)
                 writer.write(
-                    b'HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 11\r\n\r\n{"ok":true}'
+                    f"HTTP/1.1 {answer.status} X\r\ncontent-type: {answer.content_type}\r\n{extra}"
+                    f"content-length: {len(answer.body)}\r\n\r\n".encode()
+                    + answer.body
                 )
                 hit.answered = time.monotonic()
                 await writer.drain()
