@@ -19,33 +19,46 @@ import pytest
 
 from lib.jobs.settling import Settler
 from tests.fakes.crash import Crash, drain_crash, reminder_crash
+from tests.reliability.counts import Counts, size
 
 
-def assert_only_the_window_repeated(crash: Crash) -> None:
+def assert_only_the_window_repeated(crash: Crash, counts: Counts) -> None:
+    window = crash.kill.in_flight + crash.kill.recent
+    counts.handled = len(crash.expected)
+    counts.lost = crash.lost
+    counts.stuck = crash.stuck
+    # Repeats beyond in flight + the last 0.5 s: the figure that must be 0.
+    counts.repeated = max(0, crash.repeated - window)
+    counts.repeated_in_window = min(crash.repeated, window)
+    counts.notes.append(f"{crash.kill.in_flight} in flight, {crash.kill.recent} in the last 0.5 s at the kill")
     print("\n" + crash.line())
     assert set(crash.counts) == crash.expected  # every item reached the stand-in
     assert crash.lost == 0 and crash.stuck == 0
     assert crash.kill.handled >= 10, "killed too early to say anything about the window"
-    assert crash.repeated <= crash.kill.in_flight + crash.kill.recent
+    assert crash.repeated <= window
     assert crash.repeated < crash.kill.handled  # never the whole batch
 
 
 async def test_a_reminder_sweep_killed_mid_batch_repeats_only_the_crash_window(
-    pg_dsn: str, sql: asyncpg.Connection, tmp_path: Path
+    pg_dsn: str, sql: asyncpg.Connection, tmp_path: Path, counts: Counts
 ) -> None:
-    assert_only_the_window_repeated(await reminder_crash(pg_dsn, sql, tmp_path))
+    crash = await reminder_crash(pg_dsn, sql, tmp_path, total=size(60, 120))
+    assert_only_the_window_repeated(crash, counts)
 
 
 async def test_a_drain_killed_mid_batch_repeats_only_the_crash_window(
-    pg_dsn: str, sql: asyncpg.Connection, tmp_path: Path
+    pg_dsn: str, sql: asyncpg.Connection, tmp_path: Path, counts: Counts
 ) -> None:
-    assert_only_the_window_repeated(await drain_crash(pg_dsn, sql, tmp_path))
+    crash = await drain_crash(pg_dsn, sql, tmp_path, total=size(50, 100))
+    assert_only_the_window_repeated(crash, counts)
 
 
 # -- the settler itself -------------------------------------------------------------------------
 
 
-async def test_the_settler_writes_every_outcome_once_in_capped_groups_even_when_one_group_fails() -> None:
+async def test_the_settler_writes_every_outcome_once_in_capped_groups_even_when_one_group_fails(
+    counts: Counts,
+) -> None:
     written: list[list[int]] = []
     attempts = 0
 
@@ -67,5 +80,6 @@ async def test_the_settler_writes_every_outcome_once_in_capped_groups_even_when_
     assert [str(error) for error in errors] == ["connection lost"]
     assert written == [[0, 1, 2, 3], [8, 9]]
     assert settler.groups == 3 and settler.unsettled == 0
+    counts.handled = sum(map(len, written))
     with pytest.raises(RuntimeError, match="after the settler was closed"):
         settler.add(10)
