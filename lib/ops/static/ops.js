@@ -6,12 +6,18 @@
 (function () {
   const API = "/api/ops";
   const POLL_MS = 4000;
+  // While a request the operator is watching is queued or running, its panel refreshes every second.
+  const BUSY_POLL_MS = 1000;
+  const BUSY_WINDOW_MS = 120000;
   const PAGE_SIZE = 50;
 
   const $ = (id) => document.getElementById(id);
   const state = {
     signedIn: false,
     timer: null,
+    lastFull: 0,
+    busy: false,         // a recent request is queued or running (see watching)
+    busyDetail: false,
     inFlight: false,
     again: false,
     problems: {},        // panel name -> one line shown in the banner
@@ -73,6 +79,11 @@
       status || "never run");
   }
 
+  function sentence(line) {
+    const text = String(line);
+    return text.charAt(0).toUpperCase() + text.slice(1);
+  }
+
   function query(params) {
     const search = new URLSearchParams();
     for (const [key, value] of Object.entries(params)) if (value !== "" && value !== null && value !== undefined) search.set(key, value);
@@ -125,14 +136,19 @@
 
   // -- banner ----------------------------------------------------------------------
 
-  function problem(panel, text) {
-    if (text) state.problems[panel] = text; else delete state.problems[panel];
+  // panel -> one line, or several for the status panel. A panel's 503 (the database is down, a
+  // setting is missing) says what /status already says, so while /status reports it, it is not repeated.
+  function problem(panel, text, status) {
+    if (text && text.length) state.problems[panel] = { text, status }; else delete state.problems[panel];
     renderBanner();
   }
 
   function renderBanner() {
     const banner = $("banner");
-    const lines = Object.values(state.problems);
+    const statusKnown = Boolean(state.problems.status);
+    const lines = [...new Set(Object.entries(state.problems)
+      .filter(([panel, entry]) => panel === "status" || !(statusKnown && entry.status === 503))
+      .flatMap(([, entry]) => entry.text))];
     banner.replaceChildren(...lines.map((line) => el("p", { text: line })));
     show(banner, lines.length > 0);
   }
@@ -200,7 +216,30 @@
 
   function startPolling() {
     stopPolling();
-    state.timer = setInterval(() => { if (!document.hidden) refresh(); }, POLL_MS);
+    state.timer = setInterval(tick, BUSY_POLL_MS);
+  }
+
+  function tick() {
+    if (document.hidden || !state.signedIn) return;
+    if (Date.now() - state.lastFull >= POLL_MS) refresh();
+    else if (state.busy && !state.inFlight) refreshBusy();
+  }
+
+  async function refreshBusy() {
+    // Only the panels that show run requests; when nothing is in flight any more, everything.
+    state.inFlight = true;
+    try {
+      await Promise.all([loadRequests(), state.detailId ? loadDetail() : null]);
+    } finally {
+      state.inFlight = false;
+    }
+    if (!state.busy || state.again) refresh();
+  }
+
+  function watching(requests) {
+    const now = Date.now();
+    return requests.some((request) => request.status === "running" ||
+      (request.status === "queued" && !request.held && now - Date.parse(request.requested_at) < BUSY_WINDOW_MS));
   }
 
   function stopPolling() {
@@ -214,6 +253,7 @@
     if (state.inFlight) { state.again = true; return; }
     state.inFlight = true;
     state.again = false;
+    state.lastFull = Date.now();
     try {
       // One request per panel, in parallel.
       await Promise.all([loadStatus(), loadJobs(), loadRequests(), loadRuns(), state.detailId ? loadDetail() : null]);
@@ -232,12 +272,11 @@
   async function loadStatus() {
     try {
       const status = await api("GET", "/status");
-      const lines = [];
-      if (status.database && status.database !== "ok") lines.push(`Database ${status.database}.`);
-      for (const line of status.problems || []) lines.push(line);
-      problem("status", lines.join(" ") || null);
+      const lines = (status.problems || []).map(sentence);
+      if (status.database && status.database !== "ok" && !lines.length) lines.push(`The database is ${status.database}.`);
+      problem("status", lines);
     } catch (error) {
-      if (state.signedIn) problem("status", describe(error, "Status"));
+      if (state.signedIn) problem("status", describe(error, "Status"), error.status);
     }
   }
 
@@ -253,7 +292,7 @@
       renderJobs(data.jobs || [], data.has_more, params);
     } catch (error) {
       if (!state.signedIn) return;
-      problem("jobs", describe(error, "Jobs"));
+      problem("jobs", describe(error, "Jobs"), error.status);
       stateLine.textContent = "Jobs cannot be shown right now (see the banner above).";
       stateLine.dataset.state = "error";
       show(stateLine, true);
@@ -286,17 +325,21 @@
     }
     show(stateLine, Boolean(stateLine.textContent));
     $("jobs-list").replaceChildren(...jobs.map(jobRow));
+    // The runs filter takes a job's exact name: offer the names on show.
+    $("job-names").replaceChildren(...jobs.map((job) => el("option", { value: job.name })));
   }
 
-  function jobRow(job) {
-    const actions = el("div", { class: "actions" },
+  function jobActions(job) {
+    return el("div", { class: "actions" },
       el("button", { type: "button", "data-testid": "run-now", on: { click: () => act(`/jobs/${job.id}/run`, "POST", {}, "Run now") } }, "Run now"),
       job.enabled
         ? el("button", { type: "button", class: "secondary", "data-testid": "pause", on: { click: () => act(`/jobs/${job.id}/pause`, "POST", {}, "Pause") } }, "Pause")
         : el("button", { type: "button", class: "secondary", "data-testid": "resume", on: { click: () => act(`/jobs/${job.id}/resume`, "POST", {}, "Resume") } }, "Resume"),
       job.editable ? el("button", { type: "button", class: "secondary", "data-testid": "edit", on: { click: () => openForm(job) } }, "Edit") : null,
-      job.editable ? deleteButton(job) : null,
-    );
+      job.editable ? deleteButton(job) : null);
+  }
+
+  function jobRow(job) {
     const last = job.last_run_at
       ? el("span", {}, badge(job.last_status), ` ${when(job.last_run_at)} `, el("span", { class: "muted" }, duration(job.last_duration_ms)))
       : el("span", { class: "muted" }, "never run");
@@ -310,7 +353,7 @@
       job.schedule_error ? el("div", { class: "error" }, `Schedule problem: ${job.schedule_error}`) : null,
       el("div", {}, el("span", { class: "label" }, "Next "), when(job.next_run_at)),
       el("div", {}, el("span", { class: "label" }, "Last "), last),
-      actions);
+      jobActions(job));
   }
 
   function deleteButton(job) {
@@ -321,20 +364,25 @@
         click: () => {
           if (!armed) { state.armedDelete = job.id; setTimeout(() => { state.armedDelete = null; }, 5000); refresh(); return; }
           state.armedDelete = null;
-          act(`/jobs/${job.id}`, "DELETE", {}, "Delete");
+          act(`/jobs/${job.id}`, "DELETE", {}, "Delete").then((deleted) => {
+            if (deleted && state.detailId === job.id) location.hash = "";
+          });
         },
       },
     }, armed ? "Really delete?" : "Delete");
   }
 
   async function act(path, method, body, what) {
+    let done = false;
     try {
       await api(method, path, body);
       problem("action", null);
+      done = true;
     } catch (error) {
       problem("action", describe(error, what));
     }
     refresh();
+    return done;
   }
 
   // -- the job form ----------------------------------------------------------------------
@@ -362,7 +410,7 @@
     $("job-form-title").textContent = job ? `Edit ${job.name}` : "New job";
     $("f-project_id").value = job ? job.project_id : $("project").value || "default";
     $("f-name").value = job ? job.name : "";
-    $("f-kind").value = "webhook";
+    $("f-kind").value = job ? job.kind : "webhook";
     $("f-target").value = job ? job.target || "" : "";
     $("f-schedule_type").value = job ? job.schedule_type : "interval";
     $("f-schedule").value = job ? job.schedule || "" : "";
@@ -419,6 +467,22 @@
     return request.status === "queued" && request.held ? "held" : request.status;
   }
 
+  function requestSummary(request, status) {
+    // One line; the whole result is one click away on the chip.
+    const result = request.result && typeof request.result === "object" ? request.result : {};
+    const took = result.duration_ms === undefined ? "" : ` in ${duration(result.duration_ms)}`;
+    if (status === "held") return el("div", { class: "muted" }, "Held: its job is paused; it runs after Resume.");
+    if (status === "error") return el("div", { class: "error", "data-testid": "request-error" }, result.error || "failed");
+    if (status === "done") {
+      const what = result.status_code ? `HTTP ${result.status_code}` : result.status ? `run ${result.status}` : "done";
+      return el("div", { class: "muted" }, `${what}${took}`);
+    }
+    if (status === "queued" && result.error) {
+      return el("div", { class: "muted" }, `Attempt ${request.attempts} failed (${result.error}); next try ${when(request.available_at)}`);
+    }
+    return null;
+  }
+
   function requestRow(request) {
     const status = requestStatus(request);
     const open = state.openResult === request.id;
@@ -433,6 +497,7 @@
         el("span", { class: "muted" }, `${request.requested_by || "?"} · attempt ${request.attempts}/${request.max_attempts}`)),
       el("div", {}, el("span", { class: "label" }, "Requested "), when(request.requested_at)),
       request.completed_at ? el("div", {}, el("span", { class: "label" }, "Finished "), when(request.completed_at)) : null,
+      requestSummary(request, status),
       request.retry_of ? el("div", { class: "muted" }, `retry of ${request.retry_of}`) : null,
       open ? el("pre", { class: "result", "data-testid": "request-result" }, JSON.stringify(request.result === undefined ? null : request.result, null, 2)) : null,
       request.status === "error"
@@ -447,13 +512,14 @@
       const data = await api("GET", `/requests${query({ project: $("project").value, limit: PAGE_SIZE })}`);
       problem("requests", null);
       const requests = data.requests || [];
+      state.busy = watching(requests) || state.busyDetail;
       stateLine.textContent = requests.length ? "" : "No run requests yet: press Run now on a job to queue one.";
       stateLine.dataset.state = requests.length ? "ok" : "empty";
       show(stateLine, !requests.length);
       $("requests-list").replaceChildren(...requests.map(requestRow));
     } catch (error) {
       if (!state.signedIn) return;
-      problem("requests", describe(error, "Run requests"));
+      problem("requests", describe(error, "Run requests"), error.status);
       stateLine.textContent = "Run requests cannot be shown right now (see the banner above).";
       stateLine.dataset.state = "error";
       show(stateLine, true);
@@ -485,7 +551,7 @@
       $("runs-list").replaceChildren(...runs.map(runRow));
     } catch (error) {
       if (!state.signedIn) return;
-      problem("runs", describe(error, "Runs"));
+      problem("runs", describe(error, "Runs"), error.status);
       stateLine.textContent = "Runs cannot be shown right now (see the banner above).";
       stateLine.dataset.state = "error";
       show(stateLine, true);
@@ -497,11 +563,13 @@
   function openFromHash() {
     const match = /^#job=(.+)$/.exec(location.hash);
     state.detailId = match ? decodeURIComponent(match[1]) : null;
+    state.busyDetail = false;
     show($("job-detail"), Boolean(state.detailId));
     show($("jobs-panel"), !state.detailId);
     if (state.detailId) {
       $("detail-title").textContent = "Job";
       $("detail-facts").replaceChildren();
+      $("detail-actions").replaceChildren();
       $("detail-next").replaceChildren();
       $("detail-requests").replaceChildren();
       $("detail-runs").replaceChildren();
@@ -523,10 +591,15 @@
       $("detail-facts").replaceChildren(
         ...fact("Project", job.project_id), ...fact("Kind", job.kind), ...fact("Target", job.target || "—"),
         ...fact("Schedule", job.schedule_text || job.schedule || job.schedule_type), ...fact("Enabled", job.enabled ? "yes" : "no (paused)"),
+        ...(job.schedule_error ? fact("Schedule problem", el("span", { class: "error" }, job.schedule_error)) : []),
+        ...fact("Next run", when(job.next_run_at)),
         ...fact("Last run", job.last_run_at ? [badge(job.last_status), ` ${when(job.last_run_at)} ${duration(job.last_duration_ms)}`] : "never"));
+      $("detail-actions").replaceChildren(jobActions(job));
       const next = data.next_runs || [];
       $("detail-next").replaceChildren(...(next.length ? next.map((ts) => el("li", {}, when(ts))) : [el("li", { class: "muted" }, "No upcoming run (manual, paused or finished).")]));
       const requests = data.requests || [];
+      state.busyDetail = watching(requests);
+      state.busy = state.busy || state.busyDetail;
       $("detail-requests").replaceChildren(...(requests.length ? requests.map(requestRow) : [el("p", { class: "state" }, "No run requests for this job yet.")]));
       const runs = data.runs || [];
       $("detail-runs").replaceChildren(...(runs.length ? runs.map(runRow) : [el("p", { class: "state" }, "No runs recorded for this job yet.")]));
