@@ -10,6 +10,8 @@ runs [--job J] [--limit N] [--json]
 requests [--status S] [--limit N] [--json]
                              run requests, newest first, as a table (--json: full rows, whole results)
 local                        the local stack: embedded Postgres, app, cron runner
+seed-demo [--force] [--echo-url URL]
+                             fill the local database so every job has work within two minutes
 supabase-cron install|status|uninstall
                              Supabase Cron (pg_cron + pg_net) as the trigger
 """
@@ -64,6 +66,9 @@ def _parser() -> argparse.ArgumentParser:
     local = commands.add_parser("local", help="embedded Postgres + app on 127.0.0.1 + local cron runner")
     local.add_argument("--port", type=int, default=3000)
     local.add_argument("--no-cron", action="store_true", help="do not fire vercel.json crons")
+    demo = commands.add_parser("seed-demo", help="fill the local database so every job has work within two minutes")
+    demo.add_argument("--force", action="store_true", help="seed a database that is not on this machine anyway")
+    demo.add_argument("--echo-url", help="where the demo webhook jobs post (default: the local stack's echo)")
     # Listed for --help; its own parser (lib/cli/supabase_cron.py) reads its arguments.
     commands.add_parser("supabase-cron", help="install, show or remove Supabase Cron jobs that call the routes")
     return parser
@@ -184,6 +189,10 @@ def main(argv: list[str] | None = None) -> int:
             from lib.local.stack import serve_local
 
             return serve_local(port=args.port, cron=not args.no_cron)
+        if args.command == "seed-demo":
+            from lib.local.demo import seed_demo_command
+
+            return asyncio.run(seed_demo_command(force=args.force, echo_url=args.echo_url))
     except SettingsError as error:
         print(f"configuration error: {error}", file=sys.stderr)
         return 2

@@ -25,6 +25,7 @@ from types import FrameType
 from typing import Any
 
 from lib.local.cron_runner import run_crons
+from lib.local.echo import ECHO_PATH, mount_echo
 from lib.migrate import ROOT, migrate, vercel_crons
 
 # CRONRELAY_DATA moves the data folder (the tests run a stack of their own).
@@ -33,6 +34,8 @@ SECRET_FILE = DATA / "cron_secret"
 SIGNING_SECRET_FILE = DATA / "webhook_signing_secret"
 # Written while the stack runs, so `python3 dev.py cli ...` finds the database.
 DATABASE_URL_FILE = DATA / "database_url"
+# Also written while it runs, so `seed-demo` points its webhook jobs at this stack's echo.
+APP_URL_FILE = DATA / "app_url"
 
 
 class Stopped(Exception):
@@ -146,6 +149,9 @@ def _banner(port: int, secret: str, signing_secret: str, dsn: str, cron: bool, s
         f"  WEBHOOK_SIGNING_SECRET: {signing_secret}",
         f"  cron runner: {'firing vercel.json crons: ' + ', '.join(j for j, _ in vercel_crons()) if cron else 'off'}",
         f"  telegram: {f'stand-in on 127.0.0.1:{sink}, messages printed here' if sink else 'the real Bot API'}",
+        f"  webhook echo: {base}{ECHO_PATH}, calls printed here",
+        "",
+        "demo: python3 dev.py cli seed-demo   # every job has work within two minutes (README: Try it)",
         "",
         "try:",
         f"  curl {base}/api/health",
@@ -203,7 +209,10 @@ async def _serve(port: int, banner: str, secret: str, cron: bool, sink: int | No
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop, signum)
-    started.append(await _start(create_app(), port))
+    app = create_app()
+    # Dev-only: the demo's webhook jobs post here (never part of the deployed app).
+    mount_echo(app, os.environ.get("WEBHOOK_SIGNING_SECRET"))
+    started.append(await _start(app, port))
     if sink:
         from lib.local.telegram_sink import create_sink
 
@@ -251,6 +260,7 @@ def serve_local(port: int = 3000, cron: bool = True) -> int:
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, signal.SIG_IGN)
         DATABASE_URL_FILE.unlink(missing_ok=True)
+        APP_URL_FILE.unlink(missing_ok=True)
         _stop_postgres(server)
     print(f"local stack stopped ({how}): app, cron runner and Postgres are down; data kept in {DATA}", flush=True)
     return 0
@@ -279,6 +289,7 @@ def _run_stack(server: Any, port: int, cron: bool, wants_sink: bool) -> str:
     applied = asyncio.run(migrate(dsn))
     print(f"migrations applied: {', '.join(applied) if applied else 'none pending'}", flush=True)
     DATABASE_URL_FILE.write_text(dsn)
+    APP_URL_FILE.write_text(f"http://127.0.0.1:{port}")
     banner = _banner(port, secret, signing_secret, dsn, cron, sink)
     how = asyncio.run(_serve(port, banner, secret, cron, sink))
     # asyncio.run put the default handlers back; keep the signals ours until the end.
