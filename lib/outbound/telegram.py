@@ -139,9 +139,11 @@ def classify(status: int, body: dict[str, Any], token: str = "") -> Delivery:
     if status == 429:
         retry_after = _seconds(parameters.get("retry_after"))
         return Delivery("transient", said, retry_after if retry_after is not None else DEFAULT_RETRY_AFTER_SECONDS)
-    if status in (401, 404):
+    if status in (401, 404) or 300 <= status < 400:
         # 401: Telegram rejects the token. 404: no such bot or method, which
         # is what a wrong TELEGRAM_API_BASE or a mangled token looks like.
+        # The Bot API never redirects: a 3xx is a wrong base (http for https,
+        # a moved proxy), and failing every reminder for it would lose them.
         return Delivery(
             "misconfigured", f"{said} (check TELEGRAM_BOT_TOKEN and TELEGRAM_API_BASE); no reminder was at fault"
         )
