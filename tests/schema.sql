@@ -1,3 +1,77 @@
+CREATE FUNCTION public._alert_failed(p_job_id uuid, p_details jsonb) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  v_since timestamptz;
+begin
+  perform 1 from public.cron_jobs j where j.id = p_job_id for no key update;
+  if not found then
+    return;
+  end if;
+  insert into public.cron_job_alert_state as s (job_id, failed_since)
+  values (p_job_id, now())
+  on conflict (job_id) do update
+     set failed_since = now(), updated_at = now()
+   where s.failed_since is null
+  returning s.failed_since into v_since;
+  if v_since is not null then
+    insert into public.cron_alert_outbox (event, job_id, payload)
+    values ('job.failed', p_job_id,
+            public._alert_job_fields(p_job_id) || p_details || jsonb_build_object('failing_since', v_since));
+  end if;
+end
+$$;
+
+CREATE FUNCTION public._alert_job_fields(p_job_id uuid) RETURNS jsonb
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  select jsonb_build_object('job', j.name, 'job_id', j.id, 'project_id', j.project_id, 'kind', j.kind)
+    from public.cron_jobs j
+   where j.id = p_job_id;
+$$;
+
+CREATE FUNCTION public._alert_recovered(p_job_id uuid, p_details jsonb) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  v_failed  timestamptz;
+  v_overdue timestamptz;
+begin
+  -- The common case, a good run of a healthy job, reads one row and locks nothing.
+  if not exists (select 1 from public.cron_job_alert_state s
+                  where s.job_id = p_job_id and (s.failed_since is not null or s.overdue_since is not null)) then
+    return;
+  end if;
+  perform 1 from public.cron_jobs j where j.id = p_job_id for no key update;
+  with old as (
+    select s.job_id, s.failed_since, s.overdue_since
+      from public.cron_job_alert_state s
+     where s.job_id = p_job_id and (s.failed_since is not null or s.overdue_since is not null)
+       for update
+  )
+  update public.cron_job_alert_state s
+     set failed_since = null, overdue_since = null, updated_at = now()
+    from old
+   where s.job_id = old.job_id
+  returning old.failed_since, old.overdue_since into v_failed, v_overdue;
+  if v_failed is null and v_overdue is null then
+    return;  -- a concurrent good run closed it first and sent the one job.recovered
+  end if;
+  insert into public.cron_alert_outbox (event, job_id, payload)
+  values ('job.recovered', p_job_id,
+          public._alert_job_fields(p_job_id) || p_details
+          || jsonb_build_object(
+               'recovered_from',
+               to_jsonb(array_remove(array[case when v_failed is not null then 'failed' end,
+                                           case when v_overdue is not null then 'overdue' end], null)),
+               'failing_since', v_failed,
+               'overdue_since', v_overdue));
+end
+$$;
+
 CREATE FUNCTION public._existing_run_request(p_dedup_key text, p_job_id uuid) RETURNS TABLE(id uuid, job_id uuid, project text, status text, requested_at timestamp with time zone)
     LANGUAGE plpgsql STABLE
     SET search_path TO ''
@@ -23,6 +97,200 @@ CREATE FUNCTION public._heartbeats_expire_before(p_retention_days integer) RETUR
     SET search_path TO ''
     AS $$
   select now() - make_interval(days => p_retention_days);
+$$;
+
+CREATE FUNCTION public._history_expires_before(p_retention_days integer) RETURNS timestamp with time zone
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  select now() - make_interval(days => p_retention_days);
+$$;
+
+CREATE FUNCTION public._ops_check_definition(p_project_id text, p_name text, p_kind text, p_target text, p_payload jsonb, p_schedule_type text) RETURNS void
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO ''
+    AS $_$
+begin
+  if p_project_id is null or p_project_id !~ '^[A-Za-z0-9._:-]{1,100}$' then
+    raise exception 'project_id: project_id must be 1 to 100 characters of letters, digits, . _ : -' using errcode = 'PT422';
+  end if;
+  if p_name is null or p_name !~ '^[A-Za-z0-9._:-]{1,100}$' then
+    raise exception 'name: name must be 1 to 100 characters of letters, digits, . _ : -' using errcode = 'PT422';
+  end if;
+  if p_kind is null or p_kind not in ('builtin', 'webhook') then
+    raise exception 'kind: kind must be builtin or webhook' using errcode = 'PT422';
+  end if;
+  if p_target is null or btrim(p_target) = '' then
+    raise exception 'target: target is required (a builtin job''s name, or the webhook''s https URL)' using errcode = 'PT422';
+  end if;
+  if p_payload is null or jsonb_typeof(p_payload) <> 'object' then
+    raise exception 'payload: payload must be a JSON object' using errcode = 'PT422';
+  end if;
+  if p_schedule_type is null or p_schedule_type not in ('cron', 'interval', 'once', 'manual') then
+    raise exception 'schedule_type: schedule_type must be cron, interval, once or manual (vercel rows come from vercel.json)'
+      using errcode = 'PT422';
+  end if;
+end
+$_$;
+
+CREATE TABLE public.cron_jobs (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    project_id text DEFAULT 'default'::text NOT NULL,
+    name text NOT NULL,
+    kind text DEFAULT 'builtin'::text NOT NULL,
+    target text,
+    payload jsonb DEFAULT '{}'::jsonb NOT NULL,
+    schedule text,
+    schedule_type text DEFAULT 'manual'::text NOT NULL,
+    timezone text DEFAULT 'UTC'::text NOT NULL,
+    enabled boolean DEFAULT true NOT NULL,
+    source text DEFAULT 'user'::text NOT NULL,
+    next_run_at timestamp with time zone,
+    last_run_at timestamp with time zone,
+    last_status text,
+    last_duration_ms integer,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    schedule_error text,
+    schedule_claim_token uuid,
+    schedule_locked_until timestamp with time zone,
+    fired_at timestamp with time zone,
+    resumed_at timestamp with time zone,
+    CONSTRAINT cron_jobs_kind_check CHECK ((kind = ANY (ARRAY['builtin'::text, 'webhook'::text]))),
+    CONSTRAINT cron_jobs_schedule_type_check CHECK ((schedule_type = ANY (ARRAY['vercel'::text, 'cron'::text, 'interval'::text, 'once'::text, 'manual'::text]))),
+    CONSTRAINT cron_jobs_source_check CHECK ((source = ANY (ARRAY['user'::text, 'agent'::text])))
+);
+
+COMMENT ON COLUMN public.cron_jobs.schedule_error IS 'Why this row''s schedule cannot be used (bad cron expression, time zone, interval or timestamp): it stops firing until the schedule, schedule_type or timezone is changed, which clears this. null when fine.';
+
+COMMENT ON COLUMN public.cron_jobs.schedule_claim_token IS 'The schedule job''s claim on this row while it computes the next fire time.';
+
+COMMENT ON COLUMN public.cron_jobs.schedule_locked_until IS 'When that claim lapses; a row claimed by a run that died is claimable again after it.';
+
+COMMENT ON COLUMN public.cron_jobs.fired_at IS 'When a `once` schedule fired; it never fires again (until its schedule is changed). enabled stays as it was.';
+
+COMMENT ON COLUMN public.cron_jobs.resumed_at IS 'When a paused cron/interval job was last resumed: ticks scheduled before it were missed while paused and are skipped, not caught up. Cleared by the next tick.';
+
+CREATE FUNCTION public._ops_job_json(j public.cron_jobs) RETURNS jsonb
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  select jsonb_build_object(
+    'id', j.id, 'project_id', j.project_id, 'name', j.name, 'kind', j.kind, 'target', j.target,
+    'payload', j.payload, 'schedule_type', j.schedule_type, 'schedule', j.schedule, 'timezone', j.timezone,
+    'enabled', j.enabled, 'source', j.source, 'editable', j.schedule_type <> 'vercel',
+    'next_run_at', public._ops_ts(j.next_run_at), 'last_run_at', public._ops_ts(j.last_run_at),
+    'last_status', j.last_status, 'last_duration_ms', j.last_duration_ms, 'schedule_error', j.schedule_error,
+    'fired_at', public._ops_ts(j.fired_at), 'resumed_at', public._ops_ts(j.resumed_at),
+    'created_at', public._ops_ts(j.created_at), 'updated_at', public._ops_ts(j.updated_at));
+$$;
+
+CREATE FUNCTION public._ops_queue_request(p_job public.cron_jobs, p_requested_by text, p_payload jsonb, p_dedup_key text, p_retry_of uuid) RETURNS uuid
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  v_id uuid;
+begin
+  if p_dedup_key is not null then
+    select r.id into v_id from public.cron_run_requests r where r.dedup_key = p_dedup_key;
+    if v_id is not null then
+      if not exists (select 1 from public.cron_run_requests r where r.id = v_id and r.job_id = p_job.id) then
+        raise exception 'dedup_key: dedup_key already names a request of another job' using errcode = 'PT409';
+      end if;
+      return v_id;
+    end if;
+  end if;
+  if not p_job.enabled then
+    raise exception 'job: % is paused; resume it to queue runs', quote_literal(p_job.name) using errcode = 'PT409';
+  end if;
+  insert into public.cron_run_requests as r (project_id, job_id, requested_by, payload, dedup_key, retry_of)
+  values (p_job.project_id, p_job.id, p_requested_by, p_payload, p_dedup_key, p_retry_of)
+  on conflict (dedup_key) do nothing
+  returning r.id into v_id;
+  if v_id is null then
+    -- A concurrent call with the same key committed first.
+    select r.id into v_id from public.cron_run_requests r where r.dedup_key = p_dedup_key;
+  end if;
+  return v_id;
+end
+$$;
+
+CREATE TABLE public.cron_run_requests (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    project_id text DEFAULT 'default'::text NOT NULL,
+    job_id uuid NOT NULL,
+    requested_by text,
+    requested_at timestamp with time zone DEFAULT now() NOT NULL,
+    status text DEFAULT 'queued'::text NOT NULL,
+    picked_up_at timestamp with time zone,
+    completed_at timestamp with time zone,
+    result jsonb,
+    payload jsonb,
+    attempts integer DEFAULT 0 NOT NULL,
+    max_attempts integer DEFAULT 5 NOT NULL,
+    available_at timestamp with time zone DEFAULT now() NOT NULL,
+    locked_until timestamp with time zone,
+    claim_token uuid,
+    dedup_key text,
+    retry_of uuid,
+    CONSTRAINT cron_run_requests_status_check CHECK ((status = ANY (ARRAY['queued'::text, 'running'::text, 'done'::text, 'error'::text])))
+);
+
+COMMENT ON COLUMN public.cron_run_requests.retry_of IS 'The failed (status error) request this one retries, when it was queued by a retry; null otherwise.';
+
+CREATE FUNCTION public._ops_request_json(r public.cron_run_requests, j public.cron_jobs) RETURNS jsonb
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  select jsonb_build_object(
+    'id', r.id, 'job_id', r.job_id, 'job_name', j.name, 'project_id', r.project_id, 'status', r.status,
+    'held', r.status = 'queued' and not coalesce(j.enabled, true), 'requested_by', r.requested_by,
+    'requested_at', public._ops_ts(r.requested_at), 'picked_up_at', public._ops_ts(r.picked_up_at),
+    'completed_at', public._ops_ts(r.completed_at), 'attempts', r.attempts, 'max_attempts', r.max_attempts,
+    'available_at', public._ops_ts(r.available_at), 'result', r.result, 'payload', r.payload,
+    'retry_of', r.retry_of);
+$$;
+
+CREATE TABLE public.cron_runs (
+    id bigint NOT NULL,
+    job text NOT NULL,
+    trigger text NOT NULL,
+    status text DEFAULT 'running'::text NOT NULL,
+    started_at timestamp with time zone DEFAULT now() NOT NULL,
+    finished_at timestamp with time zone,
+    duration_ms integer,
+    stats jsonb DEFAULT '{}'::jsonb NOT NULL,
+    error text,
+    request_id text,
+    lease_until timestamp with time zone,
+    dry_run boolean DEFAULT false NOT NULL,
+    has_more boolean DEFAULT false NOT NULL,
+    run_key text,
+    CONSTRAINT cron_runs_status_check CHECK ((status = ANY (ARRAY['running'::text, 'ok'::text, 'partial'::text, 'skipped'::text, 'error'::text])))
+);
+
+CREATE FUNCTION public._ops_run_json(r public.cron_runs) RETURNS jsonb
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  select jsonb_build_object(
+    'id', r.id, 'job', r.job, 'trigger', r.trigger, 'status', r.status,
+    'started_at', public._ops_ts(r.started_at), 'finished_at', public._ops_ts(r.finished_at),
+    'duration_ms', r.duration_ms, 'stats', r.stats, 'error', r.error, 'request_id', r.request_id,
+    'dry_run', r.dry_run, 'has_more', r.has_more);
+$$;
+
+CREATE FUNCTION public._ops_ts(p_at timestamp with time zone) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO ''
+    AS $$
+  select case
+           when p_at is null or not isfinite(p_at)
+                or p_at < '0001-01-01 00:00:00+00'::timestamptz
+                or p_at >= '10000-01-01 00:00:00+00'::timestamptz then null
+           else to_char(p_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+         end;
 $$;
 
 CREATE FUNCTION public._replay_begin_run(p_run_key text) RETURNS TABLE(run_id bigint, acquired boolean, started_at timestamp with time zone, held_by bigint, paused boolean)
@@ -184,6 +452,18 @@ CREATE FUNCTION public.cancel_reminders_for_lead(lead_id text) RETURNS TABLE(id 
   returning r.id, r.status;
 $$;
 
+CREATE FUNCTION public.claim_alert_events(p_limit integer DEFAULT 100) RETURNS TABLE(id bigint, event text, payload jsonb, created_at timestamp with time zone)
+    LANGUAGE sql
+    SET search_path TO ''
+    AS $$
+  delete from public.cron_alert_outbox o
+   where o.id in (select q.id from public.cron_alert_outbox q
+                   order by q.id
+                   limit greatest(1, least(coalesce(p_limit, 100), 1000))
+                     for update skip locked)
+  returning o.id, o.event, o.payload, o.created_at;
+$$;
+
 CREATE FUNCTION public.claim_due_reminders(p_batch_size integer, p_lease_seconds integer) RETURNS TABLE(id bigint, lead_id text, telegram_id bigint, step_id text, due_at timestamp with time zone, status text, draft_text text, snooze_count integer, reminder_count integer, attempts integer, claim_token uuid, locked_until timestamp with time zone)
     LANGUAGE plpgsql
     SET search_path TO ''
@@ -317,6 +597,43 @@ CREATE FUNCTION public.count_expired_heartbeats(p_retention_days integer, p_cap 
            limit p_cap) capped;
 $$;
 
+CREATE FUNCTION public.count_overdue_jobs() RETURNS TABLE(overdue integer)
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  select count(*)::integer from public.alert_overdue_jobs;
+$$;
+
+CREATE FUNCTION public.count_prunable_history(p_retention_days integer, p_cap integer) RETURNS TABLE(runs integer, requests integer, capped_at integer)
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  select (select count(*)::integer
+            from (select 1 from public.cron_runs r
+                   where r.started_at < public._history_expires_before(p_retention_days)
+                     and r.status <> 'running'
+                   limit p_cap) capped_runs),
+         (select count(*)::integer
+            from (select 1 from public.cron_run_requests q
+                   where q.status in ('done', 'error')
+                     and q.completed_at < public._history_expires_before(p_retention_days)
+                   limit p_cap) capped_requests),
+         p_cap;
+$$;
+
+CREATE FUNCTION public.cron_jobs_alert_watch() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+  insert into public.cron_job_alert_state as s (job_id, watch_from)
+  values (new.id, now())
+  on conflict (job_id) do update
+     set watch_from = now(), due_by = null, due_basis = null, updated_at = now();
+  return null;
+end
+$$;
+
 CREATE FUNCTION public.cron_jobs_schedule_changed() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path TO ''
@@ -334,6 +651,47 @@ begin
     new.resumed_at := now();
   end if;
   return new;
+end
+$$;
+
+CREATE FUNCTION public.cron_run_requests_alert() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  v_details jsonb := jsonb_build_object('source', 'request', 'request_id', new.id,
+                                        'requested_by', new.requested_by, 'attempts', new.attempts);
+begin
+  if new.status = 'error' then
+    perform public._alert_failed(new.job_id,
+                                 v_details || jsonb_build_object('error', left(new.result ->> 'error', 500)));
+  else
+    perform public._alert_recovered(new.job_id, v_details || jsonb_build_object('status', new.status));
+  end if;
+  return null;
+end
+$$;
+
+CREATE FUNCTION public.cron_runs_alert() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  v_job_id  uuid;
+  v_details jsonb;
+begin
+  select j.id into v_job_id from public.cron_jobs j where j.project_id = 'default' and j.name = new.job;
+  if v_job_id is null then
+    return null;
+  end if;
+  v_details := jsonb_build_object('source', 'run', 'run_id', new.id, 'trigger', new.trigger,
+                                  'started_at', new.started_at);
+  if new.status = 'error' then
+    perform public._alert_failed(v_job_id, v_details || jsonb_build_object('error', new.error));
+  else
+    perform public._alert_recovered(v_job_id, v_details || jsonb_build_object('status', new.status));
+  end if;
+  return null;
 end
 $$;
 
@@ -441,6 +799,23 @@ CREATE FUNCTION public.list_due_schedules(p_limit integer) RETURNS TABLE(id uuid
    limit p_limit;
 $$;
 
+CREATE FUNCTION public.list_jobs_to_watch(p_limit integer DEFAULT 500) RETURNS TABLE(id uuid, name text, schedule text, schedule_type text, timezone text, basis timestamp with time zone)
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  select j.id, j.name, j.schedule, j.schedule_type, j.timezone,
+         greatest(j.last_run_at, j.created_at, s.watch_from)
+    from public.cron_jobs j
+    left join public.cron_job_alert_state s on s.job_id = j.id
+   where j.enabled
+     and j.schedule_type in ('vercel', 'cron', 'interval')
+     and j.schedule_error is null
+     and nullif(btrim(j.schedule), '') is not null
+     and s.due_basis is distinct from greatest(j.last_run_at, j.created_at, s.watch_from)
+   order by j.id
+   limit greatest(1, least(coalesce(p_limit, 500), 10000));
+$$;
+
 CREATE FUNCTION public.list_run_requests(p_status text DEFAULT NULL::text, p_limit integer DEFAULT 50) RETURNS TABLE(id uuid, project_id text, job_name text, job_kind text, status text, requested_by text, requested_at timestamp with time zone, picked_up_at timestamp with time zone, completed_at timestamp with time zone, attempts integer, max_attempts integer, available_at timestamp with time zone, locked_until timestamp with time zone, result jsonb, held boolean)
     LANGUAGE plpgsql STABLE
     SET search_path TO ''
@@ -521,6 +896,429 @@ CREATE FUNCTION public.mark_stale_agents_offline(p_stale_after_seconds integer, 
                                     order by s.last_seen_at, s.id)
                      from (select c.* from changed c order by c.last_seen_at, c.id limit p_sample) s),
                   '[]'::jsonb);
+$$;
+
+CREATE FUNCTION public.ops_create_job(p_name text, p_project_id text DEFAULT 'default'::text, p_kind text DEFAULT 'webhook'::text, p_target text DEFAULT NULL::text, p_payload jsonb DEFAULT '{}'::jsonb, p_schedule_type text DEFAULT 'manual'::text, p_schedule text DEFAULT NULL::text, p_timezone text DEFAULT 'UTC'::text, p_enabled boolean DEFAULT true, p_source text DEFAULT 'user'::text) RETURNS TABLE(id uuid, job jsonb)
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+#variable_conflict use_column
+declare
+  v_job public.cron_jobs;
+begin
+  perform public._ops_check_definition(p_project_id, p_name, p_kind, p_target, p_payload, p_schedule_type);
+  if coalesce(p_source, '') not in ('user', 'agent') then
+    raise exception 'source: source must be user or agent' using errcode = 'PT422';
+  end if;
+
+  insert into public.cron_jobs as j
+    (project_id, name, kind, target, payload, schedule_type, schedule, timezone, enabled, source)
+  values (p_project_id, p_name, p_kind, p_target, p_payload, p_schedule_type, nullif(btrim(p_schedule), ''),
+          coalesce(nullif(btrim(p_timezone), ''), 'UTC'), coalesce(p_enabled, true), p_source)
+  on conflict (project_id, name) do nothing
+  returning * into v_job;
+
+  if v_job.id is null then
+    select * into v_job from public.cron_jobs j
+     where j.project_id = p_project_id and j.name = p_name
+       and j.created_at > now() - interval '1 minute'
+       and (j.kind, j.target, j.payload, j.schedule_type, j.schedule, j.timezone, j.source)
+           is not distinct from (p_kind, p_target, p_payload, p_schedule_type, nullif(btrim(p_schedule), ''),
+                                 coalesce(nullif(btrim(p_timezone), ''), 'UTC'), p_source);
+    if v_job.id is null then
+      raise exception 'name: a job named % already exists in project %', quote_literal(p_name),
+                      quote_literal(p_project_id)
+        using errcode = 'PT409';
+    end if;
+  end if;
+  return query select v_job.id, public._ops_job_json(v_job);
+end
+$$;
+
+CREATE FUNCTION public.ops_delete_job(p_job_id uuid) RETURNS TABLE(id uuid, name text)
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+#variable_conflict use_column
+declare
+  v_job public.cron_jobs;
+begin
+  select * into v_job from public.cron_jobs j where j.id = p_job_id for update;
+  if v_job.id is null then
+    return;
+  end if;
+  if v_job.schedule_type = 'vercel' then
+    raise exception 'job: builtin jobs are defined by vercel.json; only run, pause and resume apply'
+      using errcode = 'PT409';
+  end if;
+  delete from public.cron_jobs j where j.id = p_job_id;
+  return query select v_job.id, v_job.name;
+end
+$$;
+
+CREATE FUNCTION public.ops_get_job(p_job_id uuid DEFAULT NULL::uuid, p_project text DEFAULT 'default'::text, p_name text DEFAULT NULL::text, p_history integer DEFAULT 20) RETURNS TABLE(job jsonb, runs jsonb, requests jsonb)
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  v_job     public.cron_jobs;
+  v_history integer := least(greatest(coalesce(p_history, 20), 0), 200);
+begin
+  if p_job_id is null and p_name is null then
+    raise exception 'job: give a job id or a name' using errcode = 'PT422';
+  end if;
+  if p_job_id is not null then
+    select * into v_job from public.cron_jobs j where j.id = p_job_id;
+  else
+    select * into v_job from public.cron_jobs j
+     where j.project_id = coalesce(p_project, 'default') and j.name = p_name;
+  end if;
+  if v_job.id is null then
+    return;
+  end if;
+  if v_history > 0 and v_job.kind = 'builtin' then
+    -- A run still `running` past its lease is shown as what it is: abandoned.
+    perform public.reap_abandoned_runs();
+  end if;
+  return query
+    select public._ops_job_json(v_job),
+           case when v_job.kind = 'builtin' and v_history > 0 then
+             coalesce((select jsonb_agg(public._ops_run_json(x.r) order by (x.r).started_at desc, (x.r).id desc)
+                         from (select r from public.cron_runs r
+                                where r.job = v_job.target
+                                order by r.started_at desc, r.id desc
+                                limit v_history) x), '[]'::jsonb)
+           else '[]'::jsonb end,
+           coalesce((select jsonb_agg(public._ops_request_json(x.r, v_job)
+                                      order by (x.r).requested_at desc, (x.r).id desc)
+                       from (select r from public.cron_run_requests r
+                              where r.job_id = v_job.id
+                              order by r.requested_at desc, r.id desc
+                              limit v_history) x), '[]'::jsonb);
+end
+$$;
+
+CREATE FUNCTION public.ops_get_request(p_request_id uuid) RETURNS TABLE(id uuid, request jsonb)
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  select r.id, public._ops_request_json(r, j)
+    from public.cron_run_requests r
+    join public.cron_jobs j on j.id = r.job_id
+   where r.id = p_request_id;
+$$;
+
+CREATE FUNCTION public.ops_list_jobs(p_project text DEFAULT NULL::text, p_q text DEFAULT NULL::text, p_filter text DEFAULT 'all'::text, p_limit integer DEFAULT 50, p_offset integer DEFAULT 0) RETURNS TABLE(jobs jsonb, projects jsonb, has_more boolean)
+    LANGUAGE plpgsql STABLE
+    SET search_path TO ''
+    AS $$
+declare
+  v_limit   integer := least(greatest(coalesce(p_limit, 50), 1), 200);
+  v_offset  integer := greatest(coalesce(p_offset, 0), 0);
+  v_filter  text := coalesce(nullif(p_filter, ''), 'all');
+  v_pattern text;
+begin
+  if v_filter not in ('all', 'enabled', 'paused', 'failing') then
+    raise exception 'filter: filter must be all, enabled, paused or failing' using errcode = 'PT422';
+  end if;
+  if nullif(btrim(p_q), '') is not null then
+    v_pattern := '%' || replace(replace(replace(btrim(p_q), '\', '\\'), '%', '\%'), '_', '\_') || '%';
+  end if;
+  return query
+    with page as (
+      -- One more than the page, to know whether another page follows. The
+      -- order is the (project_id, name) unique index's.
+      select j
+        from public.cron_jobs j
+       where (p_project is null or j.project_id = p_project)
+         and (v_pattern is null or j.name ilike v_pattern)
+         and case v_filter
+               when 'enabled' then j.enabled
+               when 'paused' then not j.enabled
+               when 'failing' then j.last_status = 'error' or j.schedule_error is not null
+               else true
+             end
+       order by j.project_id, j.name
+       limit v_limit + 1 offset v_offset
+    ), shown as (
+      select p.j, row_number() over (order by (p.j).project_id, (p.j).name) as n from page p
+    ), project_ids as (
+      -- Every distinct project_id, one index probe each (a loose index scan
+      -- on the unique (project_id, name) index), not a scan of every job.
+      with recursive walk as (
+        select min(c.project_id) as project_id from public.cron_jobs c
+        union all
+        select (select min(c.project_id) from public.cron_jobs c where c.project_id > w.project_id)
+          from walk w
+         where w.project_id is not null
+      )
+      select w.project_id from walk w where w.project_id is not null limit 1000
+    )
+    select coalesce((select jsonb_agg(public._ops_job_json(s.j) order by s.n) from shown s where s.n <= v_limit),
+                    '[]'::jsonb),
+           coalesce((select jsonb_agg(p.project_id order by p.project_id) from project_ids p), '[]'::jsonb),
+           (select count(*) from shown) > v_limit;
+end
+$$;
+
+CREATE FUNCTION public.ops_list_requests(p_project text DEFAULT NULL::text, p_job_id uuid DEFAULT NULL::uuid, p_status text DEFAULT NULL::text, p_limit integer DEFAULT 50, p_offset integer DEFAULT 0) RETURNS TABLE(requests jsonb, has_more boolean)
+    LANGUAGE plpgsql STABLE
+    SET search_path TO ''
+    AS $$
+declare
+  v_limit  integer := least(greatest(coalesce(p_limit, 50), 1), 200);
+  v_offset integer := greatest(coalesce(p_offset, 0), 0);
+begin
+  if p_status is not null and p_status not in ('queued', 'running', 'done', 'error') then
+    raise exception 'status: status must be queued, running, done or error' using errcode = 'PT422';
+  end if;
+  return query
+    with page as (
+      select x.r, j, row_number() over (order by (x.r).requested_at desc, (x.r).id desc) as n
+        from (select r
+                from public.cron_run_requests r
+               where (p_project is null or r.project_id = p_project)
+                 and (p_job_id is null or r.job_id = p_job_id)
+                 and (p_status is null or r.status = p_status)
+               order by r.requested_at desc, r.id desc
+               limit v_limit + 1 offset v_offset) x(r)
+        join public.cron_jobs j on j.id = (x.r).job_id
+    )
+    select coalesce((select jsonb_agg(public._ops_request_json(p.r, p.j) order by p.n) from page p
+                      where p.n <= v_limit), '[]'::jsonb),
+           (select count(*) from page) > v_limit;
+end
+$$;
+
+CREATE FUNCTION public.ops_list_runs(p_job text DEFAULT NULL::text, p_status text DEFAULT NULL::text, p_limit integer DEFAULT 50, p_offset integer DEFAULT 0) RETURNS TABLE(runs jsonb, has_more boolean)
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  v_limit  integer := least(greatest(coalesce(p_limit, 50), 1), 200);
+  v_offset integer := greatest(coalesce(p_offset, 0), 0);
+begin
+  if p_status is not null and p_status not in ('running', 'ok', 'partial', 'skipped', 'error') then
+    raise exception 'status: status must be running, ok, partial, skipped or error' using errcode = 'PT422';
+  end if;
+  perform public.reap_abandoned_runs();
+  return query
+    with page as (
+      select x.r, row_number() over (order by (x.r).started_at desc, (x.r).id desc) as n
+        from (select r
+                from public.cron_runs r
+               where (p_job is null or r.job = p_job)
+                 and (p_status is null or r.status = p_status)
+               order by r.started_at desc, r.id desc
+               limit v_limit + 1 offset v_offset) x
+    )
+    select coalesce((select jsonb_agg(public._ops_run_json(p.r) order by p.n) from page p where p.n <= v_limit),
+                    '[]'::jsonb),
+           (select count(*) from page) > v_limit;
+end
+$$;
+
+CREATE FUNCTION public.ops_retry_request(p_request_id uuid, p_requested_by text DEFAULT 'ops'::text, p_dedup_key text DEFAULT NULL::text) RETURNS TABLE(id uuid, request jsonb)
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+#variable_conflict use_column
+declare
+  v_old public.cron_run_requests;
+  v_job public.cron_jobs;
+  v_id  uuid;
+begin
+  select * into v_old from public.cron_run_requests r where r.id = p_request_id for update;
+  if v_old.id is null then
+    raise exception 'request: no run request with id %', p_request_id using errcode = 'PT404';
+  end if;
+  -- Nothing moves a request out of `error`, so a repeat of this call (the
+  -- same key) passes this check too and answers with the first retry.
+  if v_old.status <> 'error' then
+    raise exception 'request: only a request that ended in error can be retried; this one is %', v_old.status
+      using errcode = 'PT409';
+  end if;
+  select * into v_job from public.cron_jobs j where j.id = v_old.job_id;
+  v_id := public._ops_queue_request(v_job, p_requested_by, v_old.payload, nullif(p_dedup_key, ''), v_old.id);
+  return query
+    select r.id, public._ops_request_json(r, v_job) from public.cron_run_requests r where r.id = v_id;
+end
+$$;
+
+CREATE FUNCTION public.ops_run_now(p_job_id uuid, p_requested_by text DEFAULT 'ops'::text, p_payload jsonb DEFAULT NULL::jsonb, p_dedup_key text DEFAULT NULL::text) RETURNS TABLE(id uuid, request jsonb)
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+#variable_conflict use_column
+declare
+  v_job     public.cron_jobs;
+  v_payload jsonb := nullif(p_payload, 'null'::jsonb);
+  v_id      uuid;
+begin
+  if v_payload is not null and jsonb_typeof(v_payload) <> 'object' then
+    raise exception 'payload: payload must be a JSON object' using errcode = 'PT422';
+  end if;
+  select * into v_job from public.cron_jobs j where j.id = p_job_id;
+  if v_job.id is null then
+    raise exception 'job: no job with id %', p_job_id using errcode = 'PT404';
+  end if;
+  v_id := public._ops_queue_request(v_job, p_requested_by, v_payload, nullif(p_dedup_key, ''), null);
+  return query
+    select r.id, public._ops_request_json(r, v_job) from public.cron_run_requests r where r.id = v_id;
+end
+$$;
+
+CREATE FUNCTION public.ops_set_job_enabled(p_job_id uuid, p_enabled boolean) RETURNS TABLE(id uuid, job jsonb)
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+#variable_conflict use_column
+declare
+  v_job public.cron_jobs;
+begin
+  if p_enabled is null then
+    raise exception 'enabled: enabled must be true or false' using errcode = 'PT422';
+  end if;
+  update public.cron_jobs j
+     set enabled = p_enabled, updated_at = now()
+   where j.id = p_job_id and j.enabled <> p_enabled
+  returning * into v_job;
+  if v_job.id is null then
+    select * into v_job from public.cron_jobs j where j.id = p_job_id;
+  end if;
+  if v_job.id is null then
+    raise exception 'job: no job with id %', p_job_id using errcode = 'PT404';
+  end if;
+  return query select v_job.id, public._ops_job_json(v_job);
+end
+$$;
+
+CREATE FUNCTION public.ops_update_job(p_job_id uuid, p_changes jsonb) RETURNS TABLE(id uuid, job jsonb)
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+#variable_conflict use_column
+declare
+  v_old public.cron_jobs;
+  v_new public.cron_jobs;
+  v_unknown text;
+begin
+  if p_changes is null or jsonb_typeof(p_changes) <> 'object' then
+    raise exception 'changes: changes must be a JSON object of the fields to change' using errcode = 'PT422';
+  end if;
+  select k into v_unknown
+    from jsonb_object_keys(p_changes) k
+   where k not in ('project_id', 'name', 'kind', 'target', 'payload', 'schedule_type', 'schedule', 'timezone',
+                   'enabled')
+   limit 1;
+  if v_unknown is not null then
+    raise exception '%: % is not a field that can be changed', v_unknown, v_unknown using errcode = 'PT422';
+  end if;
+
+  select * into v_old from public.cron_jobs j where j.id = p_job_id for update;
+  if v_old.id is null then
+    raise exception 'job: no job with id %', p_job_id using errcode = 'PT404';
+  end if;
+  if v_old.schedule_type = 'vercel' then
+    raise exception 'job: builtin jobs are defined by vercel.json; only run, pause and resume apply'
+      using errcode = 'PT409';
+  end if;
+
+  v_new := v_old;
+  if p_changes ? 'project_id' then v_new.project_id := p_changes ->> 'project_id'; end if;
+  if p_changes ? 'name' then v_new.name := p_changes ->> 'name'; end if;
+  if p_changes ? 'kind' then v_new.kind := p_changes ->> 'kind'; end if;
+  if p_changes ? 'target' then v_new.target := p_changes ->> 'target'; end if;
+  if p_changes ? 'payload' then v_new.payload := p_changes -> 'payload'; end if;
+  if p_changes ? 'schedule_type' then v_new.schedule_type := p_changes ->> 'schedule_type'; end if;
+  if p_changes ? 'schedule' then v_new.schedule := nullif(btrim(p_changes ->> 'schedule'), ''); end if;
+  if p_changes ? 'timezone' then v_new.timezone := coalesce(nullif(btrim(p_changes ->> 'timezone'), ''), 'UTC'); end if;
+  if p_changes ? 'enabled' then
+    if jsonb_typeof(p_changes -> 'enabled') <> 'boolean' then
+      raise exception 'enabled: enabled must be true or false' using errcode = 'PT422';
+    end if;
+    v_new.enabled := (p_changes ->> 'enabled')::boolean;
+  end if;
+  perform public._ops_check_definition(v_new.project_id, v_new.name, v_new.kind, v_new.target, v_new.payload,
+                                       v_new.schedule_type);
+
+  if (v_new.project_id, v_new.name) is distinct from (v_old.project_id, v_old.name)
+     and exists (select 1 from public.cron_jobs j where j.project_id = v_new.project_id and j.name = v_new.name) then
+    raise exception 'name: a job named % already exists in project %', quote_literal(v_new.name),
+                    quote_literal(v_new.project_id)
+      using errcode = 'PT409';
+  end if;
+
+  if (v_new.project_id, v_new.name, v_new.kind, v_new.target, v_new.payload, v_new.schedule_type, v_new.schedule,
+      v_new.timezone, v_new.enabled)
+     is not distinct from
+     (v_old.project_id, v_old.name, v_old.kind, v_old.target, v_old.payload, v_old.schedule_type, v_old.schedule,
+      v_old.timezone, v_old.enabled) then
+    return query select v_old.id, public._ops_job_json(v_old);
+    return;
+  end if;
+
+  -- A concurrent rename to the same name loses here, as a unique violation.
+  begin
+    update public.cron_jobs j
+       set project_id = v_new.project_id, name = v_new.name, kind = v_new.kind, target = v_new.target,
+           payload = v_new.payload, schedule_type = v_new.schedule_type, schedule = v_new.schedule,
+           timezone = v_new.timezone, enabled = v_new.enabled, updated_at = now()
+     where j.id = p_job_id
+    returning * into v_new;
+  exception when unique_violation then
+    raise exception 'name: a job named % already exists in project %', quote_literal(v_new.name),
+                    quote_literal(v_new.project_id)
+      using errcode = 'PT409';
+  end;
+  -- Its requests follow it to its new project.
+  if v_new.project_id <> v_old.project_id then
+    update public.cron_run_requests r set project_id = v_new.project_id where r.job_id = p_job_id;
+  end if;
+  return query select v_new.id, public._ops_job_json(v_new);
+end
+$$;
+
+CREATE FUNCTION public.prune_history(p_retention_days integer, p_batch_size integer) RETURNS TABLE(deleted_runs integer, deleted_requests integer, batch_size integer)
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+  if p_retention_days is null or p_retention_days < 1 then
+    raise exception 'prune_history: retention must be at least 1 day, got %', p_retention_days
+      using errcode = '22023';
+  end if;
+  if p_batch_size is null or p_batch_size < 1 then
+    raise exception 'prune_history: batch size must be positive, got %', p_batch_size using errcode = '22023';
+  end if;
+
+  return query
+    with old_runs as (
+      select r.id
+        from public.cron_runs r
+       where r.started_at < public._history_expires_before(p_retention_days)
+         and r.status <> 'running'
+       order by r.started_at
+       limit p_batch_size
+         for update skip locked
+    ), runs_gone as (
+      delete from public.cron_runs r using old_runs where r.id = old_runs.id returning 1
+    ), old_requests as (
+      select q.id
+        from public.cron_run_requests q
+       where q.status in ('done', 'error')
+         and q.completed_at < public._history_expires_before(p_retention_days)
+       order by q.completed_at
+       limit p_batch_size
+         for update skip locked
+    ), requests_gone as (
+      -- The status again, where the row is deleted: never a queued or running request.
+      delete from public.cron_run_requests q using old_requests
+       where q.id = old_requests.id and q.status in ('done', 'error')
+      returning 1
+    )
+    select (select count(*)::integer from runs_gone), (select count(*)::integer from requests_gone), p_batch_size;
+end
 $$;
 
 CREATE FUNCTION public.reap_abandoned_runs() RETURNS TABLE(run_id bigint, job text)
@@ -778,6 +1576,55 @@ begin
 end
 $$;
 
+CREATE FUNCTION public.sweep_overdue_jobs(p_deadlines jsonb, p_claim_limit integer DEFAULT 100) RETURNS TABLE(id bigint, event text, payload jsonb, created_at timestamp with time zone)
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+#variable_conflict use_column
+begin
+  if p_deadlines is null or jsonb_typeof(p_deadlines) <> 'array' then
+    raise exception 'sweep_overdue_jobs: deadlines must be a JSON array' using errcode = '22023';
+  end if;
+
+  -- The job rows first, in id order, as every other writer of them takes them.
+  perform 1
+     from public.cron_jobs j
+    where j.id in (select d.job_id from jsonb_to_recordset(p_deadlines) as d (job_id uuid)
+                   union
+                   select v.id from public.alert_overdue_jobs v where v.overdue_since is null)
+    order by j.id
+      for no key update;
+
+  insert into public.cron_job_alert_state as s (job_id, due_by, due_basis)
+  select d.job_id, d.due_by, d.due_basis
+    from jsonb_to_recordset(p_deadlines) as d (job_id uuid, due_basis timestamptz, due_by timestamptz)
+    join public.cron_jobs j on j.id = d.job_id
+   where d.due_basis is not null
+  on conflict (job_id) do update
+     set due_by = excluded.due_by, due_basis = excluded.due_basis, updated_at = now()
+   where excluded.due_basis >= coalesce(s.watch_from, '-infinity'::timestamptz);
+
+  with opened as (
+    update public.cron_job_alert_state s
+       set overdue_since = now(), updated_at = now()
+     where s.overdue_since is null
+       and s.job_id in (select v.id from public.alert_overdue_jobs v)
+    returning s.job_id, s.due_by, s.due_basis, s.overdue_since
+  )
+  insert into public.cron_alert_outbox (event, job_id, payload)
+  select 'job.overdue', o.job_id,
+         public._alert_job_fields(o.job_id)
+         || jsonb_build_object('schedule', j.schedule, 'schedule_type', j.schedule_type, 'timezone', j.timezone,
+                               'last_started_at', j.last_run_at, 'due_by', o.due_by,
+                               'overdue_since', o.overdue_since)
+    from opened o
+    join public.cron_jobs j on j.id = o.job_id
+   order by o.job_id;
+
+  return query select * from public.claim_alert_events(p_claim_limit);
+end
+$$;
+
 CREATE FUNCTION public.upsert_builtin_job(p_name text, p_schedule text DEFAULT NULL::text) RETURNS TABLE(id uuid, name text)
     LANGUAGE sql
     SET search_path TO ''
@@ -808,86 +1655,50 @@ CREATE TABLE public.agents (
     CONSTRAINT agents_status_check CHECK ((status = ANY (ARRAY['online'::text, 'offline'::text])))
 );
 
-CREATE TABLE public.cron_jobs (
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
-    project_id text DEFAULT 'default'::text NOT NULL,
-    name text NOT NULL,
-    kind text DEFAULT 'builtin'::text NOT NULL,
-    target text,
-    payload jsonb DEFAULT '{}'::jsonb NOT NULL,
-    schedule text,
-    schedule_type text DEFAULT 'manual'::text NOT NULL,
-    timezone text DEFAULT 'UTC'::text NOT NULL,
-    enabled boolean DEFAULT true NOT NULL,
-    source text DEFAULT 'user'::text NOT NULL,
-    next_run_at timestamp with time zone,
-    last_run_at timestamp with time zone,
-    last_status text,
-    last_duration_ms integer,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    schedule_error text,
-    schedule_claim_token uuid,
-    schedule_locked_until timestamp with time zone,
-    fired_at timestamp with time zone,
-    resumed_at timestamp with time zone,
-    CONSTRAINT cron_jobs_kind_check CHECK ((kind = ANY (ARRAY['builtin'::text, 'webhook'::text]))),
-    CONSTRAINT cron_jobs_schedule_type_check CHECK ((schedule_type = ANY (ARRAY['vercel'::text, 'cron'::text, 'interval'::text, 'once'::text, 'manual'::text]))),
-    CONSTRAINT cron_jobs_source_check CHECK ((source = ANY (ARRAY['user'::text, 'agent'::text])))
+CREATE TABLE public.cron_job_alert_state (
+    job_id uuid NOT NULL,
+    failed_since timestamp with time zone,
+    overdue_since timestamp with time zone,
+    due_by timestamp with time zone,
+    due_basis timestamp with time zone,
+    watch_from timestamp with time zone,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
-COMMENT ON COLUMN public.cron_jobs.schedule_error IS 'Why this row''s schedule cannot be used (bad cron expression, time zone, interval or timestamp): it stops firing until the schedule, schedule_type or timezone is changed, which clears this. null when fine.';
+COMMENT ON TABLE public.cron_job_alert_state IS 'Alert episodes per job (failed_since, overdue_since) and the overdue deadline (due_by, computed from due_basis).';
 
-COMMENT ON COLUMN public.cron_jobs.schedule_claim_token IS 'The schedule job''s claim on this row while it computes the next fire time.';
+CREATE VIEW public.alert_overdue_jobs WITH (security_invoker='true') AS
+ SELECT j.id,
+    j.project_id,
+    j.name,
+    s.due_by,
+    s.overdue_since
+   FROM (public.cron_jobs j
+     JOIN public.cron_job_alert_state s ON ((s.job_id = j.id)))
+  WHERE (j.enabled AND (j.schedule_type = ANY (ARRAY['vercel'::text, 'cron'::text, 'interval'::text])) AND (j.schedule_error IS NULL) AND (s.due_by < now()) AND (s.due_basis = GREATEST(j.last_run_at, j.created_at, s.watch_from)));
 
-COMMENT ON COLUMN public.cron_jobs.schedule_locked_until IS 'When that claim lapses; a row claimed by a run that died is claimable again after it.';
+CREATE TABLE public.cron_alert_outbox (
+    id bigint NOT NULL,
+    event text NOT NULL,
+    job_id uuid,
+    payload jsonb DEFAULT '{}'::jsonb NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT cron_alert_outbox_event_check CHECK ((event = ANY (ARRAY['job.failed'::text, 'job.overdue'::text, 'job.recovered'::text])))
+);
 
-COMMENT ON COLUMN public.cron_jobs.fired_at IS 'When a `once` schedule fired; it never fires again (until its schedule is changed). enabled stays as it was.';
-
-COMMENT ON COLUMN public.cron_jobs.resumed_at IS 'When a paused cron/interval job was last resumed: ticks scheduled before it were missed while paused and are skipped, not caught up. Cleared by the next tick.';
+ALTER TABLE public.cron_alert_outbox ALTER COLUMN id ADD GENERATED BY DEFAULT AS IDENTITY (
+    SEQUENCE NAME public.cron_alert_outbox_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
 
 CREATE TABLE public.cron_locks (
     job text NOT NULL,
     holder text NOT NULL,
     locked_until timestamp with time zone NOT NULL
-);
-
-CREATE TABLE public.cron_run_requests (
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
-    project_id text DEFAULT 'default'::text NOT NULL,
-    job_id uuid NOT NULL,
-    requested_by text,
-    requested_at timestamp with time zone DEFAULT now() NOT NULL,
-    status text DEFAULT 'queued'::text NOT NULL,
-    picked_up_at timestamp with time zone,
-    completed_at timestamp with time zone,
-    result jsonb,
-    payload jsonb,
-    attempts integer DEFAULT 0 NOT NULL,
-    max_attempts integer DEFAULT 5 NOT NULL,
-    available_at timestamp with time zone DEFAULT now() NOT NULL,
-    locked_until timestamp with time zone,
-    claim_token uuid,
-    dedup_key text,
-    CONSTRAINT cron_run_requests_status_check CHECK ((status = ANY (ARRAY['queued'::text, 'running'::text, 'done'::text, 'error'::text])))
-);
-
-CREATE TABLE public.cron_runs (
-    id bigint NOT NULL,
-    job text NOT NULL,
-    trigger text NOT NULL,
-    status text DEFAULT 'running'::text NOT NULL,
-    started_at timestamp with time zone DEFAULT now() NOT NULL,
-    finished_at timestamp with time zone,
-    duration_ms integer,
-    stats jsonb DEFAULT '{}'::jsonb NOT NULL,
-    error text,
-    request_id text,
-    lease_until timestamp with time zone,
-    dry_run boolean DEFAULT false NOT NULL,
-    has_more boolean DEFAULT false NOT NULL,
-    run_key text,
-    CONSTRAINT cron_runs_status_check CHECK ((status = ANY (ARRAY['running'::text, 'ok'::text, 'partial'::text, 'skipped'::text, 'error'::text])))
 );
 
 ALTER TABLE public.cron_runs ALTER COLUMN id ADD GENERATED BY DEFAULT AS IDENTITY (
@@ -1006,6 +1817,12 @@ CREATE TABLE public.schema_repeatables (
 ALTER TABLE ONLY public.agents
     ADD CONSTRAINT agents_pkey PRIMARY KEY (id);
 
+ALTER TABLE ONLY public.cron_alert_outbox
+    ADD CONSTRAINT cron_alert_outbox_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.cron_job_alert_state
+    ADD CONSTRAINT cron_job_alert_state_pkey PRIMARY KEY (job_id);
+
 ALTER TABLE ONLY public.cron_jobs
     ADD CONSTRAINT cron_jobs_pkey PRIMARY KEY (id);
 
@@ -1040,7 +1857,15 @@ CREATE INDEX agents_online_last_seen_idx ON public.agents USING btree (COALESCE(
 
 CREATE INDEX cron_jobs_due_idx ON public.cron_jobs USING btree (next_run_at) WHERE (enabled AND (schedule_type = ANY (ARRAY['cron'::text, 'interval'::text, 'once'::text])));
 
+CREATE INDEX cron_run_requests_finished_idx ON public.cron_run_requests USING btree (completed_at) WHERE (status = ANY (ARRAY['done'::text, 'error'::text]));
+
+CREATE INDEX cron_run_requests_job_requested_idx ON public.cron_run_requests USING btree (job_id, requested_at DESC);
+
 CREATE INDEX cron_run_requests_queued_idx ON public.cron_run_requests USING btree (available_at) WHERE (status = 'queued'::text);
+
+CREATE INDEX cron_run_requests_requested_idx ON public.cron_run_requests USING btree (requested_at DESC);
+
+CREATE INDEX cron_run_requests_retry_of_idx ON public.cron_run_requests USING btree (retry_of) WHERE (retry_of IS NOT NULL);
 
 CREATE INDEX cron_run_requests_running_idx ON public.cron_run_requests USING btree (locked_until) WHERE (status = 'running'::text);
 
@@ -1060,15 +1885,31 @@ CREATE INDEX scheduled_reminders_due_idx ON public.scheduled_reminders USING btr
 
 CREATE INDEX scheduled_reminders_lead_idx ON public.scheduled_reminders USING btree (lead_id);
 
+CREATE TRIGGER cron_jobs_alert_watch AFTER UPDATE OF enabled, schedule, schedule_type, timezone ON public.cron_jobs FOR EACH ROW WHEN (((new.enabled AND (NOT old.enabled)) OR (((new.schedule IS DISTINCT FROM old.schedule) OR (new.schedule_type IS DISTINCT FROM old.schedule_type)) OR (new.timezone IS DISTINCT FROM old.timezone)))) EXECUTE FUNCTION public.cron_jobs_alert_watch();
+
 CREATE TRIGGER cron_jobs_schedule_changed BEFORE UPDATE OF schedule, schedule_type, timezone, enabled ON public.cron_jobs FOR EACH ROW EXECUTE FUNCTION public.cron_jobs_schedule_changed();
+
+CREATE TRIGGER cron_run_requests_alert AFTER UPDATE OF status ON public.cron_run_requests FOR EACH ROW WHEN (((old.status = 'running'::text) AND (new.status = ANY (ARRAY['done'::text, 'error'::text])))) EXECUTE FUNCTION public.cron_run_requests_alert();
+
+CREATE TRIGGER cron_runs_alert AFTER UPDATE OF status ON public.cron_runs FOR EACH ROW WHEN (((new.status = ANY (ARRAY['ok'::text, 'partial'::text, 'error'::text])) AND (NOT new.dry_run) AND ((old.status = 'running'::text) OR ((old.status = 'error'::text) AND (new.status <> 'error'::text))))) EXECUTE FUNCTION public.cron_runs_alert();
+
+ALTER TABLE ONLY public.cron_job_alert_state
+    ADD CONSTRAINT cron_job_alert_state_job_id_fkey FOREIGN KEY (job_id) REFERENCES public.cron_jobs(id) ON DELETE CASCADE;
 
 ALTER TABLE ONLY public.cron_run_requests
     ADD CONSTRAINT cron_run_requests_job_id_fkey FOREIGN KEY (job_id) REFERENCES public.cron_jobs(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.cron_run_requests
+    ADD CONSTRAINT cron_run_requests_retry_of_fkey FOREIGN KEY (retry_of) REFERENCES public.cron_run_requests(id) ON DELETE SET NULL;
 
 ALTER TABLE ONLY public.heartbeats
     ADD CONSTRAINT heartbeats_agent_id_fkey FOREIGN KEY (agent_id) REFERENCES public.agents(id) ON DELETE CASCADE;
 
 ALTER TABLE public.agents ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE public.cron_alert_outbox ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE public.cron_job_alert_state ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE public.cron_jobs ENABLE ROW LEVEL SECURITY;
 
@@ -1088,6 +1929,10 @@ ALTER TABLE public.schema_repeatables ENABLE ROW LEVEL SECURITY;
 
 CREATE POLICY service_role_all ON public.agents TO service_role USING (true) WITH CHECK (true);
 
+CREATE POLICY service_role_all ON public.cron_alert_outbox TO service_role USING (true) WITH CHECK (true);
+
+CREATE POLICY service_role_all ON public.cron_job_alert_state TO service_role USING (true) WITH CHECK (true);
+
 CREATE POLICY service_role_all ON public.cron_jobs TO service_role USING (true) WITH CHECK (true);
 
 CREATE POLICY service_role_all ON public.cron_locks TO service_role USING (true) WITH CHECK (true);
@@ -1106,11 +1951,47 @@ CREATE POLICY service_role_all ON public.schema_repeatables TO service_role USIN
 
 GRANT USAGE ON SCHEMA public TO service_role;
 
+REVOKE ALL ON FUNCTION public._alert_failed(p_job_id uuid, p_details jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION public._alert_failed(p_job_id uuid, p_details jsonb) TO service_role;
+
+REVOKE ALL ON FUNCTION public._alert_job_fields(p_job_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION public._alert_job_fields(p_job_id uuid) TO service_role;
+
+REVOKE ALL ON FUNCTION public._alert_recovered(p_job_id uuid, p_details jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION public._alert_recovered(p_job_id uuid, p_details jsonb) TO service_role;
+
 REVOKE ALL ON FUNCTION public._existing_run_request(p_dedup_key text, p_job_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION public._existing_run_request(p_dedup_key text, p_job_id uuid) TO service_role;
 
 REVOKE ALL ON FUNCTION public._heartbeats_expire_before(p_retention_days integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION public._heartbeats_expire_before(p_retention_days integer) TO service_role;
+
+REVOKE ALL ON FUNCTION public._history_expires_before(p_retention_days integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION public._history_expires_before(p_retention_days integer) TO service_role;
+
+REVOKE ALL ON FUNCTION public._ops_check_definition(p_project_id text, p_name text, p_kind text, p_target text, p_payload jsonb, p_schedule_type text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public._ops_check_definition(p_project_id text, p_name text, p_kind text, p_target text, p_payload jsonb, p_schedule_type text) TO service_role;
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.cron_jobs TO service_role;
+
+REVOKE ALL ON FUNCTION public._ops_job_json(j public.cron_jobs) FROM PUBLIC;
+GRANT ALL ON FUNCTION public._ops_job_json(j public.cron_jobs) TO service_role;
+
+REVOKE ALL ON FUNCTION public._ops_queue_request(p_job public.cron_jobs, p_requested_by text, p_payload jsonb, p_dedup_key text, p_retry_of uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION public._ops_queue_request(p_job public.cron_jobs, p_requested_by text, p_payload jsonb, p_dedup_key text, p_retry_of uuid) TO service_role;
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.cron_run_requests TO service_role;
+
+REVOKE ALL ON FUNCTION public._ops_request_json(r public.cron_run_requests, j public.cron_jobs) FROM PUBLIC;
+GRANT ALL ON FUNCTION public._ops_request_json(r public.cron_run_requests, j public.cron_jobs) TO service_role;
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.cron_runs TO service_role;
+
+REVOKE ALL ON FUNCTION public._ops_run_json(r public.cron_runs) FROM PUBLIC;
+GRANT ALL ON FUNCTION public._ops_run_json(r public.cron_runs) TO service_role;
+
+REVOKE ALL ON FUNCTION public._ops_ts(p_at timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION public._ops_ts(p_at timestamp with time zone) TO service_role;
 
 REVOKE ALL ON FUNCTION public._replay_begin_run(p_run_key text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public._replay_begin_run(p_run_key text) TO service_role;
@@ -1123,6 +2004,9 @@ GRANT ALL ON FUNCTION public.begin_run(p_job text, p_trigger text, p_lease_secon
 
 REVOKE ALL ON FUNCTION public.cancel_reminders_for_lead(lead_id text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.cancel_reminders_for_lead(lead_id text) TO service_role;
+
+REVOKE ALL ON FUNCTION public.claim_alert_events(p_limit integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.claim_alert_events(p_limit integer) TO service_role;
 
 REVOKE ALL ON FUNCTION public.claim_due_reminders(p_batch_size integer, p_lease_seconds integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.claim_due_reminders(p_batch_size integer, p_lease_seconds integer) TO service_role;
@@ -1139,8 +2023,23 @@ GRANT ALL ON FUNCTION public.complete_reminder(id bigint) TO service_role;
 REVOKE ALL ON FUNCTION public.count_expired_heartbeats(p_retention_days integer, p_cap integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.count_expired_heartbeats(p_retention_days integer, p_cap integer) TO service_role;
 
+REVOKE ALL ON FUNCTION public.count_overdue_jobs() FROM PUBLIC;
+GRANT ALL ON FUNCTION public.count_overdue_jobs() TO service_role;
+
+REVOKE ALL ON FUNCTION public.count_prunable_history(p_retention_days integer, p_cap integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.count_prunable_history(p_retention_days integer, p_cap integer) TO service_role;
+
+REVOKE ALL ON FUNCTION public.cron_jobs_alert_watch() FROM PUBLIC;
+GRANT ALL ON FUNCTION public.cron_jobs_alert_watch() TO service_role;
+
 REVOKE ALL ON FUNCTION public.cron_jobs_schedule_changed() FROM PUBLIC;
 GRANT ALL ON FUNCTION public.cron_jobs_schedule_changed() TO service_role;
+
+REVOKE ALL ON FUNCTION public.cron_run_requests_alert() FROM PUBLIC;
+GRANT ALL ON FUNCTION public.cron_run_requests_alert() TO service_role;
+
+REVOKE ALL ON FUNCTION public.cron_runs_alert() FROM PUBLIC;
+GRANT ALL ON FUNCTION public.cron_runs_alert() TO service_role;
 
 REVOKE ALL ON FUNCTION public.delete_expired_heartbeats(p_retention_days integer, p_batch_size integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.delete_expired_heartbeats(p_retention_days integer, p_batch_size integer) TO service_role;
@@ -1160,6 +2059,9 @@ GRANT ALL ON FUNCTION public.list_due_run_requests(p_limit integer) TO service_r
 REVOKE ALL ON FUNCTION public.list_due_schedules(p_limit integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.list_due_schedules(p_limit integer) TO service_role;
 
+REVOKE ALL ON FUNCTION public.list_jobs_to_watch(p_limit integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.list_jobs_to_watch(p_limit integer) TO service_role;
+
 REVOKE ALL ON FUNCTION public.list_run_requests(p_status text, p_limit integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.list_run_requests(p_status text, p_limit integer) TO service_role;
 
@@ -1171,6 +2073,42 @@ GRANT ALL ON FUNCTION public.list_stale_agents(p_stale_after_seconds integer, p_
 
 REVOKE ALL ON FUNCTION public.mark_stale_agents_offline(p_stale_after_seconds integer, p_limit integer, p_sample integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.mark_stale_agents_offline(p_stale_after_seconds integer, p_limit integer, p_sample integer) TO service_role;
+
+REVOKE ALL ON FUNCTION public.ops_create_job(p_name text, p_project_id text, p_kind text, p_target text, p_payload jsonb, p_schedule_type text, p_schedule text, p_timezone text, p_enabled boolean, p_source text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.ops_create_job(p_name text, p_project_id text, p_kind text, p_target text, p_payload jsonb, p_schedule_type text, p_schedule text, p_timezone text, p_enabled boolean, p_source text) TO service_role;
+
+REVOKE ALL ON FUNCTION public.ops_delete_job(p_job_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.ops_delete_job(p_job_id uuid) TO service_role;
+
+REVOKE ALL ON FUNCTION public.ops_get_job(p_job_id uuid, p_project text, p_name text, p_history integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.ops_get_job(p_job_id uuid, p_project text, p_name text, p_history integer) TO service_role;
+
+REVOKE ALL ON FUNCTION public.ops_get_request(p_request_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.ops_get_request(p_request_id uuid) TO service_role;
+
+REVOKE ALL ON FUNCTION public.ops_list_jobs(p_project text, p_q text, p_filter text, p_limit integer, p_offset integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.ops_list_jobs(p_project text, p_q text, p_filter text, p_limit integer, p_offset integer) TO service_role;
+
+REVOKE ALL ON FUNCTION public.ops_list_requests(p_project text, p_job_id uuid, p_status text, p_limit integer, p_offset integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.ops_list_requests(p_project text, p_job_id uuid, p_status text, p_limit integer, p_offset integer) TO service_role;
+
+REVOKE ALL ON FUNCTION public.ops_list_runs(p_job text, p_status text, p_limit integer, p_offset integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.ops_list_runs(p_job text, p_status text, p_limit integer, p_offset integer) TO service_role;
+
+REVOKE ALL ON FUNCTION public.ops_retry_request(p_request_id uuid, p_requested_by text, p_dedup_key text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.ops_retry_request(p_request_id uuid, p_requested_by text, p_dedup_key text) TO service_role;
+
+REVOKE ALL ON FUNCTION public.ops_run_now(p_job_id uuid, p_requested_by text, p_payload jsonb, p_dedup_key text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.ops_run_now(p_job_id uuid, p_requested_by text, p_payload jsonb, p_dedup_key text) TO service_role;
+
+REVOKE ALL ON FUNCTION public.ops_set_job_enabled(p_job_id uuid, p_enabled boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.ops_set_job_enabled(p_job_id uuid, p_enabled boolean) TO service_role;
+
+REVOKE ALL ON FUNCTION public.ops_update_job(p_job_id uuid, p_changes jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.ops_update_job(p_job_id uuid, p_changes jsonb) TO service_role;
+
+REVOKE ALL ON FUNCTION public.prune_history(p_retention_days integer, p_batch_size integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.prune_history(p_retention_days integer, p_batch_size integer) TO service_role;
 
 REVOKE ALL ON FUNCTION public.reap_abandoned_runs() FROM PUBLIC;
 GRANT ALL ON FUNCTION public.reap_abandoned_runs() TO service_role;
@@ -1190,18 +2128,23 @@ GRANT ALL ON FUNCTION public.settle_run_requests(p_outcomes jsonb) TO service_ro
 REVOKE ALL ON FUNCTION public.snooze_reminder(id bigint, until timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.snooze_reminder(id bigint, until timestamp with time zone) TO service_role;
 
+REVOKE ALL ON FUNCTION public.sweep_overdue_jobs(p_deadlines jsonb, p_claim_limit integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.sweep_overdue_jobs(p_deadlines jsonb, p_claim_limit integer) TO service_role;
+
 REVOKE ALL ON FUNCTION public.upsert_builtin_job(p_name text, p_schedule text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.upsert_builtin_job(p_name text, p_schedule text) TO service_role;
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.agents TO service_role;
 
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.cron_jobs TO service_role;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.cron_job_alert_state TO service_role;
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.alert_overdue_jobs TO service_role;
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.cron_alert_outbox TO service_role;
+
+GRANT SELECT,USAGE ON SEQUENCE public.cron_alert_outbox_id_seq TO service_role;
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.cron_locks TO service_role;
-
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.cron_run_requests TO service_role;
-
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.cron_runs TO service_role;
 
 GRANT SELECT,USAGE ON SEQUENCE public.cron_runs_id_seq TO service_role;
 

@@ -1,0 +1,236 @@
+"""Job management: migrations' manage concern (lib/manage: the CLI's `jobs` and `retry`, the console's API).
+
+Every read is one call that answers one row: a page of objects as a JSON
+array, built by SQL (`_ops_job_json`, `_ops_request_json`, `_ops_run_json`)
+with timestamps in UTC and values Python cannot hold already made null, so a
+page of rows other apps wrote still parses. Errors the caller can act on come
+back as a `DatabaseError` whose code is PT404, PT409 or PT422 and whose
+message starts with the field (lib/manage/errors.py turns them into
+`ManageError`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict
+
+from lib.db.port import Database
+from lib.db.queries._parse import first
+
+JobKindName = Literal["builtin", "webhook"]
+ScheduleTypeName = Literal["vercel", "cron", "interval", "once", "manual"]
+RequestStatusName = Literal["queued", "running", "done", "error"]
+RunStatusName = Literal["running", "ok", "partial", "skipped", "error"]
+JobFilter = Literal["all", "enabled", "paused", "failing"]
+
+
+class JobRecord(BaseModel):
+    """One cron_jobs row as `_ops_job_json` writes it.
+
+    `next_run_at` is the row's own (what the schedule job stored); lib/manage
+    turns it into the next fire a reader should see. `resumed_at` is kept for
+    that and is not part of the console's Job object.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    id: UUID
+    project_id: str
+    name: str
+    kind: JobKindName
+    target: str | None
+    payload: Any
+    schedule_type: ScheduleTypeName
+    schedule: str | None
+    timezone: str
+    enabled: bool
+    source: str
+    editable: bool
+    next_run_at: datetime | None
+    last_run_at: datetime | None
+    last_status: str | None
+    last_duration_ms: int | None
+    schedule_error: str | None
+    fired_at: datetime | None
+    resumed_at: datetime | None
+    created_at: datetime | None
+    updated_at: datetime | None
+
+
+class RequestRecord(BaseModel):
+    """One cron_run_requests row with its job's name, as `_ops_request_json` writes it (the console's Request)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: UUID
+    job_id: UUID
+    job_name: str
+    project_id: str
+    status: RequestStatusName
+    # Queued behind a paused job: it runs after the resume.
+    held: bool
+    requested_by: str | None
+    requested_at: datetime | None
+    picked_up_at: datetime | None
+    completed_at: datetime | None
+    attempts: int
+    max_attempts: int
+    available_at: datetime | None
+    result: Any
+    payload: Any
+    # The failed request this one retries.
+    retry_of: UUID | None
+
+
+class RunRecord(BaseModel):
+    """One ledger row, as `_ops_run_json` writes it (the console's Run)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    job: str
+    trigger: str
+    status: RunStatusName
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_ms: int | None
+    stats: Any
+    error: str | None
+    request_id: str | None
+    dry_run: bool
+    has_more: bool
+
+
+class JobsPage(BaseModel):
+    jobs: list[JobRecord]
+    projects: list[str]
+    has_more: bool
+
+
+class JobHistory(BaseModel):
+    job: JobRecord
+    runs: list[RunRecord]
+    requests: list[RequestRecord]
+
+
+class RequestsPage(BaseModel):
+    requests: list[RequestRecord]
+    has_more: bool
+
+
+class RunsPage(BaseModel):
+    runs: list[RunRecord]
+    has_more: bool
+
+
+async def ops_list_jobs(
+    db: Database, *, project: str | None, q: str | None, filter: JobFilter, limit: int, offset: int
+) -> JobsPage:
+    """A page of jobs in (project, name) order, every project's id, and whether more jobs follow: one call."""
+    rows = await db.call("ops_list_jobs", p_project=project, p_q=q, p_filter=filter, p_limit=limit, p_offset=offset)
+    return JobsPage.model_validate(first(rows, "ops_list_jobs"))
+
+
+async def ops_get_job(
+    db: Database, *, job_id: UUID | None = None, project: str = "default", name: str | None = None, history: int = 20
+) -> JobHistory | None:
+    """One job by id or by (project, name), with its latest `history` runs and requests; None when there is none."""
+    rows = await db.call("ops_get_job", p_job_id=job_id, p_project=project, p_name=name, p_history=history)
+    return JobHistory.model_validate(rows[0]) if rows else None
+
+
+async def ops_create_job(
+    db: Database,
+    *,
+    project_id: str,
+    name: str,
+    kind: str,
+    target: str | None,
+    payload: dict[str, Any],
+    schedule_type: str,
+    schedule: str | None,
+    timezone: str,
+    enabled: bool,
+    source: str = "user",
+) -> JobRecord:
+    """Insert a job (its name unique in its project, else PT409); a repeat within a minute answers with it."""
+    rows = await db.call(
+        "ops_create_job",
+        p_project_id=project_id,
+        p_name=name,
+        p_kind=kind,
+        p_target=target,
+        p_payload=payload,
+        p_schedule_type=schedule_type,
+        p_schedule=schedule,
+        p_timezone=timezone,
+        p_enabled=enabled,
+        p_source=source,
+    )
+    return JobRecord.model_validate(first(rows, "ops_create_job")["job"])
+
+
+async def ops_update_job(db: Database, *, job_id: UUID, changes: dict[str, Any]) -> JobRecord:
+    """Set the given fields of a database-defined job (PT404 missing, PT409 vercel row or name taken)."""
+    rows = await db.call("ops_update_job", p_job_id=job_id, p_changes=changes)
+    return JobRecord.model_validate(first(rows, "ops_update_job")["job"])
+
+
+async def ops_delete_job(db: Database, *, job_id: UUID) -> bool:
+    """Delete a database-defined job and its requests; False when there was no such job."""
+    rows = await db.call("ops_delete_job", p_job_id=job_id)
+    return bool(rows)
+
+
+async def ops_set_job_enabled(db: Database, *, job_id: UUID, enabled: bool) -> JobRecord:
+    """Pause (False) or resume (True) a job; the job as it now is."""
+    rows = await db.call("ops_set_job_enabled", p_job_id=job_id, p_enabled=enabled)
+    return JobRecord.model_validate(first(rows, "ops_set_job_enabled")["job"])
+
+
+async def ops_run_now(
+    db: Database, *, job_id: UUID, requested_by: str, payload: dict[str, Any] | None, dedup_key: str
+) -> RequestRecord:
+    """Queue a run request for a job (PT409 when paused); a repeat with the same key answers with the first."""
+    rows = await db.call(
+        "ops_run_now", p_job_id=job_id, p_requested_by=requested_by, p_payload=payload, p_dedup_key=dedup_key
+    )
+    return RequestRecord.model_validate(first(rows, "ops_run_now")["request"])
+
+
+async def ops_retry_request(db: Database, *, request_id: UUID, requested_by: str, dedup_key: str) -> RequestRecord:
+    """Queue a retry of a request that ended `error` (PT409 otherwise), linked by retry_of."""
+    rows = await db.call(
+        "ops_retry_request", p_request_id=request_id, p_requested_by=requested_by, p_dedup_key=dedup_key
+    )
+    return RequestRecord.model_validate(first(rows, "ops_retry_request")["request"])
+
+
+async def ops_list_requests(
+    db: Database,
+    *,
+    project: str | None,
+    job_id: UUID | None,
+    status: str | None,
+    limit: int,
+    offset: int,
+) -> RequestsPage:
+    """A page of run requests, newest first: one call."""
+    rows = await db.call(
+        "ops_list_requests", p_project=project, p_job_id=job_id, p_status=status, p_limit=limit, p_offset=offset
+    )
+    return RequestsPage.model_validate(first(rows, "ops_list_requests"))
+
+
+async def ops_get_request(db: Database, *, request_id: UUID) -> RequestRecord | None:
+    rows = await db.call("ops_get_request", p_request_id=request_id)
+    return RequestRecord.model_validate(rows[0]["request"]) if rows else None
+
+
+async def ops_list_runs(db: Database, *, job: str | None, status: str | None, limit: int, offset: int) -> RunsPage:
+    """A page of the ledger, newest first: one call."""
+    rows = await db.call("ops_list_runs", p_job=job, p_status=status, p_limit=limit, p_offset=offset)
+    return RunsPage.model_validate(first(rows, "ops_list_runs"))

@@ -1,0 +1,123 @@
+"""Job management: the one module every caller uses (the CLI's `jobs` and `retry`, the console's JSON API).
+
+    from lib import manage
+    page = await manage.list_jobs(db, project="default", filter="failing")
+
+Typed async functions over the Database port, through the typed query layer
+(lib/db/queries/manage.py; the SQL is migrations/repeatable/manage.sql). The
+models are pydantic and shaped exactly like the console API's JSON objects,
+so the API answers `model.model_dump(mode="json")` unchanged:
+
+- `JobView` (the Job object), `RequestView` (Request), `RunView` (Run);
+- `JobPage {jobs, projects, has_more}`, `JobDetail {job, next_runs, runs, requests}`,
+  `RequestPage {requests, has_more}`, `RunPage {runs, has_more}`;
+- `JobInput`: what `create_job` takes; `update_job` takes a partial dict of its fields.
+
+Functions (ids are UUIDs or their text):
+
+    list_jobs(db, *, project=None, q=None, filter="all"|"enabled"|"paused"|"failing", limit=50, offset=0) -> JobPage
+    find_job(db, ref, *, project="default") -> JobView            # ref: an id, or a name in `project`
+    get_job(db, job_id) -> JobDetail
+    create_job(db, data: JobInput, *, allow_http_webhooks=False) -> JobView
+    update_job(db, job_id, changes: dict, *, allow_http_webhooks=False) -> JobView
+    delete_job(db, job_id) -> None
+    pause_job(db, job_id) -> JobView
+    resume_job(db, job_id) -> JobView
+    run_now(db, job_id, *, requested_by, payload=None) -> RequestView
+    list_requests(db, *, project=None, job_id=None, status=None, limit=50, offset=0) -> RequestPage
+    get_request(db, request_id) -> RequestView
+    retry_request(db, request_id, *, requested_by) -> RequestView
+    list_runs(db, *, job=None, status=None, limit=50, offset=0) -> RunPage
+    describe_schedule(schedule_type, schedule, timezone) -> str
+    next_fire_times(job, count=5, now=None) -> list[datetime]
+
+Rules:
+
+- Every refusal is a `ManageError(message, status, field)`: 404 unknown job
+  or request; 409 a name taken in its project, an edit or delete of one of
+  vercel.json's jobs (only run, pause and resume apply to them), a run or
+  retry of a paused job, a retry of a request that did not end `error`; 422
+  invalid input, `field` naming it (name, project_id, kind, target, payload,
+  schedule_type, schedule, timezone, enabled, status, filter, limit, offset).
+  The message is one line and never echoes a webhook URL (it can carry a
+  token) or any setting. Any other database failure is raised as is
+  (`DatabaseError`, `DatabaseUnavailable`).
+- Validation before writing: the schedule and timezone parse as the
+  `schedule` job will parse them (lib/clock/schedules.py), and a cron
+  expression must fire at least once; a webhook target passes
+  lib/outbound/webhooks.target_problem (`allow_http_webhooks` is the
+  ALLOW_HTTP_WEBHOOKS setting); a builtin target is a name in
+  lib/jobs/registry.JOBS; names and project ids are 1 to 100 characters of
+  letters, digits and `. _ : -`; a manual job has no schedule. The SQL checks
+  again what must hold atomically (unique names, editability, the retried
+  request's status).
+- Pausing is `enabled = false` on any job; resuming a cron or interval job
+  skips the ticks it missed (DESIGN.md, Pausing), and `next_run_at` shows its
+  first tick after the resume. `next_run_at` is None for a job that will not
+  fire (paused, manual, a `once` that fired, a schedule in error); for
+  vercel.json's jobs it is the next tick of their vercel.json cron (UTC).
+- `run_now` and `retry_request` send a fresh key per call, so an adapter's
+  retry after a lost answer returns the first request instead of a second.
+  `create_job` repeated with the same definition within a minute answers with
+  the job it made instead of 409.
+- Every list is one database round trip answering one row (a JSON array),
+  at most 200 items per page (`has_more` says when more follow); the jobs
+  panel (`list_jobs`) and a job's page (`get_job`) are one call each. A job's
+  `runs` are the ledger rows of its builtin job (the ledger names runs after
+  the job that ran); a webhook job's history is its `requests`.
+"""
+
+from __future__ import annotations
+
+from lib.manage.describe import describe_schedule, next_fire_times
+from lib.manage.errors import ManageError
+from lib.manage.jobs import (
+    create_job,
+    delete_job,
+    find_job,
+    get_job,
+    list_jobs,
+    pause_job,
+    resume_job,
+    run_now,
+    update_job,
+)
+from lib.manage.models import (
+    JobDetail,
+    JobInput,
+    JobPage,
+    JobView,
+    RequestPage,
+    RequestView,
+    RunPage,
+    RunView,
+)
+from lib.manage.requests import get_request, list_requests, retry_request
+from lib.manage.runs import list_runs
+
+__all__ = [
+    "JobDetail",
+    "JobInput",
+    "JobPage",
+    "JobView",
+    "ManageError",
+    "RequestPage",
+    "RequestView",
+    "RunPage",
+    "RunView",
+    "create_job",
+    "delete_job",
+    "describe_schedule",
+    "find_job",
+    "get_job",
+    "get_request",
+    "list_jobs",
+    "list_requests",
+    "list_runs",
+    "next_fire_times",
+    "pause_job",
+    "resume_job",
+    "retry_request",
+    "run_now",
+    "update_job",
+]

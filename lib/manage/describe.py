@@ -1,0 +1,190 @@
+"""Schedules in words, and when a job fires next, as the `schedule` job and vercel.json will fire it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from lib.clock.schedules import (
+    Schedule,
+    ScheduleError,
+    first_fire,
+    next_cron_fire,
+    next_fire,
+    parse_cron,
+    parse_interval,
+    parse_schedule,
+    parse_zone,
+)
+from lib.migrate import vercel_crons
+
+_DAYS = ("Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_UNITS = (("day", 86_400), ("hour", 3_600), ("minute", 60), ("second", 1))
+
+
+class Firing(Protocol):
+    """What the next fire depends on (a JobRecord, or the fields of one)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def target(self) -> str | None: ...
+    @property
+    def schedule_type(self) -> str: ...
+    @property
+    def schedule(self) -> str | None: ...
+    @property
+    def timezone(self) -> str: ...
+    @property
+    def enabled(self) -> bool: ...
+    @property
+    def schedule_error(self) -> str | None: ...
+    @property
+    def fired_at(self) -> datetime | None: ...
+    @property
+    def next_run_at(self) -> datetime | None: ...
+    @property
+    def created_at(self) -> datetime | None: ...
+
+
+def describe_schedule(schedule_type: str, schedule: str | None, timezone: str | None) -> str:
+    """The schedule in words with its time zone, e.g. "every 5 minutes (UTC)"; never raises."""
+    zone = timezone or "UTC"
+    try:
+        if schedule_type == "manual":
+            return "on request only"
+        if schedule_type == "vercel":
+            return f"{describe_cron(schedule or '')} (UTC, vercel.json)"
+        if schedule_type == "cron":
+            return f"{describe_cron(schedule or '')} ({zone})"
+        if schedule_type == "interval":
+            return f"every {duration_words(parse_interval(schedule or ''))} ({zone})"
+        if schedule_type == "once":
+            return f"{_describe_once(schedule or '', zone)} ({zone})"
+    except (ScheduleError, ValueError):
+        pass
+    return f"{schedule_type} {schedule or ''} (not a valid schedule)".replace("  ", " ")
+
+
+def describe_cron(text: str) -> str:
+    """A five-field cron expression (or @daily ...) in words; the expression itself when no simple words fit."""
+    expression, _ = parse_cron(text)
+    minute, hour, day, month, weekday = expression.split(" ")
+    if minute == "*" and hour == "*" and (day, month, weekday) == ("*", "*", "*"):
+        return "every minute"
+    if hour == "*" and (day, month, weekday) == ("*", "*", "*"):
+        if minute.startswith("*/") and minute[2:].isdigit():
+            return f"every {_count(int(minute[2:]), 'minute')}"
+        if minute.isdigit():
+            return f"every hour at :{int(minute):02d}"
+    if minute.isdigit() and (day, month) == ("*", "*"):
+        if hour.startswith("*/") and hour[2:].isdigit() and weekday == "*":
+            return f"every {_count(int(hour[2:]), 'hour')} at :{int(minute):02d}"
+        if hour.isdigit():
+            at = f"at {int(hour):02d}:{int(minute):02d}"
+            if weekday == "*":
+                return f"{at} every day"
+            days = _weekdays(weekday)
+            if days:
+                return f"{at} on {days}"
+    if minute.isdigit() and hour.isdigit() and day.isdigit() and (month, weekday) == ("*", "*"):
+        return f"at {int(hour):02d}:{int(minute):02d} on day {int(day)} of every month"
+    return f"cron {expression}"
+
+
+def duration_words(every: timedelta) -> str:
+    """2 hours, 90 minutes, minute (for "every minute")."""
+    seconds = int(every.total_seconds())
+    for unit, size in _UNITS:
+        if seconds % size == 0:
+            count = seconds // size
+            return unit if count == 1 else f"{count} {unit}s"
+    return f"{seconds} seconds"
+
+
+def next_fire_times(job: Firing, count: int = 5, now: datetime | None = None) -> list[datetime]:
+    """The job's next `count` fire times (UTC), the first as `next_run_at` shows it; [] when it will not fire.
+
+    A paused job, a manual one, a `once` that fired and a schedule in error do
+    not fire. Ticks a resumed job missed while paused are not among them.
+    """
+    moment = now or datetime.now(UTC)
+    first = next_run(job, moment)
+    if first is None or count < 1:
+        return []
+    try:
+        schedule = _schedule_of(job)
+    except ScheduleError:
+        return [first]
+    times = [first]
+    while len(times) < count:
+        following = next_fire(schedule, times[-1], times[-1])
+        if following is None:
+            break
+        times.append(following)
+    return times
+
+
+def next_run(job: Firing, now: datetime, resumed_at: datetime | None = None) -> datetime | None:
+    """When the job fires next, or None when it will not (paused, manual, fired, schedule in error).
+
+    Database-defined rows: the stored next_run_at, which the `schedule` job
+    keeps; a row it has not scheduled yet fires at its first tick after now;
+    a resumed row whose stored tick came before `resumed_at` skips to its
+    first tick after the resume, as the `schedule` job will. vercel rows: the
+    next tick of their vercel.json cron, in UTC.
+    """
+    if not job.enabled or job.schedule_error or job.fired_at or job.schedule_type == "manual":
+        return None
+    try:
+        schedule = _schedule_of(job)
+        if job.schedule_type == "vercel":
+            return next_cron_fire(schedule, now)
+        listed = job.next_run_at
+        if listed is None:
+            return first_fire(schedule, now)
+        if resumed_at is not None and schedule.kind != "once" and listed < resumed_at:
+            return next_fire(schedule, listed, resumed_at) or listed
+        return listed
+    except ScheduleError:
+        return None
+
+
+def vercel_schedule(job_name: str) -> str | None:
+    """The schedule vercel.json gives a builtin job (its cron's path ends in the job's name)."""
+    return dict(vercel_crons()).get(job_name)
+
+
+def _schedule_of(job: Firing) -> Schedule:
+    if job.schedule_type == "vercel":
+        text = vercel_schedule(job.target or job.name) or job.schedule
+        expression, every_hour = parse_cron(text or "")
+        return Schedule("cron", parse_zone("UTC"), cron=expression, every_hour=every_hour)
+    return parse_schedule(job.schedule_type, job.schedule, job.timezone, job.created_at)
+
+
+def _describe_once(text: str, zone_name: str) -> str:
+    stripped = text.strip()
+    if stripped.lower().startswith("in "):
+        return f"once, {duration_words(parse_interval(stripped[3:]))} after creation"
+    zone = parse_zone(zone_name)
+    # created_at only matters for the relative form, handled above.
+    at = parse_schedule("once", stripped, zone_name, datetime.now(UTC)).at
+    assert at is not None
+    wall = at.astimezone(zone)
+    return f"once at {wall:%Y-%m-%d %H:%M}" + (f":{wall:%S}" if wall.second else "")
+
+
+def _count(number: int, unit: str) -> str:
+    return unit if number == 1 else f"{number} {unit}s"
+
+
+def _weekdays(field: str) -> str | None:
+    """`1-5` -> Mon-Fri, `1,3` -> Mon, Wed; None for anything else."""
+    parts = []
+    for part in field.split(","):
+        low, _, high = part.partition("-")
+        if not low.isdigit() or (high and not high.isdigit()) or int(low) > 7 or (high and int(high) > 7):
+            return None
+        parts.append(f"{_DAYS[int(low)]}-{_DAYS[int(high)]}" if high else _DAYS[int(low)])
+    return ", ".join(parts)

@@ -1,0 +1,183 @@
+"""Jobs: list, show, create, edit, delete, pause, resume and run now."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from lib.db.port import Database
+from lib.db.queries import manage as queries
+from lib.db.queries.manage import JobRecord
+from lib.manage.describe import describe_schedule, next_fire_times, next_run
+from lib.manage.errors import ManageError, translated
+from lib.manage.models import MAX_PAGE, JobDetail, JobFilter, JobInput, JobPage, JobView, RequestView, RunView
+from lib.manage.validate import check_definition, invalid
+
+# Fields a caller may change with update_job (JobInput's).
+FIELDS = tuple(JobInput.model_fields)
+# Validated together, and always sent together, so the row ends as a checked combination.
+_SCHEDULE_FIELDS = ("kind", "target", "schedule_type", "schedule", "timezone")
+DETAIL_HISTORY = 20
+
+
+def view(record: JobRecord, now: datetime | None = None) -> JobView:
+    """The Job object for a row: its schedule in words and when it fires next."""
+    moment = now or datetime.now(UTC)
+    fields = record.model_dump(exclude={"resumed_at", "next_run_at"})
+    return JobView(
+        **fields,
+        schedule_text=describe_schedule(record.schedule_type, record.schedule, record.timezone),
+        next_run_at=next_run(record, moment, record.resumed_at),
+    )
+
+
+def page_bounds(limit: int, offset: int) -> tuple[int, int]:
+    if limit < 1:
+        raise invalid("limit", "limit must be a positive integer")
+    if offset < 0:
+        raise invalid("offset", "offset must be 0 or more")
+    return min(limit, MAX_PAGE), offset
+
+
+def job_id_of(ref: UUID | str) -> UUID:
+    """A job id as given (a UUID or its text); 404 for text that is not one, as for an id that names nothing."""
+    if isinstance(ref, UUID):
+        return ref
+    try:
+        return UUID(str(ref))
+    except ValueError:
+        raise ManageError(f"no job with id {str(ref)[:60]!r}", status=404) from None
+
+
+async def list_jobs(
+    db: Database,
+    *,
+    project: str | None = None,
+    q: str | None = None,
+    filter: JobFilter = "all",
+    limit: int = 50,
+    offset: int = 0,
+) -> JobPage:
+    """A page of jobs in (project, name) order, with every project's id and whether more follow: one round trip."""
+    if filter not in ("all", "enabled", "paused", "failing"):
+        raise invalid("filter", "filter must be all, enabled, paused or failing")
+    limit, offset = page_bounds(limit, offset)
+    with translated():
+        page = await queries.ops_list_jobs(db, project=project, q=q, filter=filter, limit=limit, offset=offset)
+    now = datetime.now(UTC)
+    return JobPage(jobs=[view(job, now) for job in page.jobs], projects=page.projects, has_more=page.has_more)
+
+
+async def find_job(db: Database, ref: str, *, project: str = "default") -> JobView:
+    """A job by id, or by name in `project` (the CLI's way); 404 when there is none."""
+    try:
+        job_id: UUID | None = UUID(ref)
+    except ValueError:
+        job_id = None
+    with translated():
+        found = await queries.ops_get_job(db, job_id=job_id, project=project, name=None if job_id else ref, history=0)
+    if found is None:
+        where = "" if job_id else f" in project {project!r}"
+        raise ManageError(f"no job {ref[:100]!r}{where}", status=404)
+    return view(found.job)
+
+
+async def get_job(db: Database, job_id: UUID | str) -> JobDetail:
+    """A job with its next fire times, its latest runs (builtin) and run requests: one round trip."""
+    wanted = job_id_of(job_id)
+    with translated():
+        found = await queries.ops_get_job(db, job_id=wanted, history=DETAIL_HISTORY)
+    if found is None:
+        raise ManageError(f"no job with id {str(wanted)!r}", status=404)
+    now = datetime.now(UTC)
+    job = view(found.job, now)
+    return JobDetail(
+        job=job,
+        next_runs=next_fire_times(job, 5, now),
+        runs=[RunView.model_validate(run.model_dump()) for run in found.runs],
+        requests=[RequestView.model_validate(request.model_dump()) for request in found.requests],
+    )
+
+
+async def create_job(db: Database, data: JobInput, *, allow_http_webhooks: bool = False) -> JobView:
+    """Validate, then insert a database-defined job (409 when its name is taken in its project).
+
+    `allow_http_webhooks` is the ALLOW_HTTP_WEBHOOKS setting: plain http to
+    localhost targets, for local development.
+    """
+    definition = check_definition(data.model_dump(), allow_http_webhooks=allow_http_webhooks)
+    with translated():
+        record = await queries.ops_create_job(db, **definition)
+    return view(record)
+
+
+async def update_job(
+    db: Database, job_id: UUID | str, changes: dict[str, Any], *, allow_http_webhooks: bool = False
+) -> JobView:
+    """Change some fields of a database-defined job; the job as it will be is validated first.
+
+    409 for vercel.json's jobs (only run, pause and resume apply) and for a name taken in the project.
+    """
+    unknown = sorted(set(changes) - set(FIELDS))
+    if unknown:
+        raise invalid(unknown[0], f"{unknown[0]} is not a field of a job that can be changed")
+    wanted = job_id_of(job_id)
+    with translated():
+        found = await queries.ops_get_job(db, job_id=wanted, history=0)
+    if found is None:
+        raise ManageError(f"no job with id {str(wanted)!r}", status=404)
+    current = found.job
+    if not current.editable:
+        raise ManageError("builtin jobs are defined by vercel.json; only run, pause and resume apply", status=409)
+    merged = {field: getattr(current, field) for field in FIELDS} | changes
+    definition = check_definition(merged, allow_http_webhooks=allow_http_webhooks, created_at=current.created_at)
+    sent = {field: definition[field] for field in changes} | {field: definition[field] for field in _SCHEDULE_FIELDS}
+    with translated():
+        record = await queries.ops_update_job(db, job_id=wanted, changes=sent)
+    return view(record)
+
+
+async def delete_job(db: Database, job_id: UUID | str) -> None:
+    """Delete a database-defined job and its run requests (409 for vercel.json's jobs, 404 when there is none)."""
+    wanted = job_id_of(job_id)
+    with translated():
+        deleted = await queries.ops_delete_job(db, job_id=wanted)
+    if not deleted:
+        raise ManageError(f"no job with id {str(wanted)!r}", status=404)
+
+
+async def pause_job(db: Database, job_id: UUID | str) -> JobView:
+    """Pause any job: its schedule stops, its route answers skipped, its queued requests are held."""
+    with translated():
+        record = await queries.ops_set_job_enabled(db, job_id=job_id_of(job_id), enabled=False)
+    return view(record)
+
+
+async def resume_job(db: Database, job_id: UUID | str) -> JobView:
+    """Resume a paused job: a cron or interval job fires next at its first tick after now, missed ticks skipped."""
+    with translated():
+        record = await queries.ops_set_job_enabled(db, job_id=job_id_of(job_id), enabled=True)
+    return view(record)
+
+
+async def run_now(
+    db: Database, job_id: UUID | str, *, requested_by: str, payload: dict[str, Any] | None = None
+) -> RequestView:
+    """Queue a run request for the job (the drain runs it); 409 when the job is paused.
+
+    `payload`, when given, replaces the job's payload for this run. A fresh
+    dedup key per call makes the adapters' retry of a lost answer harmless.
+    """
+    if payload is not None and not isinstance(payload, dict):
+        raise invalid("payload", "payload must be a JSON object")
+    with translated():
+        request = await queries.ops_run_now(
+            db,
+            job_id=job_id_of(job_id),
+            requested_by=requested_by,
+            payload=payload,
+            dedup_key=f"{requested_by}:{uuid.uuid4()}",
+        )
+    return RequestView.model_validate(request.model_dump())

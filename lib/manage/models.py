@@ -1,0 +1,103 @@
+"""The objects job management takes and gives, shaped exactly like the console API's JSON.
+
+`model.model_dump(mode="json")` is the console's Job, Request and Run object
+(docs: the README's "Managing jobs" and lib/ops), timestamps as ISO 8601 in UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from lib.db.queries.manage import RequestRecord, RunRecord
+
+JobFilter = Literal["all", "enabled", "paused", "failing"]
+# Lists never return more than this per page, and never ask the database for more than 1000 rows.
+MAX_PAGE = 200
+
+
+class JobInput(BaseModel):
+    """A database-defined job to create; `update_job` takes a partial dict of the same fields."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    project_id: str = "default"
+    name: str
+    kind: Literal["builtin", "webhook"] = "webhook"
+    # A builtin job's name (lib/jobs/registry.py), or the webhook's https URL.
+    target: str | None = None
+    payload: dict[str, Any] = Field(default_factory=dict)
+    schedule_type: Literal["cron", "interval", "once", "manual"] = "manual"
+    schedule: str | None = None
+    timezone: str = "UTC"
+    enabled: bool = True
+
+
+class JobView(BaseModel):
+    """The console's Job object."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: UUID
+    project_id: str
+    name: str
+    kind: Literal["builtin", "webhook"]
+    target: str | None
+    payload: Any
+    schedule_type: Literal["vercel", "cron", "interval", "once", "manual"]
+    schedule: str | None
+    timezone: str
+    # The schedule in words, with its time zone: "every 5 minutes (UTC)".
+    schedule_text: str
+    enabled: bool
+    source: str
+    # False for vercel.json's jobs: only run, pause and resume apply to them.
+    editable: bool
+    # When it fires next: vercel rows from vercel.json, a resumed job at its
+    # first tick after the resume; None when paused, manual, fired or broken.
+    next_run_at: datetime | None
+    last_run_at: datetime | None
+    last_status: str | None
+    last_duration_ms: int | None
+    schedule_error: str | None
+    fired_at: datetime | None
+    created_at: datetime | None
+    updated_at: datetime | None
+
+
+class RequestView(RequestRecord):
+    """The console's Request object: a run request, its job's name, `held` and `retry_of`."""
+
+
+class RunView(RunRecord):
+    """The console's Run object: one ledger row."""
+
+
+class JobPage(BaseModel):
+    jobs: list[JobView]
+    # Every project that has a job, for the project switcher.
+    projects: list[str]
+    has_more: bool
+
+
+class JobDetail(BaseModel):
+    job: JobView
+    # Its next fire times (up to five); empty when it will not fire.
+    next_runs: list[datetime]
+    # Its builtin job's ledger rows, newest first (empty for webhook jobs).
+    runs: list[RunView]
+    # Its run requests, newest first: a webhook job's history.
+    requests: list[RequestView]
+
+
+class RequestPage(BaseModel):
+    requests: list[RequestView]
+    has_more: bool
+
+
+class RunPage(BaseModel):
+    runs: list[RunView]
+    has_more: bool

@@ -1,0 +1,84 @@
+"""Checks a job definition passes before anything is written; each failure is a 422 naming the field."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from lib.clock.schedules import ScheduleError, first_fire, parse_schedule, parse_zone
+from lib.jobs.registry import JOBS
+from lib.manage.errors import ManageError
+from lib.outbound.webhooks import target_problem
+
+NAME = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
+KINDS = ("builtin", "webhook")
+SCHEDULE_TYPES = ("cron", "interval", "once", "manual")
+
+
+def invalid(field: str, message: str) -> ManageError:
+    return ManageError(message, status=422, field=field)
+
+
+def check_definition(
+    definition: dict[str, Any], *, allow_http_webhooks: bool, created_at: datetime | None = None
+) -> dict[str, Any]:
+    """The definition, normalized (schedule and timezone stripped, a manual job's schedule None).
+
+    `definition` holds every field of JobInput. `created_at` is the row's (an
+    edit) or None (a new job: now), for a relative `once` such as `in 20m`.
+    """
+    for field in ("project_id", "name"):
+        value = definition.get(field)
+        if not isinstance(value, str) or not NAME.match(value):
+            raise invalid(field, f"{field} must be 1 to 100 characters of letters, digits, . _ : -")
+    kind = definition.get("kind")
+    if kind not in KINDS:
+        raise invalid("kind", "kind must be builtin or webhook")
+    target = definition.get("target")
+    _check_target(kind, target, allow_http_webhooks)
+    if not isinstance(definition.get("payload"), dict):
+        raise invalid("payload", "payload must be a JSON object")
+    if not isinstance(definition.get("enabled"), bool):
+        raise invalid("enabled", "enabled must be true or false")
+    schedule_type = definition.get("schedule_type")
+    if schedule_type not in SCHEDULE_TYPES:
+        raise invalid(
+            "schedule_type", "schedule_type must be cron, interval, once or manual (vercel rows come from vercel.json)"
+        )
+    timezone = (definition.get("timezone") or "").strip() if isinstance(definition.get("timezone"), str) else None
+    schedule = definition.get("schedule")
+    if schedule is not None and not isinstance(schedule, str):
+        raise invalid("schedule", "schedule must be text")
+    schedule = (schedule or "").strip() or None
+    try:
+        parse_zone(timezone)
+        if schedule_type == "manual":
+            if schedule is not None:
+                raise invalid("schedule", "a manual job has no schedule: set schedule_type to cron, interval or once")
+        else:
+            now = datetime.now(UTC)
+            parsed = parse_schedule(schedule_type, schedule, timezone, created_at or now)
+            # A cron expression that parses may still never fire (30 February).
+            first_fire(parsed, now)
+    except ScheduleError as error:
+        message = str(error)
+        raise invalid("timezone" if message.startswith("timezone") else "schedule", message) from None
+    return {
+        **definition,
+        "target": target.strip() if isinstance(target, str) else target,
+        "schedule": schedule,
+        "timezone": timezone,
+    }
+
+
+def _check_target(kind: str, target: Any, allow_http_webhooks: bool) -> None:
+    if target is not None and not isinstance(target, str):
+        raise invalid("target", "target must be text")
+    if kind == "builtin":
+        if target not in JOBS:
+            raise invalid("target", f"a builtin job's target must be one of: {', '.join(sorted(JOBS))}")
+        return
+    problem = target_problem(target, allow_http=allow_http_webhooks)
+    if problem:
+        raise invalid("target", problem)

@@ -1,0 +1,662 @@
+-- Job management: the functions behind lib/manage (the CLI's `jobs` and
+-- `retry`, and the operator console's JSON API).
+--
+-- cron_jobs, as job management changes a row
+--   from                     to                          by
+--   (none)                   a database-defined job      ops_create_job (name unique in its project)
+--   editable job             edited                      ops_update_job (schedule edits reset the schedule's
+--                                                        state through cron_jobs_schedule_changed)
+--   editable job             (deleted, its requests too) ops_delete_job
+--   any job                  paused (enabled = false)    ops_set_job_enabled
+--   paused job               resumed (enabled = true)    ops_set_job_enabled (cron/interval: resumed_at, so
+--                                                        the ticks it missed are skipped, not caught up)
+-- Editable means database-defined: a `vercel` row belongs to vercel.json
+-- (migrate writes it), so it can only be run, paused and resumed.
+--
+-- cron_run_requests, as job management adds one
+--   (none)                   queued                      ops_run_now (job enabled), ops_retry_request (the
+--                                                        old request is `error`; retry_of links them)
+--
+-- Every read answers in one round trip and one row: a page of objects as a
+-- JSON array, so the console's panels cost one call each and no answer is
+-- ever near PostgREST's 1000-row cap (pages are at most 200).
+--
+-- Errors the caller can act on use PostgREST's own HTTP-status codes
+-- (SQLSTATE PTnnn: PT404, PT409, PT422), so the supabase adapter sees the
+-- right status too, and their message starts with the field it is about:
+-- `<field>: <one line>` (lib/manage/errors.py reads it back).
+
+-- A timestamp as the console's JSON shows it: ISO 8601 in UTC, whatever the
+-- session's TimeZone; null for what Python cannot hold (±infinity, BC dates,
+-- years past 9999), which rows written by hand can contain.
+create or replace function public._ops_ts(p_at timestamptz)
+returns text
+language sql
+immutable
+security invoker
+set search_path = ''
+as $$
+  select case
+           when p_at is null or not isfinite(p_at)
+                or p_at < '0001-01-01 00:00:00+00'::timestamptz
+                or p_at >= '10000-01-01 00:00:00+00'::timestamptz then null
+           else to_char(p_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+         end;
+$$;
+
+-- The Job object (docs: lib/manage/models.py JobView), less what Python
+-- computes (schedule_text, and next_run_at for vercel rows). resumed_at is
+-- passed on so Python can tell when a resumed job fires next.
+create or replace function public._ops_job_json(j public.cron_jobs)
+returns jsonb
+language sql
+stable
+security invoker
+set search_path = ''
+as $$
+  select jsonb_build_object(
+    'id', j.id, 'project_id', j.project_id, 'name', j.name, 'kind', j.kind, 'target', j.target,
+    'payload', j.payload, 'schedule_type', j.schedule_type, 'schedule', j.schedule, 'timezone', j.timezone,
+    'enabled', j.enabled, 'source', j.source, 'editable', j.schedule_type <> 'vercel',
+    'next_run_at', public._ops_ts(j.next_run_at), 'last_run_at', public._ops_ts(j.last_run_at),
+    'last_status', j.last_status, 'last_duration_ms', j.last_duration_ms, 'schedule_error', j.schedule_error,
+    'fired_at', public._ops_ts(j.fired_at), 'resumed_at', public._ops_ts(j.resumed_at),
+    'created_at', public._ops_ts(j.created_at), 'updated_at', public._ops_ts(j.updated_at));
+$$;
+
+-- The Request object. held: queued behind a paused job, it runs after the resume.
+create or replace function public._ops_request_json(r public.cron_run_requests, j public.cron_jobs)
+returns jsonb
+language sql
+stable
+security invoker
+set search_path = ''
+as $$
+  select jsonb_build_object(
+    'id', r.id, 'job_id', r.job_id, 'job_name', j.name, 'project_id', r.project_id, 'status', r.status,
+    'held', r.status = 'queued' and not coalesce(j.enabled, true), 'requested_by', r.requested_by,
+    'requested_at', public._ops_ts(r.requested_at), 'picked_up_at', public._ops_ts(r.picked_up_at),
+    'completed_at', public._ops_ts(r.completed_at), 'attempts', r.attempts, 'max_attempts', r.max_attempts,
+    'available_at', public._ops_ts(r.available_at), 'result', r.result, 'payload', r.payload,
+    'retry_of', r.retry_of);
+$$;
+
+-- The Run object: one ledger row.
+create or replace function public._ops_run_json(r public.cron_runs)
+returns jsonb
+language sql
+stable
+security invoker
+set search_path = ''
+as $$
+  select jsonb_build_object(
+    'id', r.id, 'job', r.job, 'trigger', r.trigger, 'status', r.status,
+    'started_at', public._ops_ts(r.started_at), 'finished_at', public._ops_ts(r.finished_at),
+    'duration_ms', r.duration_ms, 'stats', r.stats, 'error', r.error, 'request_id', r.request_id,
+    'dry_run', r.dry_run, 'has_more', r.has_more);
+$$;
+
+-- What can be checked without Python: names, kinds and shapes. Schedules,
+-- time zones and webhook URLs are checked by lib/manage before it writes.
+create or replace function public._ops_check_definition(
+  p_project_id text, p_name text, p_kind text, p_target text, p_payload jsonb, p_schedule_type text
+)
+returns void
+language plpgsql
+immutable
+security invoker
+set search_path = ''
+as $$
+begin
+  if p_project_id is null or p_project_id !~ '^[A-Za-z0-9._:-]{1,100}$' then
+    raise exception 'project_id: project_id must be 1 to 100 characters of letters, digits, . _ : -' using errcode = 'PT422';
+  end if;
+  if p_name is null or p_name !~ '^[A-Za-z0-9._:-]{1,100}$' then
+    raise exception 'name: name must be 1 to 100 characters of letters, digits, . _ : -' using errcode = 'PT422';
+  end if;
+  if p_kind is null or p_kind not in ('builtin', 'webhook') then
+    raise exception 'kind: kind must be builtin or webhook' using errcode = 'PT422';
+  end if;
+  if p_target is null or btrim(p_target) = '' then
+    raise exception 'target: target is required (a builtin job''s name, or the webhook''s https URL)' using errcode = 'PT422';
+  end if;
+  if p_payload is null or jsonb_typeof(p_payload) <> 'object' then
+    raise exception 'payload: payload must be a JSON object' using errcode = 'PT422';
+  end if;
+  if p_schedule_type is null or p_schedule_type not in ('cron', 'interval', 'once', 'manual') then
+    raise exception 'schedule_type: schedule_type must be cron, interval, once or manual (vercel rows come from vercel.json)'
+      using errcode = 'PT422';
+  end if;
+end
+$$;
+
+-- The console's jobs panel in one call: a page of jobs (name order), every
+-- project that has a job (for the switcher), and whether more jobs follow.
+-- p_project null: every project. p_q: a case-insensitive substring of the
+-- name. p_filter: all | enabled | paused | failing (last run or schedule in error).
+create or replace function public.ops_list_jobs(
+  p_project text default null,
+  p_q text default null,
+  p_filter text default 'all',
+  p_limit integer default 50,
+  p_offset integer default 0
+)
+returns table (jobs jsonb, projects jsonb, has_more boolean)
+language plpgsql
+stable
+security invoker
+set search_path = ''
+as $$
+declare
+  v_limit   integer := least(greatest(coalesce(p_limit, 50), 1), 200);
+  v_offset  integer := greatest(coalesce(p_offset, 0), 0);
+  v_filter  text := coalesce(nullif(p_filter, ''), 'all');
+  v_pattern text;
+begin
+  if v_filter not in ('all', 'enabled', 'paused', 'failing') then
+    raise exception 'filter: filter must be all, enabled, paused or failing' using errcode = 'PT422';
+  end if;
+  if nullif(btrim(p_q), '') is not null then
+    v_pattern := '%' || replace(replace(replace(btrim(p_q), '\', '\\'), '%', '\%'), '_', '\_') || '%';
+  end if;
+  return query
+    with page as (
+      -- One more than the page, to know whether another page follows. The
+      -- order is the (project_id, name) unique index's.
+      select j
+        from public.cron_jobs j
+       where (p_project is null or j.project_id = p_project)
+         and (v_pattern is null or j.name ilike v_pattern)
+         and case v_filter
+               when 'enabled' then j.enabled
+               when 'paused' then not j.enabled
+               when 'failing' then j.last_status = 'error' or j.schedule_error is not null
+               else true
+             end
+       order by j.project_id, j.name
+       limit v_limit + 1 offset v_offset
+    ), shown as (
+      select p.j, row_number() over (order by (p.j).project_id, (p.j).name) as n from page p
+    ), project_ids as (
+      -- Every distinct project_id, one index probe each (a loose index scan
+      -- on the unique (project_id, name) index), not a scan of every job.
+      with recursive walk as (
+        select min(c.project_id) as project_id from public.cron_jobs c
+        union all
+        select (select min(c.project_id) from public.cron_jobs c where c.project_id > w.project_id)
+          from walk w
+         where w.project_id is not null
+      )
+      select w.project_id from walk w where w.project_id is not null limit 1000
+    )
+    select coalesce((select jsonb_agg(public._ops_job_json(s.j) order by s.n) from shown s where s.n <= v_limit),
+                    '[]'::jsonb),
+           coalesce((select jsonb_agg(p.project_id order by p.project_id) from project_ids p), '[]'::jsonb),
+           (select count(*) from shown) > v_limit;
+end
+$$;
+
+-- One job, by id or by (project, name), with its history: the latest
+-- p_history ledger rows of its builtin job (the ledger names runs after the
+-- job they ran, the row's target) and its latest p_history run requests
+-- (a webhook job's history). No row when there is no such job.
+create or replace function public.ops_get_job(
+  p_job_id uuid default null,
+  p_project text default 'default',
+  p_name text default null,
+  p_history integer default 20
+)
+returns table (job jsonb, runs jsonb, requests jsonb)
+language plpgsql
+volatile
+security invoker
+set search_path = ''
+as $$
+declare
+  v_job     public.cron_jobs;
+  v_history integer := least(greatest(coalesce(p_history, 20), 0), 200);
+begin
+  if p_job_id is null and p_name is null then
+    raise exception 'job: give a job id or a name' using errcode = 'PT422';
+  end if;
+  if p_job_id is not null then
+    select * into v_job from public.cron_jobs j where j.id = p_job_id;
+  else
+    select * into v_job from public.cron_jobs j
+     where j.project_id = coalesce(p_project, 'default') and j.name = p_name;
+  end if;
+  if v_job.id is null then
+    return;
+  end if;
+  if v_history > 0 and v_job.kind = 'builtin' then
+    -- A run still `running` past its lease is shown as what it is: abandoned.
+    perform public.reap_abandoned_runs();
+  end if;
+  return query
+    select public._ops_job_json(v_job),
+           case when v_job.kind = 'builtin' and v_history > 0 then
+             coalesce((select jsonb_agg(public._ops_run_json(x.r) order by (x.r).started_at desc, (x.r).id desc)
+                         from (select r from public.cron_runs r
+                                where r.job = v_job.target
+                                order by r.started_at desc, r.id desc
+                                limit v_history) x), '[]'::jsonb)
+           else '[]'::jsonb end,
+           coalesce((select jsonb_agg(public._ops_request_json(x.r, v_job)
+                                      order by (x.r).requested_at desc, (x.r).id desc)
+                       from (select r from public.cron_run_requests r
+                              where r.job_id = v_job.id
+                              order by r.requested_at desc, r.id desc
+                              limit v_history) x), '[]'::jsonb);
+end
+$$;
+
+-- Create a database-defined job. The name is unique in its project: taken,
+-- it is PT409, except when the job already there is this very definition,
+-- created in the last minute: that is a repeat of this call (an adapter
+-- retrying after a lost answer, a double click) and answers with that job.
+create or replace function public.ops_create_job(
+  p_name text,
+  p_project_id text default 'default',
+  p_kind text default 'webhook',
+  p_target text default null,
+  p_payload jsonb default '{}'::jsonb,
+  p_schedule_type text default 'manual',
+  p_schedule text default null,
+  p_timezone text default 'UTC',
+  p_enabled boolean default true,
+  p_source text default 'user'
+)
+returns table (id uuid, job jsonb)
+language plpgsql
+volatile
+security invoker
+set search_path = ''
+as $$
+#variable_conflict use_column
+declare
+  v_job public.cron_jobs;
+begin
+  perform public._ops_check_definition(p_project_id, p_name, p_kind, p_target, p_payload, p_schedule_type);
+  if coalesce(p_source, '') not in ('user', 'agent') then
+    raise exception 'source: source must be user or agent' using errcode = 'PT422';
+  end if;
+
+  insert into public.cron_jobs as j
+    (project_id, name, kind, target, payload, schedule_type, schedule, timezone, enabled, source)
+  values (p_project_id, p_name, p_kind, p_target, p_payload, p_schedule_type, nullif(btrim(p_schedule), ''),
+          coalesce(nullif(btrim(p_timezone), ''), 'UTC'), coalesce(p_enabled, true), p_source)
+  on conflict (project_id, name) do nothing
+  returning * into v_job;
+
+  if v_job.id is null then
+    select * into v_job from public.cron_jobs j
+     where j.project_id = p_project_id and j.name = p_name
+       and j.created_at > now() - interval '1 minute'
+       and (j.kind, j.target, j.payload, j.schedule_type, j.schedule, j.timezone, j.source)
+           is not distinct from (p_kind, p_target, p_payload, p_schedule_type, nullif(btrim(p_schedule), ''),
+                                 coalesce(nullif(btrim(p_timezone), ''), 'UTC'), p_source);
+    if v_job.id is null then
+      raise exception 'name: a job named % already exists in project %', quote_literal(p_name),
+                      quote_literal(p_project_id)
+        using errcode = 'PT409';
+    end if;
+  end if;
+  return query select v_job.id, public._ops_job_json(v_job);
+end
+$$;
+
+-- Change a database-defined job. p_changes holds the fields to set (any of
+-- project_id, name, kind, target, payload, schedule_type, schedule,
+-- timezone, enabled); a field it leaves out keeps its value. lib/manage
+-- validates the job as it will be and sends kind, target, schedule_type,
+-- schedule and timezone together, so the row always ends as a combination
+-- that was checked. Setting the same values again changes nothing, so a
+-- repeat is harmless.
+create or replace function public.ops_update_job(p_job_id uuid, p_changes jsonb)
+returns table (id uuid, job jsonb)
+language plpgsql
+volatile
+security invoker
+set search_path = ''
+as $$
+#variable_conflict use_column
+declare
+  v_old public.cron_jobs;
+  v_new public.cron_jobs;
+  v_unknown text;
+begin
+  if p_changes is null or jsonb_typeof(p_changes) <> 'object' then
+    raise exception 'changes: changes must be a JSON object of the fields to change' using errcode = 'PT422';
+  end if;
+  select k into v_unknown
+    from jsonb_object_keys(p_changes) k
+   where k not in ('project_id', 'name', 'kind', 'target', 'payload', 'schedule_type', 'schedule', 'timezone',
+                   'enabled')
+   limit 1;
+  if v_unknown is not null then
+    raise exception '%: % is not a field that can be changed', v_unknown, v_unknown using errcode = 'PT422';
+  end if;
+
+  select * into v_old from public.cron_jobs j where j.id = p_job_id for update;
+  if v_old.id is null then
+    raise exception 'job: no job with id %', p_job_id using errcode = 'PT404';
+  end if;
+  if v_old.schedule_type = 'vercel' then
+    raise exception 'job: builtin jobs are defined by vercel.json; only run, pause and resume apply'
+      using errcode = 'PT409';
+  end if;
+
+  v_new := v_old;
+  if p_changes ? 'project_id' then v_new.project_id := p_changes ->> 'project_id'; end if;
+  if p_changes ? 'name' then v_new.name := p_changes ->> 'name'; end if;
+  if p_changes ? 'kind' then v_new.kind := p_changes ->> 'kind'; end if;
+  if p_changes ? 'target' then v_new.target := p_changes ->> 'target'; end if;
+  if p_changes ? 'payload' then v_new.payload := p_changes -> 'payload'; end if;
+  if p_changes ? 'schedule_type' then v_new.schedule_type := p_changes ->> 'schedule_type'; end if;
+  if p_changes ? 'schedule' then v_new.schedule := nullif(btrim(p_changes ->> 'schedule'), ''); end if;
+  if p_changes ? 'timezone' then v_new.timezone := coalesce(nullif(btrim(p_changes ->> 'timezone'), ''), 'UTC'); end if;
+  if p_changes ? 'enabled' then
+    if jsonb_typeof(p_changes -> 'enabled') <> 'boolean' then
+      raise exception 'enabled: enabled must be true or false' using errcode = 'PT422';
+    end if;
+    v_new.enabled := (p_changes ->> 'enabled')::boolean;
+  end if;
+  perform public._ops_check_definition(v_new.project_id, v_new.name, v_new.kind, v_new.target, v_new.payload,
+                                       v_new.schedule_type);
+
+  if (v_new.project_id, v_new.name) is distinct from (v_old.project_id, v_old.name)
+     and exists (select 1 from public.cron_jobs j where j.project_id = v_new.project_id and j.name = v_new.name) then
+    raise exception 'name: a job named % already exists in project %', quote_literal(v_new.name),
+                    quote_literal(v_new.project_id)
+      using errcode = 'PT409';
+  end if;
+
+  if (v_new.project_id, v_new.name, v_new.kind, v_new.target, v_new.payload, v_new.schedule_type, v_new.schedule,
+      v_new.timezone, v_new.enabled)
+     is not distinct from
+     (v_old.project_id, v_old.name, v_old.kind, v_old.target, v_old.payload, v_old.schedule_type, v_old.schedule,
+      v_old.timezone, v_old.enabled) then
+    return query select v_old.id, public._ops_job_json(v_old);
+    return;
+  end if;
+
+  -- A concurrent rename to the same name loses here, as a unique violation.
+  begin
+    update public.cron_jobs j
+       set project_id = v_new.project_id, name = v_new.name, kind = v_new.kind, target = v_new.target,
+           payload = v_new.payload, schedule_type = v_new.schedule_type, schedule = v_new.schedule,
+           timezone = v_new.timezone, enabled = v_new.enabled, updated_at = now()
+     where j.id = p_job_id
+    returning * into v_new;
+  exception when unique_violation then
+    raise exception 'name: a job named % already exists in project %', quote_literal(v_new.name),
+                    quote_literal(v_new.project_id)
+      using errcode = 'PT409';
+  end;
+  -- Its requests follow it to its new project.
+  if v_new.project_id <> v_old.project_id then
+    update public.cron_run_requests r set project_id = v_new.project_id where r.job_id = p_job_id;
+  end if;
+  return query select v_new.id, public._ops_job_json(v_new);
+end
+$$;
+
+-- Delete a database-defined job, and its run requests with it (the foreign
+-- key cascades). No row when there is no such job.
+create or replace function public.ops_delete_job(p_job_id uuid)
+returns table (id uuid, name text)
+language plpgsql
+volatile
+security invoker
+set search_path = ''
+as $$
+#variable_conflict use_column
+declare
+  v_job public.cron_jobs;
+begin
+  select * into v_job from public.cron_jobs j where j.id = p_job_id for update;
+  if v_job.id is null then
+    return;
+  end if;
+  if v_job.schedule_type = 'vercel' then
+    raise exception 'job: builtin jobs are defined by vercel.json; only run, pause and resume apply'
+      using errcode = 'PT409';
+  end if;
+  delete from public.cron_jobs j where j.id = p_job_id;
+  return query select v_job.id, v_job.name;
+end
+$$;
+
+-- Pause (false) or resume (true) any job, vercel rows included. Setting the
+-- value it already has changes nothing (updated_at included). Resuming a
+-- cron or interval job sets resumed_at (the cron_jobs_schedule_changed
+-- trigger): the ticks it missed while paused are skipped, and it fires next
+-- at its first tick after now.
+create or replace function public.ops_set_job_enabled(p_job_id uuid, p_enabled boolean)
+returns table (id uuid, job jsonb)
+language plpgsql
+volatile
+security invoker
+set search_path = ''
+as $$
+#variable_conflict use_column
+declare
+  v_job public.cron_jobs;
+begin
+  if p_enabled is null then
+    raise exception 'enabled: enabled must be true or false' using errcode = 'PT422';
+  end if;
+  update public.cron_jobs j
+     set enabled = p_enabled, updated_at = now()
+   where j.id = p_job_id and j.enabled <> p_enabled
+  returning * into v_job;
+  if v_job.id is null then
+    select * into v_job from public.cron_jobs j where j.id = p_job_id;
+  end if;
+  if v_job.id is null then
+    raise exception 'job: no job with id %', p_job_id using errcode = 'PT404';
+  end if;
+  return query select v_job.id, public._ops_job_json(v_job);
+end
+$$;
+
+-- Queue a request for a job, or a retry of a failed one, once per key:
+-- the repeat of a call (the same p_dedup_key) answers with the request the
+-- first one queued.
+create or replace function public._ops_queue_request(
+  p_job public.cron_jobs, p_requested_by text, p_payload jsonb, p_dedup_key text, p_retry_of uuid
+)
+returns uuid
+language plpgsql
+volatile
+security invoker
+set search_path = ''
+as $$
+declare
+  v_id uuid;
+begin
+  if p_dedup_key is not null then
+    select r.id into v_id from public.cron_run_requests r where r.dedup_key = p_dedup_key;
+    if v_id is not null then
+      if not exists (select 1 from public.cron_run_requests r where r.id = v_id and r.job_id = p_job.id) then
+        raise exception 'dedup_key: dedup_key already names a request of another job' using errcode = 'PT409';
+      end if;
+      return v_id;
+    end if;
+  end if;
+  if not p_job.enabled then
+    raise exception 'job: % is paused; resume it to queue runs', quote_literal(p_job.name) using errcode = 'PT409';
+  end if;
+  insert into public.cron_run_requests as r (project_id, job_id, requested_by, payload, dedup_key, retry_of)
+  values (p_job.project_id, p_job.id, p_requested_by, p_payload, p_dedup_key, p_retry_of)
+  on conflict (dedup_key) do nothing
+  returning r.id into v_id;
+  if v_id is null then
+    -- A concurrent call with the same key committed first.
+    select r.id into v_id from public.cron_run_requests r where r.dedup_key = p_dedup_key;
+  end if;
+  return v_id;
+end
+$$;
+
+-- Run a job now: queue a run request (the drain runs it). p_payload, when
+-- given, overrides the job's payload for this run.
+create or replace function public.ops_run_now(
+  p_job_id uuid,
+  p_requested_by text default 'ops',
+  p_payload jsonb default null,
+  p_dedup_key text default null
+)
+returns table (id uuid, request jsonb)
+language plpgsql
+volatile
+security invoker
+set search_path = ''
+as $$
+#variable_conflict use_column
+declare
+  v_job     public.cron_jobs;
+  v_payload jsonb := nullif(p_payload, 'null'::jsonb);
+  v_id      uuid;
+begin
+  if v_payload is not null and jsonb_typeof(v_payload) <> 'object' then
+    raise exception 'payload: payload must be a JSON object' using errcode = 'PT422';
+  end if;
+  select * into v_job from public.cron_jobs j where j.id = p_job_id;
+  if v_job.id is null then
+    raise exception 'job: no job with id %', p_job_id using errcode = 'PT404';
+  end if;
+  v_id := public._ops_queue_request(v_job, p_requested_by, v_payload, nullif(p_dedup_key, ''), null);
+  return query
+    select r.id, public._ops_request_json(r, v_job) from public.cron_run_requests r where r.id = v_id;
+end
+$$;
+
+-- Retry a request that ended `error`: a new request for the same job and
+-- the same payload (null stays null: the job's payload at run time), whose
+-- retry_of is the old one. The old request is locked while this decides,
+-- so its status cannot change under the check.
+create or replace function public.ops_retry_request(
+  p_request_id uuid,
+  p_requested_by text default 'ops',
+  p_dedup_key text default null
+)
+returns table (id uuid, request jsonb)
+language plpgsql
+volatile
+security invoker
+set search_path = ''
+as $$
+#variable_conflict use_column
+declare
+  v_old public.cron_run_requests;
+  v_job public.cron_jobs;
+  v_id  uuid;
+begin
+  select * into v_old from public.cron_run_requests r where r.id = p_request_id for update;
+  if v_old.id is null then
+    raise exception 'request: no run request with id %', p_request_id using errcode = 'PT404';
+  end if;
+  -- Nothing moves a request out of `error`, so a repeat of this call (the
+  -- same key) passes this check too and answers with the first retry.
+  if v_old.status <> 'error' then
+    raise exception 'request: only a request that ended in error can be retried; this one is %', v_old.status
+      using errcode = 'PT409';
+  end if;
+  select * into v_job from public.cron_jobs j where j.id = v_old.job_id;
+  v_id := public._ops_queue_request(v_job, p_requested_by, v_old.payload, nullif(p_dedup_key, ''), v_old.id);
+  return query
+    select r.id, public._ops_request_json(r, v_job) from public.cron_run_requests r where r.id = v_id;
+end
+$$;
+
+-- Run requests, newest first, of a project, a job and/or a status.
+create or replace function public.ops_list_requests(
+  p_project text default null,
+  p_job_id uuid default null,
+  p_status text default null,
+  p_limit integer default 50,
+  p_offset integer default 0
+)
+returns table (requests jsonb, has_more boolean)
+language plpgsql
+stable
+security invoker
+set search_path = ''
+as $$
+declare
+  v_limit  integer := least(greatest(coalesce(p_limit, 50), 1), 200);
+  v_offset integer := greatest(coalesce(p_offset, 0), 0);
+begin
+  if p_status is not null and p_status not in ('queued', 'running', 'done', 'error') then
+    raise exception 'status: status must be queued, running, done or error' using errcode = 'PT422';
+  end if;
+  return query
+    with page as (
+      select x.r, j, row_number() over (order by (x.r).requested_at desc, (x.r).id desc) as n
+        from (select r
+                from public.cron_run_requests r
+               where (p_project is null or r.project_id = p_project)
+                 and (p_job_id is null or r.job_id = p_job_id)
+                 and (p_status is null or r.status = p_status)
+               order by r.requested_at desc, r.id desc
+               limit v_limit + 1 offset v_offset) x(r)
+        join public.cron_jobs j on j.id = (x.r).job_id
+    )
+    select coalesce((select jsonb_agg(public._ops_request_json(p.r, p.j) order by p.n) from page p
+                      where p.n <= v_limit), '[]'::jsonb),
+           (select count(*) from page) > v_limit;
+end
+$$;
+
+-- One run request; no row when there is none.
+create or replace function public.ops_get_request(p_request_id uuid)
+returns table (id uuid, request jsonb)
+language sql
+stable
+security invoker
+set search_path = ''
+as $$
+  select r.id, public._ops_request_json(r, j)
+    from public.cron_run_requests r
+    join public.cron_jobs j on j.id = r.job_id
+   where r.id = p_request_id;
+$$;
+
+-- The ledger, newest first, of a job and/or a status. Runs still `running`
+-- past their lease are reaped first, as list_runs does.
+create or replace function public.ops_list_runs(
+  p_job text default null,
+  p_status text default null,
+  p_limit integer default 50,
+  p_offset integer default 0
+)
+returns table (runs jsonb, has_more boolean)
+language plpgsql
+volatile
+security invoker
+set search_path = ''
+as $$
+declare
+  v_limit  integer := least(greatest(coalesce(p_limit, 50), 1), 200);
+  v_offset integer := greatest(coalesce(p_offset, 0), 0);
+begin
+  if p_status is not null and p_status not in ('running', 'ok', 'partial', 'skipped', 'error') then
+    raise exception 'status: status must be running, ok, partial, skipped or error' using errcode = 'PT422';
+  end if;
+  perform public.reap_abandoned_runs();
+  return query
+    with page as (
+      select x.r, row_number() over (order by (x.r).started_at desc, (x.r).id desc) as n
+        from (select r
+                from public.cron_runs r
+               where (p_job is null or r.job = p_job)
+                 and (p_status is null or r.status = p_status)
+               order by r.started_at desc, r.id desc
+               limit v_limit + 1 offset v_offset) x
+    )
+    select coalesce((select jsonb_agg(public._ops_run_json(p.r) order by p.n) from page p where p.n <= v_limit),
+                    '[]'::jsonb),
+           (select count(*) from page) > v_limit;
+end
+$$;
