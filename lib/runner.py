@@ -121,6 +121,14 @@ async def run_job(
         report.error = f"could not record the run's outcome: {one_line(error)}"
         duration = None
     report.duration_ms = duration if duration is not None else int((time.monotonic() - clock) * 1000)
+    if duration is not None and not dry_run:
+        # end_run opened or closed the job's alert episode in SQL; send what it
+        # queued now. Never raises: a failing alert does not fail the run.
+        # Imported here, as the app imports the registry: the module brings
+        # croniter and httpx, which /api/health's cold start never needs.
+        from lib.jobs import alerting
+
+        await alerting.after_run(db, settings, context.deadline)
     log_run(report)
     return report
 

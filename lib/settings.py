@@ -112,6 +112,8 @@ class Settings(BaseSettings):
 
     heartbeat_retention_days: int = Field(30, ge=1)
     cleanup_batch_size: int = Field(10_000, ge=1, le=1_000_000)
+    # prune-history: ledger rows and finished run requests older than this go.
+    run_history_days: int = Field(30, ge=1, le=36_500)
 
     telegram_bot_token: SecretStr | None = None
     telegram_api_base: str = "https://api.telegram.org"

@@ -75,7 +75,7 @@ async def test_dry_run_counts_and_deletes_nothing(client, sql):
 
 
 def test_batches_are_sized_towards_a_second_each():
-    from lib.jobs.cleanup_heartbeats import next_batch_size
+    from lib.jobs.batches import next_batch_size
 
     assert next_batch_size(10_000, 4.0, 10_000) == 2_500  # slow: shrink to about a second
     assert next_batch_size(1_000, 0.1, 10_000) == 2_000  # fast: grow, at most doubling

@@ -4,7 +4,7 @@ without importing this module back."""
 
 from __future__ import annotations
 
-from lib.jobs import check_stale, cleanup_heartbeats, reminders, run_requests, schedule
+from lib.jobs import check_stale, cleanup_heartbeats, prune_history, reminders, run_requests, schedule
 from lib.jobs.base import Job
 
 JOBS: dict[str, Job] = {
@@ -12,6 +12,7 @@ JOBS: dict[str, Job] = {
     for module in (
         check_stale,
         cleanup_heartbeats,
+        prune_history,
         reminders,
         run_requests,
         schedule,

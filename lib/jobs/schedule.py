@@ -21,6 +21,7 @@ from lib.db.queries.schedules import (
     claim_due_schedules,
     list_due_schedules,
 )
+from lib.jobs import alerting
 from lib.jobs.base import Job, JobContext, JobResult
 
 # Rows claimed per round trip: one batch costs a few ms of croniter work per
@@ -68,6 +69,8 @@ async def schedule(ctx: JobContext) -> JobResult:
             break
     if errors:
         stats["errors"] = errors
+    # The dead man's switch rides on this every-minute tick (lib/jobs/alerting.py); it never raises.
+    stats["alerts"] = await alerting.tick(ctx.db, ctx.settings, ctx.deadline)
     return JobResult(stats=stats, has_more=has_more, failures=stats["invalid"])
 
 

@@ -50,3 +50,20 @@ async def send_agents_offline(
     """The `agents.offline` event: the full count, and a capped list of the agents (oldest first)."""
     fields = {"count": count, "agents": agents, "truncated": count > len(agents)}
     return await send_event(url, "agents.offline", fields, deadline, signing_secret)
+
+
+# job.failed, job.overdue and job.recovered (DESIGN.md, Alerts): the events the
+# database queued when an episode opened or closed, sent one POST each.
+JOB_EVENTS = ("job.failed", "job.overdue", "job.recovered")
+
+
+async def send_job_events(
+    url: str, events: list[tuple[str, dict[str, Any]]], deadline: Deadline, signing_secret: str | None = None
+) -> list[str]:
+    """POST each (event, fields) in order; one line per event that could not be sent (never the URL)."""
+    problems = []
+    for event, fields in events:
+        problem = await send_event(url, event, fields, deadline, signing_secret)
+        if problem is not None:
+            problems.append(f"{event} for {fields.get('job', '?')}: {problem}")
+    return problems
