@@ -14,6 +14,9 @@ seed-demo [--force] [--echo-url URL]
                              fill the local database so every job has work within two minutes
 supabase-cron install|status|uninstall
                              Supabase Cron (pg_cron + pg_net) as the trigger
+jobs list|show|add|edit|rm|pause|resume|run
+                             manage jobs (lib/cli/jobs.py; --json everywhere)
+retry <request id>           retry a run request that ended in error
 """
 
 from __future__ import annotations
@@ -71,6 +74,9 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--echo-url", help="where the demo webhook jobs post (default: the local stack's echo)")
     # Listed for --help; its own parser (lib/cli/supabase_cron.py) reads its arguments.
     commands.add_parser("supabase-cron", help="install, show or remove Supabase Cron jobs that call the routes")
+    # Listed for --help; lib/cli/jobs.py parses their arguments.
+    commands.add_parser("jobs", help="list, show, add, edit, rm, pause, resume or run jobs")
+    commands.add_parser("retry", help="retry a run request that ended in error")
     return parser
 
 
@@ -169,6 +175,10 @@ async def _requests(status: str | None, limit: int, as_json: bool) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] in (["jobs"], ["retry"]):
+        from lib.cli.jobs import main as jobs
+
+        return jobs(argv)
     if argv[:1] == ["supabase-cron"]:
         from lib.cli.supabase_cron import main as supabase_cron
 
