@@ -28,7 +28,9 @@ SERVICE_KEY = "sb_secret_test_service_role_key"
 
 EMULATOR = pytest.StashKey[PostgrestEmulator]()
 
-TABLES = "agents, heartbeats, scheduled_reminders, cron_run_requests, cron_runs, cron_locks, cron_jobs"
+TABLES = (
+    "agents, heartbeats, scheduled_reminders, cron_run_requests, cron_runs, cron_locks, cron_jobs, cron_alert_outbox"
+)
 
 
 @pytest.fixture(scope="session")
