@@ -28,7 +28,7 @@ from lib.settings import Settings
 from tests.conftest import AUTH, app_client
 from tests.factories import add_job, add_requests
 from tests.fakes.counting import CountingDatabase
-from tests.fakes.webhook import WEBHOOK_SECRET, hook_route, local_receiver
+from tests.fakes.webhook import WEBHOOK_SECRET, Hit, Reply, hook_route, local_receiver
 
 # -- helpers ------------------------------------------------------------------
 
@@ -579,6 +579,27 @@ async def test_a_batch_costs_at_most_two_round_trips(
     # writes all 45 in one or two calls.
     assert 1 <= counting.calls["settle_run_requests"] <= 3
     assert sum(counting.calls.values()) <= 2 * report.stats["batches"]
+
+
+async def test_the_next_batch_is_claimed_while_a_slow_request_of_the_last_one_is_in_flight(
+    db: Database, sql: asyncpg.Connection, make_settings: Callable[..., Settings]
+) -> None:
+    settings = make_settings(webhook_signing_secret=WEBHOOK_SECRET, allow_http_webhooks=True, run_request_batch_size=4)
+    hits: list[Hit] = []
+
+    def first_one_slow(hit: Hit, index: int) -> Reply:
+        return Reply(delay=2.0 if index == 0 else 0.0)
+
+    async with local_receiver(hits=hits, reply=first_one_slow) as (url, _):
+        await add_requests(sql, await add_job(sql, "one-slow", target=url), 12)
+        report = await run_drain(db, settings)
+
+    assert report.stats["done"] == 12 and report.stats["batches"] >= 3
+    slow = hits[0]
+    assert slow.answered is not None
+    # No barrier per batch: the other 11 (its own batch and the next two) went
+    # out while the slow one was still waiting for its answer.
+    assert sum(1 for hit in hits[1:] if hit.arrived < slow.answered) == 11
 
 
 def test_the_drain_is_a_registered_job_scheduled_every_minute() -> None:

@@ -22,7 +22,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -232,7 +232,11 @@ async def execute(ctx: JobContext, row: QueuedRequest) -> RequestSettle:
 
 
 async def _execute_guarded(
-    ctx: JobContext, row: QueuedRequest, gate: asyncio.Semaphore, job_locks: dict[str, asyncio.Lock]
+    ctx: JobContext,
+    row: QueuedRequest,
+    gate: asyncio.Semaphore,
+    job_locks: dict[str, asyncio.Lock],
+    started: Callable[[], None],
 ) -> RequestSettle:
     # Two requests for one builtin job would race for that job's lease, and the
     # loser would be pushed back; within a run they take turns instead.
@@ -240,6 +244,7 @@ async def _execute_guarded(
     if row.job_kind == JobKind.BUILTIN:
         turn = job_locks.setdefault(_builtin_target(row), asyncio.Lock())
     async with turn, gate:
+        started()
         try:
             return await execute(ctx, row)
         except Exception as error:
@@ -284,29 +289,83 @@ async def drain(ctx: JobContext) -> JobResult:
     # finished in the last half second, never the whole batch.
     settler: Settler[RequestSettle] = Settler(settle)
 
-    async def run_one(row: QueuedRequest) -> None:
-        settler.add(_clamped(await _execute_guarded(ctx, row, gate, job_locks)))
+    # Claimed requests that have not started yet (waiting for a slot), by a
+    # number of this run's own; the next claim waits until there are none.
+    unstarted: set[int] = set()
+    # Requests finished so far, and at the last claim.
+    finished = finished_at_claim = 0
+    progress = asyncio.Event()
+    running: set[asyncio.Task[None]] = set()
+
+    def one_finished(task: asyncio.Task[None]) -> None:
+        nonlocal finished
+        running.discard(task)
+        finished += 1
+        progress.set()
+
+    def start(row: QueuedRequest, number: int) -> None:
+        def started() -> None:
+            unstarted.discard(number)
+            progress.set()
+
+        async def run_one() -> None:
+            try:
+                outcome = await _execute_guarded(ctx, row, gate, job_locks, started)
+            finally:
+                started()  # also when it never got to start
+            settler.add(_clamped(outcome))
+
+        unstarted.add(number)
+        task = asyncio.create_task(run_one())
+        running.add(task)
+        task.add_done_callback(one_finished)
 
     drained = False
+    failure: Exception | None = None
     try:
-        while True:
-            size = settings.run_request_batch_size
-            if ctx.limit is not None:
-                size = min(size, ctx.limit - counts["claimed"])
-            if size <= 0 or ctx.deadline.expired(reserve=RESERVE_SECONDS + MIN_WORK_SECONDS):
-                break
-            rows = await claim_run_requests(ctx.db, batch_size=size, lease_seconds=settings.lease_seconds)
-            if rows:
-                counts["batches"] += 1
-                counts["claimed"] += len(rows)
-                counts["recovered"] += sum(1 for row in rows if row.recovered)
-                await asyncio.gather(*(run_one(row) for row in rows))
-            if len(rows) < size:
-                drained = True
-                break
+        try:
+            while True:
+                # Pipelined: the next batch is claimed as soon as every request
+                # claimed so far has started, while the last of them are still in
+                # flight, so no batch waits for the slowest request of the one
+                # before, and no request waits long under a lease it cannot use.
+                # One more condition: something has finished since the last
+                # claim. A batch smaller than the concurrency starts at once, and
+                # a receiver that has answered none of it yet gets no more
+                # attempts piled on while it is stalled.
+                while unstarted or (running and finished == finished_at_claim):
+                    progress.clear()
+                    await progress.wait()
+                finished_at_claim = finished
+                size = settings.run_request_batch_size
+                if ctx.limit is not None:
+                    size = min(size, ctx.limit - counts["claimed"])
+                if size <= 0 or ctx.deadline.expired(reserve=RESERVE_SECONDS + MIN_WORK_SECONDS):
+                    break
+                rows = await claim_run_requests(ctx.db, batch_size=size, lease_seconds=settings.lease_seconds)
+                if rows:
+                    counts["batches"] += 1
+                    counts["recovered"] += sum(1 for row in rows if row.recovered)
+                    for row in rows:
+                        start(row, counts["claimed"])
+                        counts["claimed"] += 1
+                if len(rows) < size:
+                    drained = True
+                    break
+        except Exception as error:
+            # A claim failed: the requests in flight still finish and are settled; the run fails after.
+            failure = error
+        if running:
+            await asyncio.gather(*running)
     finally:
+        # Only when the run itself was cancelled: those requests keep their
+        # lease and are recovered once it expires.
+        for task in running:
+            task.cancel()
         # Whatever ended the loop, every outcome in hand is written before the run ends.
         settle_errors = await settler.close()
+    if failure is not None:
+        raise failure
     if settle_errors:
         raise settle_errors[0]
 
