@@ -8,9 +8,9 @@ caller does not follow one, so `/api/cron/x/` is served exactly like
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -24,10 +24,11 @@ from lib.db.queries.alerts import count_overdue_jobs
 from lib.db.queries.health import health_check
 from lib.db.queries.runs import list_runs
 from lib.db.statuses import RunStatus, Trigger
-from lib.jobs.registry import JOBS
 from lib.ops import router as ops_router
-from lib.runner import new_request_id, one_line, run_job
 from lib.settings import Settings, SettingsError, get_settings
+
+if TYPE_CHECKING:
+    from lib.jobs.base import Job
 
 log = logging.getLogger("cronrelay.app")
 
@@ -113,6 +114,23 @@ async def authorized(request: Request, settings: Annotated[Settings, Depends(cur
 Authorized = Annotated[Settings, Depends(authorized)]
 
 
+def _jobs() -> Mapping[str, Job]:
+    """The registry, imported on the first request that needs it: the jobs bring
+    croniter, httpx and the outbound clients with them (about a fifth of a cold
+    start, bench/results.md), which /api/health, the console and a 401 or 503
+    never use."""
+    from lib.jobs.registry import JOBS
+
+    return JOBS
+
+
+def one_line(error: BaseException) -> str:
+    # lib.runner brings the jobs' alerting (croniter, httpx): loaded when an error is worded, not at import.
+    from lib.runner import one_line as worded
+
+    return worded(error)
+
+
 def _database(settings: Settings) -> Database:
     try:
         return database_for(settings)
@@ -175,8 +193,9 @@ async def health(request: Request) -> JSONResponse:
 @router.get("/api/cron/runs/", include_in_schema=False)
 async def runs(request: Request, settings: Authorized) -> JSONResponse:
     params: RunsParams = _parse(RunsParams, request)
-    if params.job is not None and params.job not in JOBS:
-        raise ProblemError(422, f"unknown job {params.job!r} (known: {', '.join(JOBS)})")
+    jobs = _jobs()
+    if params.job is not None and params.job not in jobs:
+        raise ProblemError(422, f"unknown job {params.job!r} (known: {', '.join(jobs)})")
     db = _database(settings)
     try:
         rows = await list_runs(db, job=params.job, limit=params.limit)
@@ -187,9 +206,10 @@ async def runs(request: Request, settings: Authorized) -> JSONResponse:
 
 
 async def run_route(job_name: str, request: Request, settings: Authorized) -> JSONResponse:
-    job = JOBS.get(job_name)
+    jobs = _jobs()
+    job = jobs.get(job_name)
     if job is None:
-        raise ProblemError(404, f"unknown job {job_name!r} (known: {', '.join(JOBS)})")
+        raise ProblemError(404, f"unknown job {job_name!r} (known: {', '.join(jobs)})")
     params: RunParams = _parse(RunParams, request)
     if params.limit is not None and params.limit > job.max_limit:
         raise ProblemError(422, f"invalid query parameter 'limit': at most {job.max_limit} for {job.name}")
@@ -198,6 +218,8 @@ async def run_route(job_name: str, request: Request, settings: Authorized) -> JS
     if problem:
         log.error("%s cannot run: %s", job.name, problem)
         raise ProblemError(503, problem)
+    from lib.runner import new_request_id, run_job
+
     try:
         report = await run_job(
             job,
@@ -207,7 +229,7 @@ async def run_route(job_name: str, request: Request, settings: Authorized) -> JS
             request_id=request.headers.get("x-vercel-id") or new_request_id(),
             dry_run=params.dry_run,
             limit=params.limit,
-            jobs=JOBS,
+            jobs=jobs,
         )
     except DatabaseError as error:
         # The run could not even be opened: there is no ledger row to point at.
