@@ -15,5 +15,7 @@ def backoff_seconds(attempt: int, *, base: float = BASE_SECONDS, cap: float = CA
     "Equal jitter": half the exponential step is kept, half is random, so
     retries never bunch up and never come back sooner than half the step.
     """
-    step = min(cap, base * 2 ** max(0, attempt - 1))
+    # The exponent is bounded: an attempts column another app set to 2**31 must
+    # not build a 2**31-bit integer (and then overflow a float) on the way to the cap.
+    step = min(cap, base * 2.0 ** min(max(0, attempt - 1), 64))
     return float(step / 2 + random.uniform(0, step / 2))

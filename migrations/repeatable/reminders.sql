@@ -131,18 +131,21 @@ begin
     update public.scheduled_reminders r
        set status = case o.outcome
                       when 'delivered' then
-                        case when r.reminder_count + 1 >= p_max_count then 'exhausted' else 'sent' end
+                        case when least(r.reminder_count, 2147483646) + 1 >= p_max_count then 'exhausted' else 'sent' end
                       when 'transient' then
-                        case when r.attempts + 1 >= p_max_attempts then 'failed' else r.status end
+                        case when least(r.attempts, 2147483646) + 1 >= p_max_attempts then 'failed' else r.status end
                       when 'permanent' then 'failed'
                       else r.status
                     end,
-           reminder_count = r.reminder_count + case when o.outcome = 'delivered' then 1 else 0 end,
+           -- Counters saturate: a row another app wrote with a counter at the integer
+           -- limit must not overflow and fail the whole group's settle.
+           reminder_count = case when o.outcome = 'delivered'
+                                 then least(r.reminder_count, 2147483646) + 1 else r.reminder_count end,
            last_reminded_at = case when o.outcome = 'delivered' then now() else r.last_reminded_at end,
            attempts = case o.outcome
                         when 'delivered' then 0
-                        when 'transient' then r.attempts + 1
-                        when 'permanent' then r.attempts + 1
+                        when 'transient' then least(r.attempts, 2147483646) + 1
+                        when 'permanent' then least(r.attempts, 2147483646) + 1
                         else r.attempts
                       end,
            last_error = case when o.outcome in ('delivered', 'transient', 'permanent')
