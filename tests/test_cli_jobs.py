@@ -6,6 +6,7 @@ import asyncio
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -36,7 +37,7 @@ async def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str,
     return code, out, err
 
 
-async def cli_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict:
+async def cli_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, Any]:
     code, out, err = await cli(capsys, *args, "--json")
     assert code == 0, err
     value = json.loads(out)
