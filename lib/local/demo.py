@@ -142,11 +142,11 @@ def summary(seed: DemoSeed, base_url: str) -> str:
     if seed.not_queued:
         lines.append(f"  not queued    {', '.join(seed.not_queued)}: paused, or missing from cron_jobs (run migrate)")
     lines += [
-        "watch, over the next three minutes:",
-        "  the stack's output             cron-runner, local telegram and local echo lines, each minute",
-        "  python3 dev.py cli runs        every job's runs and what they did (stats)",
-        "  python3 dev.py cli requests    the webhook calls and the builtin runs the drain made",
-        f"  {base_url}/api/ops    the console (sign in with the stack's CRON_SECRET)",
+        "watch, over the next four minutes (the stack's crons tick on the minute):",
+        "  the stack's output: local telegram and local echo lines, and one JSON line per run",
+        "  python3 dev.py cli runs: every job's runs and what they did (stats)",
+        "  python3 dev.py cli requests: the webhook calls and the builtin runs the drain made",
+        f"  the console: {base_url}/api/ops (sign in with the stack's CRON_SECRET)",
     ]
     return "\n".join(lines)
 
