@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Protocol
 
 from lib.clock.schedules import (
@@ -47,6 +48,7 @@ class Firing(Protocol):
     def created_at(self) -> datetime | None: ...
 
 
+@lru_cache(maxsize=4096)
 def describe_schedule(schedule_type: str, schedule: str | None, timezone: str | None) -> str:
     """The schedule in words with its time zone, e.g. "every 5 minutes (UTC)"; never raises."""
     zone = timezone or "UTC"
@@ -136,11 +138,14 @@ def next_run(job: Firing, now: datetime, resumed_at: datetime | None = None) -> 
     """
     if not job.enabled or job.schedule_error or job.fired_at or job.schedule_type == "manual":
         return None
+    listed = job.next_run_at
+    if job.schedule_type != "vercel" and listed is not None and (resumed_at is None or listed >= resumed_at):
+        # What the schedule job stored: no need to parse the schedule again.
+        return listed
     try:
         schedule = _schedule_of(job)
         if job.schedule_type == "vercel":
             return next_cron_fire(schedule, now)
-        listed = job.next_run_at
         if listed is None:
             return first_fire(schedule, now)
         if resumed_at is not None and schedule.kind != "once" and listed < resumed_at:

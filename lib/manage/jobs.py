@@ -10,7 +10,7 @@ from uuid import UUID
 from lib.db.port import Database
 from lib.db.queries import manage as queries
 from lib.db.queries.manage import JobRecord
-from lib.manage.describe import describe_schedule, next_fire_times, next_run
+from lib.manage.describe import describe_schedule, next_fire_times, next_run, vercel_schedule
 from lib.manage.errors import ManageError, translated
 from lib.manage.models import MAX_PAGE, JobDetail, JobFilter, JobInput, JobPage, JobView, RequestView, RunView
 from lib.manage.validate import check_definition, invalid
@@ -28,9 +28,16 @@ def view(record: JobRecord, now: datetime | None = None) -> JobView:
     fields = record.model_dump(exclude={"resumed_at", "next_run_at"})
     return JobView(
         **fields,
-        schedule_text=describe_schedule(record.schedule_type, record.schedule, record.timezone),
+        schedule_text=describe_schedule(record.schedule_type, _schedule_text_of(record), record.timezone),
         next_run_at=next_run(record, moment, record.resumed_at),
     )
+
+
+def _schedule_text_of(record: JobRecord) -> str | None:
+    """The schedule to describe: vercel.json's own for its jobs (what Vercel fires), else the row's."""
+    if record.schedule_type == "vercel":
+        return vercel_schedule(record.target or record.name) or record.schedule
+    return record.schedule
 
 
 def page_bounds(limit: int, offset: int) -> tuple[int, int]:
