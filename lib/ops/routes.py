@@ -193,3 +193,10 @@ async def session(request: Request) -> Response:
             raise
         return JSONResponse({"signed_in": False})
     return JSONResponse({"signed_in": True})
+
+
+# -- the data API (jobs, requests, runs, status): lib/ops/api/, one module per resource --------
+# Imported last: its modules take OpsRoute from this one.
+from lib.ops.api import router as api_router  # noqa: E402
+
+router.include_router(api_router)

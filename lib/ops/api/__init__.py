@@ -1,0 +1,19 @@
+"""The console's JSON API under /api/ops/: jobs, run requests, runs and status.
+
+One module per resource, each a `router` on `OpsRoute` (so its answers carry
+the console's security headers and its errors are JSON), with paths relative
+to /api/ops. lib/ops/routes.py includes `router` in the console's router.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from lib.ops.api import jobs, requests, runs, status
+from lib.ops.routes import OpsRoute
+
+router = APIRouter(route_class=OpsRoute)
+for _resource in (jobs, requests, runs, status):
+    router.include_router(_resource.router)
+
+__all__ = ["router"]

@@ -1,0 +1,111 @@
+"""What every data route of the console shares: its database, its query parameters, its errors.
+
+The routes are thin: they parse and check what the client sent, call
+`lib.manage` (the one module that manages jobs, for the CLI too), and return
+its models as JSON. Everything that can go wrong becomes an `OpsError`, so
+the client always gets `{"error": "<one line>"}` with a fitting status, and
+never a 500 for something it sent or for a database that cannot be reached.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+from fastapi import Request
+from pydantic import BaseModel, ValidationError
+
+from lib.db import Database, DatabaseError, DatabaseUnavailable, database_for
+from lib.manage import ManageError
+from lib.ops.session import OpsAccess, OpsError
+from lib.runner import one_line
+from lib.settings import SettingsError
+
+log = logging.getLogger("cronrelay.ops")
+
+PAGE_MAX = 200
+MAX_BODY_BYTES = 64 * 1024
+
+Params = TypeVar("Params", bound=BaseModel)
+
+
+def database(access: OpsAccess) -> Database:
+    """The adapter for the request's settings; a 503 naming the missing setting when there is none."""
+    try:
+        return database_for(access.settings)
+    except SettingsError as error:
+        raise OpsError(503, str(error)) from None
+
+
+@asynccontextmanager
+async def answering(access: OpsAccess) -> AsyncIterator[None]:
+    """Turns what `lib.manage` and the database raise into the API's JSON errors."""
+    try:
+        yield
+    except ManageError as error:
+        extra = {"field": error.field} if error.status == 422 and error.field else {}
+        raise OpsError(error.status, one_line_of(error), **extra) from None
+    except DatabaseUnavailable as error:
+        # The cause goes to the log (redacted); the page shows a banner with this line.
+        log.error("ops: database unreachable: %s", access.settings.redact(one_line(error)))
+        raise OpsError(503, "the database cannot be reached; the console retries by itself") from None
+    except DatabaseError as error:
+        problem = access.settings.redact(one_line(error))
+        log.error("ops: database error: %s", problem)
+        raise OpsError(500, problem) from None
+
+
+def one_line_of(error: Exception) -> str:
+    return " ".join(str(error).split())[:500] or type(error).__name__
+
+
+def parse_query(model: type[Params], request: Request) -> Params:
+    """The query string through `model`: an unknown, repeated or bad parameter is a 422 naming it."""
+    items = request.query_params.multi_items()
+    params = dict(items)
+    if len(params) != len(items):
+        repeated = next(name for name, _ in items if sum(1 for other, _ in items if other == name) > 1)
+        raise OpsError(422, f"query parameter {repeated!r} may be given once", field=repeated)
+    # An empty value (`?job=`) means "not given", as the page's links and curl users expect.
+    params = {name: value for name, value in params.items() if value != ""}
+    try:
+        return model.model_validate(params)
+    except ValidationError as error:
+        raise _invalid(error, "query parameter", allowed=list(model.model_fields)) from None
+
+
+def _invalid(error: ValidationError, what: str, allowed: list[str]) -> OpsError:
+    first = error.errors()[0]
+    name = ".".join(str(part) for part in first["loc"]) or "body"
+    if first["type"] == "extra_forbidden":
+        return OpsError(422, f"unknown {what} {name!r} (allowed: {', '.join(allowed)})", field=name)
+    return OpsError(422, f"invalid {what} {name!r}: {first['msg']}", field=name)
+
+
+async def json_object(request: Request, *, empty_ok: bool = False) -> dict[str, Any]:
+    """The request body as a JSON object; 413/415/422 with one clear line otherwise."""
+    body = await request.body()
+    if len(body) > MAX_BODY_BYTES:
+        raise OpsError(413, f"the body is larger than {MAX_BODY_BYTES // 1024} KB")
+    if not body.strip():
+        if empty_ok:
+            return {}
+        raise OpsError(422, "send a JSON object as the body", field="body")
+    # Read as JSON whatever the content type says: `curl -d '{...}'` labels it a form.
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        raise OpsError(422, "the body is not valid JSON", field="body") from None
+    if not isinstance(parsed, dict):
+        raise OpsError(422, "the body must be a JSON object", field="body")
+    return parsed
+
+
+def validate_body(model: type[Params], data: dict[str, Any]) -> Params:
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise _invalid(error, "field", allowed=list(model.model_fields)) from None

@@ -1,0 +1,107 @@
+"""/api/ops/jobs: list, show, create, update, delete, run now, pause, resume."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from lib import manage
+from lib.manage import JobInput
+from lib.ops.api._common import PAGE_MAX, answering, database, json_object, parse_query, validate_body
+from lib.ops.routes import OpsRoute
+from lib.ops.session import OpsError, OpsReader, OpsWriter
+
+router = APIRouter(prefix="/jobs", route_class=OpsRoute)
+
+EDITABLE_FIELDS = frozenset(JobInput.model_fields)
+
+
+class JobListParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    project: str | None = Field(None, max_length=200)
+    q: str | None = Field(None, max_length=200)
+    filter: Literal["all", "enabled", "paused", "failing"] = "all"
+    limit: int = Field(50, ge=1, le=PAGE_MAX)
+    offset: int = Field(0, ge=0)
+
+
+class RunNowBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    payload: dict[str, Any] | None = None
+
+
+@router.get("")
+async def list_jobs(request: Request, access: OpsReader) -> JSONResponse:
+    params = parse_query(JobListParams, request)
+    async with answering(access):
+        page = await manage.list_jobs(
+            database(access),
+            project=params.project,
+            q=params.q,
+            filter=params.filter,
+            limit=params.limit,
+            offset=params.offset,
+        )
+    return JSONResponse(page.model_dump(mode="json"))
+
+
+@router.post("", status_code=201)
+async def create_job(request: Request, access: OpsWriter) -> JSONResponse:
+    # JobInput refuses an unknown field, so a misspelt one is a 422, not silently dropped.
+    data = validate_body(JobInput, await json_object(request))
+    async with answering(access):
+        job = await manage.create_job(database(access), data, allow_http_webhooks=access.settings.allow_http_webhooks)
+    return JSONResponse({"job": job.model_dump(mode="json")}, status_code=201)
+
+
+@router.get("/{job_id}")
+async def show_job(job_id: str, access: OpsReader) -> JSONResponse:
+    async with answering(access):
+        detail = await manage.get_job(database(access), job_id)
+    return JSONResponse(detail.model_dump(mode="json"))
+
+
+@router.patch("/{job_id}")
+async def update_job(job_id: str, request: Request, access: OpsWriter) -> JSONResponse:
+    changes = await json_object(request)
+    unknown = sorted(set(changes) - EDITABLE_FIELDS)
+    if unknown:
+        allowed = ", ".join(JobInput.model_fields)
+        raise OpsError(422, f"unknown field {unknown[0]!r} (allowed: {allowed})", field=unknown[0])
+    async with answering(access):
+        job = await manage.update_job(
+            database(access), job_id, changes, allow_http_webhooks=access.settings.allow_http_webhooks
+        )
+    return JSONResponse({"job": job.model_dump(mode="json")})
+
+
+@router.delete("/{job_id}")
+async def delete_job(job_id: str, access: OpsWriter) -> JSONResponse:
+    async with answering(access):
+        await manage.delete_job(database(access), job_id)
+    return JSONResponse({"deleted": True})
+
+
+@router.post("/{job_id}/run", status_code=201)
+async def run_job(job_id: str, request: Request, access: OpsWriter) -> JSONResponse:
+    body = validate_body(RunNowBody, await json_object(request, empty_ok=True))
+    async with answering(access):
+        queued = await manage.run_now(database(access), job_id, requested_by="ops", payload=body.payload)
+    return JSONResponse({"request": queued.model_dump(mode="json")}, status_code=201)
+
+
+@router.post("/{job_id}/pause")
+async def pause_job(job_id: str, access: OpsWriter) -> JSONResponse:
+    async with answering(access):
+        job = await manage.pause_job(database(access), job_id)
+    return JSONResponse({"job": job.model_dump(mode="json")})
+
+
+@router.post("/{job_id}/resume")
+async def resume_job(job_id: str, access: OpsWriter) -> JSONResponse:
+    async with answering(access):
+        job = await manage.resume_job(database(access), job_id)
+    return JSONResponse({"job": job.model_dump(mode="json")})
