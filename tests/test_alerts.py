@@ -198,6 +198,35 @@ async def test_the_schedule_tick_reports_a_job_that_stopped_firing_once(make_set
     assert events[2]["overdue_since"] == stalled["overdue_since"] and events[2]["failing_since"] is None
 
 
+async def test_health_still_counts_when_every_cron_stopped_after_the_last_tick(make_settings, sql, db, http_mock):
+    # The dead man's switch must work when the tick itself is dead: the job ran
+    # once more after the last tick recorded its deadline, then nothing did.
+    _alerts(http_mock)
+    job_id = await add_job(sql, "minutely", schedule_type="interval", schedule="5m")
+    await sql.execute(
+        "update cron_jobs set created_at = now() - interval '2 hours', last_run_at = now() - interval '1 minute', "
+        "next_run_at = now() + interval '1 hour' where id = $1::uuid",
+        job_id,
+    )
+    async with app_client(_settings(make_settings)) as http:
+        tick = (await http.get("/api/cron/schedule", headers=AUTH)).json()
+        assert tick["stats"]["alerts"]["overdue"] == 0
+        assert (await http.get("/api/health")).json()["overdue_jobs"] == 0
+        # An hour later, as the database sees it: the last tick's record is an
+        # hour old, and the job's last start half a minute younger than that.
+        await sql.execute(
+            "update cron_job_alert_state set due_basis = due_basis - interval '1 hour', "
+            "due_by = due_by - interval '1 hour' where job_id = $1::uuid",
+            job_id,
+        )
+        await sql.execute(
+            "update cron_jobs set last_run_at = last_run_at - interval '1 hour' + interval '30 seconds' "
+            "where id = $1::uuid",
+            job_id,
+        )
+        assert (await http.get("/api/health")).json()["overdue_jobs"] == 1
+
+
 async def test_a_paused_job_is_never_overdue(make_settings, sql, db, http_mock):
     alerts = _alerts(http_mock)
     await add_job(sql, "paused", schedule_type="interval", schedule="1m", enabled=False)

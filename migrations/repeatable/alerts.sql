@@ -22,10 +22,14 @@
 -- cron_jobs row (settle_run_requests and advance_schedules already hold it,
 -- in id order), so these writes queue behind theirs instead of deadlocking.
 
--- Overdue: an enabled job with a schedule whose last start (or creation, or
--- resume) is still the one its deadline was computed from, and whose deadline
--- has passed. A paused job is never overdue. Written once, for /api/health's
--- count and for the tick that opens episodes.
+-- Overdue: an enabled job with a schedule whose deadline has passed. A paused
+-- job is never overdue. Written once, for /api/health's count and for the
+-- tick that opens episodes.
+-- The deadline is due_by while the job's last start (or creation, or resume)
+-- is still due_basis, the one it was computed from. A job that started since
+-- is given the same window from its new start: the tick recomputes it exactly
+-- a minute later, but when every cron has stopped there is no next tick, and
+-- that is when /api/health's count must still climb.
 create or replace view public.alert_overdue_jobs with (security_invoker = true) as
   select j.id, j.project_id, j.name, s.due_by, s.overdue_since
     from public.cron_jobs j
@@ -34,7 +38,7 @@ create or replace view public.alert_overdue_jobs with (security_invoker = true) 
      and j.schedule_type in ('vercel', 'cron', 'interval')
      and j.schedule_error is null
      and s.due_by < now()
-     and s.due_basis = greatest(j.last_run_at, j.created_at, s.watch_from);
+     and greatest(j.last_run_at, j.created_at, s.watch_from) + (s.due_by - s.due_basis) < now();
 
 -- The fields every job event carries.
 create or replace function public._alert_job_fields(p_job_id uuid)
