@@ -8,24 +8,32 @@ that install them.
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import os
 import shutil
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import asyncpg
+import httpx
 import pytest
 
+from lib.migrate import vercel_crons
 from lib.settings import Settings, load_settings
 from tests.test_ops_access import ops_app
 
 SECRET = "browser-secret-0123456789abcdef"
+SIGNING_SECRET = "whsec-browser-0123456789abcdef"
+BOT_TOKEN = "123456:browser-bot-token-abcdef"
 CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",
@@ -65,6 +73,16 @@ class LiveServer:
     url: str
     settings: Settings
 
+    def secrets(self) -> list[str]:
+        """Every configured value the page must never show."""
+        values = [
+            self.settings.cron_secret,
+            self.settings.webhook_signing_secret,
+            self.settings.telegram_bot_token,
+            self.settings.database_url,
+        ]
+        return [value.get_secret_value() for value in values if value is not None]
+
 
 @contextmanager
 def serve(app: Any) -> Iterator[str]:
@@ -94,7 +112,14 @@ def serve(app: Any) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def live_server(pg_dsn: str) -> Iterator[LiveServer]:
     """The real app (postgres adapter, the suite's embedded Postgres) on a free 127.0.0.1 port."""
-    settings = load_settings(_env_file=None, cron_secret=SECRET, database_url=pg_dsn, allow_http_webhooks=True)
+    settings = load_settings(
+        _env_file=None,
+        cron_secret=SECRET,
+        database_url=pg_dsn,
+        allow_http_webhooks=True,
+        webhook_signing_secret=SIGNING_SECRET,
+        telegram_bot_token=BOT_TOKEN,
+    )
     with serve(ops_app(lambda: settings)) as url:
         yield LiveServer(url, settings)
 
@@ -164,3 +189,135 @@ def browser(playwright_driver: Any, console_url: str, tmp_path: Path) -> Iterato
     page.on("request", lambda request: recorded.requests.append(request.url))
     yield recorded
     context.close()
+
+
+# -- the database, seen from a sync test ------------------------------------------------
+
+T = TypeVar("T")
+
+
+@dataclass
+class Rows:
+    """Runs async factory code against the live server's database from a sync test.
+
+    Playwright's sync API holds an event loop on the test's thread, so each call
+    runs `asyncio.run` on a thread of its own, with a fresh connection.
+    """
+
+    dsn: str
+
+    def __call__(self, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+        async def go() -> T:
+            connection = await asyncpg.connect(self.dsn)
+            try:
+                return await work(connection)
+            finally:
+                await connection.close()
+
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            return pool.submit(lambda: asyncio.run(go())).result()
+
+    def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
+        async def work(connection: asyncpg.Connection) -> list[asyncpg.Record]:
+            return list(await connection.fetch(query, *args))
+
+        return self(work)
+
+
+@pytest.fixture
+def rows(live_server: LiveServer, pg_dsn: str) -> Rows:
+    """Empty tables (the builtin jobs re-synced from vercel.json), as tests/conftest.py's `sql` leaves them."""
+    from tests.conftest import TABLES
+
+    async def reset(connection: asyncpg.Connection) -> None:
+        await connection.execute(f"truncate {TABLES} restart identity cascade")
+        for job, schedule in vercel_crons():
+            await connection.execute("select public.upsert_builtin_job($1, $2)", job, schedule)
+
+    seeded = Rows(pg_dsn)
+    seeded(reset)
+    return seeded
+
+
+# -- a webhook receiver, and the drain -----------------------------------------------------
+
+
+@dataclass
+class Receiver:
+    """A local webhook target: `<url>/ok` answers 200, `<url>/fail` answers 500. Records each call's path."""
+
+    url: str
+    hits: list[str] = field(default_factory=list)
+
+
+@pytest.fixture(scope="module")
+def module_receiver() -> Iterator[Receiver]:
+    found = Receiver("")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("content-length") or 0))
+            found.hits.append(self.path)
+            status, body = (500, b'{"error":"boom"}') if self.path.startswith("/fail") else (200, b'{"ok":true}')
+            self.send_response(status)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    found.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, name="webhook-receiver", daemon=True)
+    thread.start()
+    yield found
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def receiver(module_receiver: Receiver) -> Receiver:
+    """The module's receiver, with no calls recorded yet."""
+    module_receiver.hits.clear()
+    return module_receiver
+
+
+def call_route(live_server: LiveServer, path: str) -> dict[str, Any]:
+    """A guarded route called as a cron trigger would, with the bearer; its JSON answer."""
+    answer = httpx.get(f"{live_server.url}{path}", headers={"Authorization": f"Bearer {SECRET}"}, timeout=30)
+    assert answer.status_code == 200, answer.text
+    body: dict[str, Any] = answer.json()
+    return body
+
+
+def drain(live_server: LiveServer) -> dict[str, Any]:
+    """One call of /api/cron/run-requests."""
+    return call_route(live_server, "/api/cron/run-requests")
+
+
+def screenshot(page: Any, name: str, tmp_path: Path) -> Path:
+    """docs/<name> when CRONRELAY_UPDATE_SCREENSHOTS=1 (to refresh the README's), else a temporary file."""
+    target = DOCS / name if os.environ.get("CRONRELAY_UPDATE_SCREENSHOTS") == "1" else tmp_path / name
+    page.screenshot(path=str(target), full_page=True)
+    return target
+
+
+def sign_in(browser: Browser, secret: str = SECRET) -> Any:
+    """Opens the console, signs in, and waits for the jobs list."""
+    page = browser.page
+    page.goto(f"{browser.base}/api/ops")
+    page.get_by_test_id("secret").fill(secret)
+    page.get_by_test_id("sign-in").click()
+    page.locator('[data-testid="job-row"]').first.wait_for()
+    return page
+
+
+def assert_clean(browser: Browser, live_server: LiveServer, expected: frozenset[tuple[int, str]] = frozenset()) -> None:
+    """No console error but the failed fetches expected, no request off the origin, no secret in the page."""
+    assert browser.console_errors(set(expected)) == []
+    assert browser.foreign_requests() == []
+    html = browser.page.content()
+    leaked = [index for index, value in enumerate(live_server.secrets()) if value in html]
+    assert leaked == [], f"the page shows configured secret(s) #{leaked}"

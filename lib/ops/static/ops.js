@@ -64,6 +64,7 @@
     const abs = Math.abs(seconds);
     const amount = abs < 60 ? `${abs}s` : abs < 3600 ? `${Math.round(abs / 60)}m` :
       abs < 86400 ? `${Math.round(abs / 3600)}h` : `${Math.round(abs / 86400)}d`;
+    if (abs < 2) return "just now";
     return seconds >= 0 ? `in ${amount}` : `${amount} ago`;
   }
 
@@ -342,17 +343,17 @@
   function jobRow(job) {
     const last = job.last_run_at
       ? el("span", {}, badge(job.last_status), ` ${when(job.last_run_at)} `, el("span", { class: "muted" }, duration(job.last_duration_ms)))
-      : el("span", { class: "muted" }, "never run");
+      : el("span", { class: "muted" }, "never");
     return el("article", { class: `row${job.enabled ? "" : " paused"}`, "data-testid": "job-row", "data-name": job.name, "data-id": job.id, "data-enabled": String(job.enabled) },
       el("div", { class: "row-head" },
         el("a", { href: `#job=${encodeURIComponent(job.id)}`, class: "name", "data-testid": "job-link" }, job.name),
         el("span", { class: `pill ${job.enabled ? "pill-on" : "pill-off"}`, "data-testid": "enabled" }, job.enabled ? "enabled" : "paused"),
         el("span", { class: "muted" }, `${job.project_id} · ${job.kind}`)),
-      job.target ? el("div", { class: "target", title: job.target }, job.target) : null,
+      job.target && job.target !== job.name ? el("div", { class: "target", title: job.target }, job.target) : null,
       el("div", {}, el("span", { class: "label" }, "Schedule "), job.schedule_text || job.schedule || job.schedule_type),
       job.schedule_error ? el("div", { class: "error" }, `Schedule problem: ${job.schedule_error}`) : null,
-      el("div", {}, el("span", { class: "label" }, "Next "), when(job.next_run_at)),
-      el("div", {}, el("span", { class: "label" }, "Last "), last),
+      el("div", {}, el("span", { class: "label" }, "Next run "), when(job.next_run_at)),
+      el("div", {}, el("span", { class: "label" }, "Last run "), last),
       jobActions(job));
   }
 
@@ -494,7 +495,7 @@
           on: { click: () => { state.openResult = open ? null : request.id; refresh(); } },
         }, status),
         el("span", { class: "name" }, request.job_name),
-        el("span", { class: "muted" }, `${request.requested_by || "?"} · attempt ${request.attempts}/${request.max_attempts}`)),
+        el("span", { class: "muted" }, `${request.requested_by ? `by ${request.requested_by} · ` : ""}attempt ${request.attempts}/${request.max_attempts}`)),
       el("div", {}, el("span", { class: "label" }, "Requested "), when(request.requested_at)),
       request.completed_at ? el("div", {}, el("span", { class: "label" }, "Finished "), when(request.completed_at)) : null,
       requestSummary(request, status),
@@ -602,7 +603,8 @@
       state.busy = state.busy || state.busyDetail;
       $("detail-requests").replaceChildren(...(requests.length ? requests.map(requestRow) : [el("p", { class: "state" }, "No run requests for this job yet.")]));
       const runs = data.runs || [];
-      $("detail-runs").replaceChildren(...(runs.length ? runs.map(runRow) : [el("p", { class: "state" }, "No runs recorded for this job yet.")]));
+      const noRuns = job.kind === "webhook" ? "A webhook job's runs are its run requests, above." : "No runs recorded for this job yet.";
+      $("detail-runs").replaceChildren(...(runs.length ? runs.map(runRow) : [el("p", { class: "state" }, noRuns)]));
     } catch (error) {
       if (!state.signedIn || id !== state.detailId) return;
       stateLine.textContent = error.status === 404 && error.body && error.body.error && error.body.error !== "not found"
