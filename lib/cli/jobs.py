@@ -28,7 +28,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from lib import manage
-from lib.cli.tables import REQUEST_COLUMNS, RUN_COLUMNS, Column, Record, render
+from lib.cli.tables import REQUEST_COLUMNS, RUN_COLUMNS, Column, Record, cell, render
 from lib.db import Database, DatabaseError, database_for
 from lib.settings import SettingsError, get_settings
 
@@ -188,11 +188,12 @@ def job_detail_text(detail: manage.JobDetail) -> str:
         f"schedule   {job['schedule_text']}" + ("" if job["editable"] else "  [defined by vercel.json]"),
         f"state      {'on' if job['enabled'] else 'paused'}",
         f"payload    {json.dumps(job['payload'])}",
-        f"last run   {job['last_run_at'] or '-'}  {job['last_status'] or ''}".rstrip(),
+        f"last run   {cell(job['last_run_at'])}  {job['last_status'] or ''}".rstrip(),
     ]
     if job["schedule_error"]:
         lines.append(f"error      {job['schedule_error']}")
-    lines.append("next runs  " + (", ".join(time.isoformat() for time in detail.next_runs) or "-"))
+    times = [cell(time.isoformat()) for time in detail.next_runs]
+    lines.append("next runs  " + (", ".join(times) or "-"))
     if detail.job.kind == "builtin":
         lines += ["", "runs", render(_records(detail.runs), RUN_COLUMNS)]
     lines += ["", "requests", render(_records(detail.requests), REQUEST_COLUMNS)]
