@@ -1678,7 +1678,7 @@ CREATE VIEW public.alert_overdue_jobs WITH (security_invoker='true') AS
     s.overdue_since
    FROM (public.cron_jobs j
      JOIN public.cron_job_alert_state s ON ((s.job_id = j.id)))
-  WHERE (j.enabled AND (j.schedule_type = ANY (ARRAY['vercel'::text, 'cron'::text, 'interval'::text])) AND (j.schedule_error IS NULL) AND (s.due_by < now()) AND (s.due_basis = GREATEST(j.last_run_at, j.created_at, s.watch_from)));
+  WHERE (j.enabled AND (j.schedule_type = ANY (ARRAY['vercel'::text, 'cron'::text, 'interval'::text])) AND (j.schedule_error IS NULL) AND (s.due_by < now()) AND ((GREATEST(j.last_run_at, j.created_at, s.watch_from) + (s.due_by - s.due_basis)) < now()));
 
 CREATE TABLE public.cron_alert_outbox (
     id bigint NOT NULL,
