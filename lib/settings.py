@@ -156,6 +156,18 @@ class Settings(BaseSettings):
     def _telegram_base(cls, value: str) -> str:
         return _http_url("TELEGRAM_API_BASE", value)
 
+    @field_validator("supabase_service_role_key")
+    @classmethod
+    def _service_key(cls, value: SecretStr | None) -> SecretStr | None:
+        # It travels in the apikey and Authorization headers: anything but
+        # visible ASCII would fail inside httpx on every call (a 500), not here.
+        key = None if value is None else value.get_secret_value()
+        if key is not None and not (key.isascii() and key.isprintable() and " " not in key):
+            raise ValueError(
+                "SUPABASE_SERVICE_ROLE_KEY is malformed: expected a service_role JWT or an sb_secret_... key"
+            )
+        return value
+
     @field_validator("database_url")
     @classmethod
     def _database_url(cls, value: SecretStr | None) -> SecretStr | None:

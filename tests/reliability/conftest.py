@@ -10,7 +10,9 @@ any of lost, repeated (beyond the window), stuck, 5xx or leaked is not 0.
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -75,3 +77,21 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
         terminalreporter.section(f"reliability counts ({'long' if LONG else 'short'})")
         for line in lines:
             terminalreporter.write_line(line)
+
+
+@pytest.fixture
+def resolver(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """A resolver stub: `*.invalid` fails as a missing name does; nothing else may be looked up."""
+    asked: list[str] = []
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        name = host.decode() if isinstance(host, bytes) else str(host)
+        asked.append(name)
+        if name.endswith(".invalid"):
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        assert name in ("127.0.0.1", "localhost", "::1"), f"a real DNS lookup of {name}"
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    yield asked

@@ -14,8 +14,7 @@ the table says the run fails.
 from __future__ import annotations
 
 import json
-import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -122,24 +121,6 @@ FAULTS: dict[str, Fault] = {
         run_fails=True,
     ),
 }
-
-
-@pytest.fixture
-def resolver(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """A resolver stub: `*.invalid` fails as a missing name does; nothing else may be looked up."""
-    asked: list[str] = []
-    real = socket.getaddrinfo
-
-    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
-        name = host.decode() if isinstance(host, bytes) else str(host)
-        asked.append(name)
-        if name.endswith(".invalid"):
-            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-        assert name in ("127.0.0.1", "localhost", "::1"), f"a real DNS lookup of {name}"
-        return real(host, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-    yield asked
 
 
 def settings_for(pg_dsn: str, **overrides: Any) -> Settings:
