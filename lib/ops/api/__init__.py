@@ -12,7 +12,7 @@ from fastapi import APIRouter
 from lib.ops.api import jobs, requests, runs, status
 from lib.ops.routes import OpsRoute
 
-router = APIRouter(route_class=OpsRoute)
+router: APIRouter = APIRouter(route_class=OpsRoute)
 for _resource in (jobs, requests, runs, status):
     router.include_router(_resource.router)
 

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
-from fastapi import Request
+from fastapi import Request, Response
 from pydantic import BaseModel, ValidationError
 
 from lib.db import Database, DatabaseError, DatabaseUnavailable, database_for
@@ -56,6 +56,11 @@ async def answering(access: OpsAccess) -> AsyncIterator[None]:
         problem = access.settings.redact(one_line(error))
         log.error("ops: database error: %s", problem)
         raise OpsError(500, problem) from None
+
+
+def page_answer(page: BaseModel) -> Response:
+    """A page model as the JSON answer, serialized by pydantic's own encoder (the lists' hot path)."""
+    return Response(page.model_dump_json(), media_type="application/json")
 
 
 def one_line_of(error: Exception) -> str:

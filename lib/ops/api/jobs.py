@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from lib import manage
 from lib.manage import JobInput
-from lib.ops.api._common import PAGE_MAX, answering, database, json_object, parse_query, validate_body
+from lib.ops.api._common import PAGE_MAX, answering, database, json_object, page_answer, parse_query, validate_body
 from lib.ops.routes import OpsRoute
 from lib.ops.session import OpsError, OpsReader, OpsWriter
 
@@ -34,7 +34,7 @@ class RunNowBody(BaseModel):
 
 
 @router.get("")
-async def list_jobs(request: Request, access: OpsReader) -> JSONResponse:
+async def list_jobs(request: Request, access: OpsReader) -> Response:
     params = parse_query(JobListParams, request)
     async with answering(access):
         page = await manage.list_jobs(
@@ -45,7 +45,7 @@ async def list_jobs(request: Request, access: OpsReader) -> JSONResponse:
             limit=params.limit,
             offset=params.offset,
         )
-    return JSONResponse(page.model_dump(mode="json"))
+    return page_answer(page)
 
 
 @router.post("", status_code=201)
@@ -58,10 +58,10 @@ async def create_job(request: Request, access: OpsWriter) -> JSONResponse:
 
 
 @router.get("/{job_id}")
-async def show_job(job_id: str, access: OpsReader) -> JSONResponse:
+async def show_job(job_id: str, access: OpsReader) -> Response:
     async with answering(access):
         detail = await manage.get_job(database(access), job_id)
-    return JSONResponse(detail.model_dump(mode="json"))
+    return page_answer(detail)
 
 
 @router.patch("/{job_id}")

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from lib import manage
 from lib.db.statuses import RequestStatus
-from lib.ops.api._common import PAGE_MAX, answering, database, parse_query
+from lib.ops.api._common import PAGE_MAX, answering, database, page_answer, parse_query
 from lib.ops.routes import OpsRoute
 from lib.ops.session import OpsReader, OpsWriter
 
@@ -27,7 +27,7 @@ class RequestListParams(BaseModel):
 
 
 @router.get("")
-async def list_requests(request: Request, access: OpsReader) -> JSONResponse:
+async def list_requests(request: Request, access: OpsReader) -> Response:
     params = parse_query(RequestListParams, request)
     async with answering(access):
         page = await manage.list_requests(
@@ -38,7 +38,7 @@ async def list_requests(request: Request, access: OpsReader) -> JSONResponse:
             limit=params.limit,
             offset=params.offset,
         )
-    return JSONResponse(page.model_dump(mode="json"))
+    return page_answer(page)
 
 
 @router.get("/{request_id}")

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from lib import manage
 from lib.db.statuses import RunStatus
-from lib.ops.api._common import PAGE_MAX, answering, database, parse_query
+from lib.ops.api._common import PAGE_MAX, answering, database, page_answer, parse_query
 from lib.ops.routes import OpsRoute
 from lib.ops.session import OpsReader
 
@@ -25,7 +24,7 @@ class RunListParams(BaseModel):
 
 
 @router.get("")
-async def list_runs(request: Request, access: OpsReader) -> JSONResponse:
+async def list_runs(request: Request, access: OpsReader) -> Response:
     params = parse_query(RunListParams, request)
     async with answering(access):
         page = await manage.list_runs(
@@ -35,4 +34,4 @@ async def list_runs(request: Request, access: OpsReader) -> JSONResponse:
             limit=params.limit,
             offset=params.offset,
         )
-    return JSONResponse(page.model_dump(mode="json"))
+    return page_answer(page)
