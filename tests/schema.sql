@@ -111,10 +111,10 @@ CREATE FUNCTION public._ops_check_definition(p_project_id text, p_name text, p_k
     SET search_path TO ''
     AS $_$
 begin
-  if p_project_id is null or p_project_id !~ '^[A-Za-z0-9._:-]{1,100}$' then
+  if p_project_id is not null and p_project_id !~ '^[A-Za-z0-9._:-]{1,100}$' then
     raise exception 'project_id: project_id must be 1 to 100 characters of letters, digits, . _ : -' using errcode = 'PT422';
   end if;
-  if p_name is null or p_name !~ '^[A-Za-z0-9._:-]{1,100}$' then
+  if p_name is not null and p_name !~ '^[A-Za-z0-9._:-]{1,100}$' then
     raise exception 'name: name must be 1 to 100 characters of letters, digits, . _ : -' using errcode = 'PT422';
   end if;
   if p_kind is null or p_kind not in ('builtin', 'webhook') then
@@ -906,7 +906,8 @@ CREATE FUNCTION public.ops_create_job(p_name text, p_project_id text DEFAULT 'de
 declare
   v_job public.cron_jobs;
 begin
-  perform public._ops_check_definition(p_project_id, p_name, p_kind, p_target, p_payload, p_schedule_type);
+  perform public._ops_check_definition(coalesce(p_project_id, ''), coalesce(p_name, ''), p_kind, p_target, p_payload,
+                                       p_schedule_type);
   if coalesce(p_source, '') not in ('user', 'agent') then
     raise exception 'source: source must be user or agent' using errcode = 'PT422';
   end if;
@@ -919,17 +920,9 @@ begin
   returning * into v_job;
 
   if v_job.id is null then
-    select * into v_job from public.cron_jobs j
-     where j.project_id = p_project_id and j.name = p_name
-       and j.created_at > now() - interval '1 minute'
-       and (j.kind, j.target, j.payload, j.schedule_type, j.schedule, j.timezone, j.source)
-           is not distinct from (p_kind, p_target, p_payload, p_schedule_type, nullif(btrim(p_schedule), ''),
-                                 coalesce(nullif(btrim(p_timezone), ''), 'UTC'), p_source);
-    if v_job.id is null then
-      raise exception 'name: a job named % already exists in project %', quote_literal(p_name),
-                      quote_literal(p_project_id)
-        using errcode = 'PT409';
-    end if;
+    raise exception 'name: a job named % already exists in project %', quote_literal(p_name),
+                    quote_literal(p_project_id)
+      using errcode = 'PT409';
   end if;
   return query select v_job.id, public._ops_job_json(v_job);
 end
@@ -1239,8 +1232,10 @@ begin
     end if;
     v_new.enabled := (p_changes ->> 'enabled')::boolean;
   end if;
-  perform public._ops_check_definition(v_new.project_id, v_new.name, v_new.kind, v_new.target, v_new.payload,
-                                       v_new.schedule_type);
+  perform public._ops_check_definition(
+    case when v_new.project_id is distinct from v_old.project_id then coalesce(v_new.project_id, '') end,
+    case when v_new.name is distinct from v_old.name then coalesce(v_new.name, '') end,
+    v_new.kind, v_new.target, v_new.payload, v_new.schedule_type);
 
   if (v_new.project_id, v_new.name) is distinct from (v_old.project_id, v_old.name)
      and exists (select 1 from public.cron_jobs j where j.project_id = v_new.project_id and j.name = v_new.name) then

@@ -202,14 +202,9 @@ async def test_create_job_writes_the_row_and_answers_the_job(db: Database, sql: 
     assert set(job.model_dump(mode="json")) == JOB_KEYS
 
 
-async def test_create_job_name_taken_is_409_but_a_repeat_of_the_same_call_is_not(
-    db: Database, sql: asyncpg.Connection
-) -> None:
+async def test_create_job_name_taken_is_409(db: Database, sql: asyncpg.Connection) -> None:
     first = await manage.create_job(db, hook())
-    # The adapter retrying a call whose answer was lost, or a double click: the same job back.
-    again = await manage.create_job(db, hook())
-    assert again.id == first.id
-    taken = await refused(manage.create_job(db, hook(payload={"other": True})))
+    taken = await refused(manage.create_job(db, hook()))
     assert (taken.status, taken.field, str(taken)) == (
         409,
         "name",
@@ -315,6 +310,19 @@ async def test_update_job_changes_the_given_fields_and_revalidates_the_whole_job
 
     renamed = await manage.update_job(db, str(job.id), {"name": "hook-2", "project_id": "acme", "enabled": False})
     assert (renamed.name, renamed.project_id, renamed.enabled) == ("hook-2", "acme", False)
+
+
+async def test_a_hand_written_name_is_checked_only_when_an_edit_changes_it(
+    db: Database, sql: asyncpg.Connection
+) -> None:
+    job_id = await add_job(sql, "written by hand")
+
+    edited = await manage.update_job(db, job_id, {"payload": {"ok": True}})
+
+    assert (edited.name, edited.payload) == ("written by hand", {"ok": True})
+    renamed = await refused(manage.update_job(db, job_id, {"name": "still bad"}))
+    assert (renamed.status, renamed.field) == (422, "name")
+    assert (await manage.update_job(db, job_id, {"name": "fixed"})).name == "fixed"
 
 
 async def test_update_job_name_taken_is_409(db: Database, sql: asyncpg.Connection) -> None:

@@ -58,8 +58,11 @@ Rules:
   vercel.json's jobs it is the next tick of their vercel.json cron (UTC).
 - `run_now` and `retry_request` send a fresh key per call, so an adapter's
   retry after a lost answer returns the first request instead of a second.
-  `create_job` repeated with the same definition within a minute answers with
-  the job it made instead of 409.
+  Edits, deletes, pauses and resumes are naturally safe to repeat (a repeated
+  delete finds nothing: 404); a repeated create hears 409 for the job its
+  first attempt made, which the caller finds by its name.
+- An edit checks a name or project id only when it changes it, so a row
+  written by hand with an older name can still be edited.
 - Every list is one database round trip answering one row (a JSON array),
   at most 200 items per page (`has_more` says when more follow); the jobs
   panel (`list_jobs`) and a job's page (`get_job`) are one call each. A job's

@@ -139,7 +139,12 @@ async def update_job(
     if not current.editable:
         raise ManageError("builtin jobs are defined by vercel.json; only run, pause and resume apply", status=409)
     merged = {field: getattr(current, field) for field in FIELDS} | changes
-    definition = check_definition(merged, allow_http_webhooks=allow_http_webhooks, created_at=current.created_at)
+    definition = check_definition(
+        merged,
+        allow_http_webhooks=allow_http_webhooks,
+        created_at=current.created_at,
+        unchanged=frozenset(field for field in FIELDS if merged[field] == getattr(current, field)),
+    )
     sent = {field: definition[field] for field in changes} | {field: definition[field] for field in _SCHEDULE_FIELDS}
     with translated():
         record = await queries.ops_update_job(db, job_id=wanted, changes=sent)

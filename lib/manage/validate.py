@@ -21,14 +21,22 @@ def invalid(field: str, message: str) -> ManageError:
 
 
 def check_definition(
-    definition: dict[str, Any], *, allow_http_webhooks: bool, created_at: datetime | None = None
+    definition: dict[str, Any],
+    *,
+    allow_http_webhooks: bool,
+    created_at: datetime | None = None,
+    unchanged: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
     """The definition, normalized (schedule and timezone stripped, a manual job's schedule None).
 
     `definition` holds every field of JobInput. `created_at` is the row's (an
     edit) or None (a new job: now), for a relative `once` such as `in 20m`.
+    `unchanged`: fields an edit leaves as they are (their names are not checked).
     """
     for field in ("project_id", "name"):
+        if field in unchanged:
+            # An edit that keeps a name written by hand (before these rules) is not refused for it.
+            continue
         value = definition.get(field)
         if not isinstance(value, str) or not NAME.match(value):
             raise invalid(field, f"{field} must be 1 to 100 characters of letters, digits, . _ : -")

@@ -98,6 +98,8 @@ $$;
 
 -- What can be checked without Python: names, kinds and shapes. Schedules,
 -- time zones and webhook URLs are checked by lib/manage before it writes.
+-- A null project_id or name is not checked: an edit that keeps a name
+-- written by hand (which may predate these rules) is not refused for it.
 create or replace function public._ops_check_definition(
   p_project_id text, p_name text, p_kind text, p_target text, p_payload jsonb, p_schedule_type text
 )
@@ -108,10 +110,10 @@ security invoker
 set search_path = ''
 as $$
 begin
-  if p_project_id is null or p_project_id !~ '^[A-Za-z0-9._:-]{1,100}$' then
+  if p_project_id is not null and p_project_id !~ '^[A-Za-z0-9._:-]{1,100}$' then
     raise exception 'project_id: project_id must be 1 to 100 characters of letters, digits, . _ : -' using errcode = 'PT422';
   end if;
-  if p_name is null or p_name !~ '^[A-Za-z0-9._:-]{1,100}$' then
+  if p_name is not null and p_name !~ '^[A-Za-z0-9._:-]{1,100}$' then
     raise exception 'name: name must be 1 to 100 characters of letters, digits, . _ : -' using errcode = 'PT422';
   end if;
   if p_kind is null or p_kind not in ('builtin', 'webhook') then
@@ -251,9 +253,9 @@ end
 $$;
 
 -- Create a database-defined job. The name is unique in its project: taken,
--- it is PT409, except when the job already there is this very definition,
--- created in the last minute: that is a repeat of this call (an adapter
--- retrying after a lost answer, a double click) and answers with that job.
+-- it is PT409. (An adapter that repeats a create whose answer was lost hears
+-- 409 for the job its first attempt made; the name is the job's key, so the
+-- caller finds it by name.)
 create or replace function public.ops_create_job(
   p_name text,
   p_project_id text default 'default',
@@ -276,7 +278,8 @@ as $$
 declare
   v_job public.cron_jobs;
 begin
-  perform public._ops_check_definition(p_project_id, p_name, p_kind, p_target, p_payload, p_schedule_type);
+  perform public._ops_check_definition(coalesce(p_project_id, ''), coalesce(p_name, ''), p_kind, p_target, p_payload,
+                                       p_schedule_type);
   if coalesce(p_source, '') not in ('user', 'agent') then
     raise exception 'source: source must be user or agent' using errcode = 'PT422';
   end if;
@@ -289,17 +292,9 @@ begin
   returning * into v_job;
 
   if v_job.id is null then
-    select * into v_job from public.cron_jobs j
-     where j.project_id = p_project_id and j.name = p_name
-       and j.created_at > now() - interval '1 minute'
-       and (j.kind, j.target, j.payload, j.schedule_type, j.schedule, j.timezone, j.source)
-           is not distinct from (p_kind, p_target, p_payload, p_schedule_type, nullif(btrim(p_schedule), ''),
-                                 coalesce(nullif(btrim(p_timezone), ''), 'UTC'), p_source);
-    if v_job.id is null then
-      raise exception 'name: a job named % already exists in project %', quote_literal(p_name),
-                      quote_literal(p_project_id)
-        using errcode = 'PT409';
-    end if;
+    raise exception 'name: a job named % already exists in project %', quote_literal(p_name),
+                    quote_literal(p_project_id)
+      using errcode = 'PT409';
   end if;
   return query select v_job.id, public._ops_job_json(v_job);
 end
@@ -361,8 +356,10 @@ begin
     end if;
     v_new.enabled := (p_changes ->> 'enabled')::boolean;
   end if;
-  perform public._ops_check_definition(v_new.project_id, v_new.name, v_new.kind, v_new.target, v_new.payload,
-                                       v_new.schedule_type);
+  perform public._ops_check_definition(
+    case when v_new.project_id is distinct from v_old.project_id then coalesce(v_new.project_id, '') end,
+    case when v_new.name is distinct from v_old.name then coalesce(v_new.name, '') end,
+    v_new.kind, v_new.target, v_new.payload, v_new.schedule_type);
 
   if (v_new.project_id, v_new.name) is distinct from (v_old.project_id, v_old.name)
      and exists (select 1 from public.cron_jobs j where j.project_id = v_new.project_id and j.name = v_new.name) then

@@ -156,7 +156,7 @@ async def ops_create_job(
     enabled: bool,
     source: str = "user",
 ) -> JobRecord:
-    """Insert a job (its name unique in its project, else PT409); a repeat within a minute answers with it."""
+    """Insert a job; its name is unique in its project (PT409 when taken)."""
     rows = await db.call(
         "ops_create_job",
         p_project_id=project_id,
