@@ -45,6 +45,8 @@ WATCH_BATCH = 500
 CLAIM_LIMIT = 100
 # The run's budget left that sending right after it needs (the deadline's reserve plus a second).
 ALERT_TIME_NEEDED = 2.0
+# The most time one run spends sending alerts.
+SEND_SECONDS = 10.0
 # Problems listed in a run's stats, so its answer stays small.
 MAX_REPORTED = 5
 
@@ -91,7 +93,7 @@ async def tick(db: Database, settings: Settings, deadline: Deadline) -> dict[str
         deadlines = [overdue_deadline(job) for job in watched]
         events = await sweep_overdue_jobs(db, deadlines=deadlines, claim_limit=CLAIM_LIMIT)
     except DatabaseError as error:
-        log.error("alerts: the overdue sweep failed: %s", error)
+        log.error("alerts: the overdue sweep failed: %s", settings.redact(str(error)))
         return {**stats, "errors": [f"overdue sweep failed: {type(error).__name__}"]}
     stats["overdue"] = sum(1 for event in events if event.event == "job.overdue")
     return {**stats, **await _send(settings, events, deadline)}
@@ -108,11 +110,9 @@ async def after_run(db: Database, settings: Settings, deadline: Deadline) -> Non
     try:
         events = await claim_alert_events(db, limit=CLAIM_LIMIT)
     except DatabaseError as error:
-        log.error("alerts: claiming queued events failed: %s", error)
+        log.error("alerts: claiming queued events failed: %s", settings.redact(str(error)))
         return
-    outcome = await _send(settings, events, deadline)
-    if outcome.get("errors"):
-        log.error("alerts: %s", "; ".join(outcome["errors"]))
+    await _send(settings, events, deadline)
 
 
 async def _send(settings: Settings, events: list[AlertEvent], deadline: Deadline) -> dict[str, Any]:
@@ -122,9 +122,11 @@ async def _send(settings: Settings, events: list[AlertEvent], deadline: Deadline
     if not url:
         return {"discarded": len(events)}
     secret = settings.webhook_signing_secret.get_secret_value() if settings.webhook_signing_secret else None
-    problems = await send_job_events(url, [(event.event, event.payload) for event in events], deadline, secret)
-    for event in events:
-        log.info("alerts: %s for %s", event.event, event.payload.get("job", "?"))
+    # However many events and however slow the endpoint, alerts get a few
+    # seconds of the run, not the rest of its budget.
+    budget = min(deadline, Deadline.after(SEND_SECONDS), key=lambda d: d.expires_at)
+    problems = await send_job_events(url, [(event.event, event.payload) for event in events], budget, secret)
+    log.info("alerts: %s", ", ".join(f"{event.event} for {event.payload.get('job', '?')}" for event in events))
     outcome: dict[str, Any] = {"sent": len(events) - len(problems), "failed": len(problems)}
     if problems:
         log.error("alerts: %d of %d not delivered: %s", len(problems), len(events), "; ".join(problems))
