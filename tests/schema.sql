@@ -27,9 +27,11 @@ CREATE FUNCTION public._alert_job_fields(p_job_id uuid) RETURNS jsonb
     LANGUAGE sql STABLE
     SET search_path TO ''
     AS $$
-  select jsonb_build_object('job', j.name, 'job_id', j.id, 'project_id', j.project_id, 'kind', j.kind)
-    from public.cron_jobs j
-   where j.id = p_job_id;
+  select coalesce((select jsonb_build_object('job', j.name, 'job_id', j.id, 'project_id', j.project_id,
+                                             'kind', j.kind)
+                     from public.cron_jobs j
+                    where j.id = p_job_id),
+                  jsonb_build_object('job_id', p_job_id));
 $$;
 
 CREATE FUNCTION public._alert_recovered(p_job_id uuid, p_details jsonb) RETURNS void

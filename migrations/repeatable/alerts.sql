@@ -40,7 +40,8 @@ create or replace view public.alert_overdue_jobs with (security_invoker = true) 
      and s.due_by < now()
      and greatest(j.last_run_at, j.created_at, s.watch_from) + (s.due_by - s.due_basis) < now();
 
--- The fields every job event carries.
+-- The fields every job event carries. Never null: these run inside the
+-- statement that ends a run or settles a request, and must not fail it.
 create or replace function public._alert_job_fields(p_job_id uuid)
 returns jsonb
 language sql
@@ -48,9 +49,11 @@ stable
 security invoker
 set search_path = ''
 as $$
-  select jsonb_build_object('job', j.name, 'job_id', j.id, 'project_id', j.project_id, 'kind', j.kind)
-    from public.cron_jobs j
-   where j.id = p_job_id;
+  select coalesce((select jsonb_build_object('job', j.name, 'job_id', j.id, 'project_id', j.project_id,
+                                             'kind', j.kind)
+                     from public.cron_jobs j
+                    where j.id = p_job_id),
+                  jsonb_build_object('job_id', p_job_id));
 $$;
 
 -- Open a failed episode unless one is open; queue job.failed when it opens.
