@@ -213,6 +213,7 @@ def test_retry_a_failed_request(browser: Browser, live_server: LiveServer, rows:
     failed.get_by_test_id("request-chip").click()
     assert '"error"' in failed.get_by_test_id("request-result").inner_text()
     failed.get_by_test_id("retry").click()
+    page.locator('[data-testid="requests-list"] [data-testid="request-row"]').nth(1).wait_for()
     retry = _newest_request(rows, job_id)
     assert retry["id"] != failed_id and retry["retry_of"] == failed_id and retry["status"] == "queued"
     _chip_is(page, retry["id"], "queued")
