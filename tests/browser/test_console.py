@@ -309,3 +309,31 @@ def test_a_jobs_page_at_phone_width(
     page.wait_for_function("() => document.querySelector('[data-testid=runs-state]').dataset.state === 'empty'")
     _no_horizontal_scroll(page)
     assert_clean(browser, live_server)
+
+
+def test_polling_stops_while_the_tab_is_hidden(browser: Browser, live_server: LiveServer, rows: Rows) -> None:
+    page = browser.page
+    page.clock.install()  # the page's timers run on Playwright's clock, advanced by the test
+    sign_in(browser)
+
+    def is_jobs(request: Any) -> bool:
+        return "/api/ops/jobs?" in request.url
+
+    def set_hidden(hidden: bool) -> None:
+        page.evaluate(
+            "hidden => { Object.defineProperty(document, 'hidden', {configurable: true, get: () => hidden});"
+            " document.dispatchEvent(new Event('visibilitychange')); }",
+            hidden,
+        )
+
+    set_hidden(True)
+    loaded = sum(1 for url in browser.requests if "/api/ops/jobs?" in url)
+    page.clock.run_for(60_000)
+    with page.expect_request(is_jobs):
+        set_hidden(False)
+    # A minute hidden fetched nothing; coming back fetched at once.
+    assert sum(1 for url in browser.requests if "/api/ops/jobs?" in url) == loaded + 1
+    # Visible, it polls by itself.
+    with page.expect_request(is_jobs):
+        page.clock.run_for(4_100)
+    assert_clean(browser, live_server)
