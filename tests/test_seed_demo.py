@@ -27,6 +27,7 @@ from lib.local import stack
 from lib.local.demo import EVERY_MINUTE_JOB, ONCE_JOB, database_is_local, seed_demo
 from lib.local.echo import ECHO_PATH, EchoLog, mount_echo
 from lib.local.telegram_sink import LOCAL_TOKEN
+from lib.migrate import vercel_crons
 from lib.outbound.webhooks import SIGNATURE_HEADER, signature_header
 from lib.settings import Settings, get_settings
 from tests.conftest import AUTH, app_client
@@ -60,6 +61,7 @@ async def _seed(pg_dsn: str, echo_url: str, settings: Settings) -> Any:
         echo_url=echo_url,
         stale_after_seconds=settings.stale_after_seconds,
         retention_days=settings.heartbeat_retention_days,
+        history_days=settings.run_history_days,
     )
 
 
@@ -99,14 +101,16 @@ async def test_within_two_minutes_of_seeding_every_job_has_done_its_work(
             seed = await _seed(pg_dsn, echo_url, settings)
             assert (seed.agents, seed.stale_agents, seed.old_heartbeats, seed.recent_heartbeats) == (4, 3, 120, 12)
             assert (seed.reminders, seed.due_reminders) == (4, 3)
-            assert seed.queued == ["check-stale", "cleanup-heartbeats"] and seed.not_queued == []
+            assert (seed.old_runs, seed.old_requests) == (20, 10)
+            assert seed.queued == ["check-stale", "cleanup-heartbeats", "prune-history"] and seed.not_queued == []
 
             async with app_client(settings) as http:
                 # Minute one.
                 first = await _tick(http)
                 assert first["schedule"]["stats"]["enqueued"] == 1  # the every-minute job; the once job waits
                 assert first["reminders"]["stats"]["delivered"] == 3
-                assert first["run-requests"]["stats"]["done"] == 3  # check-stale, cleanup-heartbeats, the echo
+                # check-stale, cleanup-heartbeats, prune-history and the echo
+                assert first["run-requests"]["stats"]["done"] == 4
 
                 offline = await sql.fetch("select name from agents where status = 'offline' order by name")
                 assert [row["name"] for row in offline] == STALE
@@ -117,13 +121,18 @@ async def test_within_two_minutes_of_seeding_every_job_has_done_its_work(
                 runs = {
                     row["job"]: row
                     for row in await sql.fetch(
-                        "select job, trigger, status, stats from cron_runs"
-                        " where job in ('check-stale', 'cleanup-heartbeats')"
+                        "select job, trigger, status, stats from cron_runs where trigger = 'run-request'"
                     )
                 }
                 assert runs["check-stale"]["trigger"] == "run-request"
                 assert '"marked_offline": 3' in runs["check-stale"]["stats"]
                 assert '"deleted": 120' in runs["cleanup-heartbeats"]["stats"]
+                assert '"deleted_runs": 20' in runs["prune-history"]["stats"]
+                assert '"deleted_requests": 10' in runs["prune-history"]["stats"]
+                old_runs = "select count(*) from cron_runs where started_at < now() - interval '30 days'"
+                assert await sql.fetchval(old_runs) == 0
+                old_requests = "select count(*) from cron_run_requests where requested_at < now() - interval '30 days'"
+                assert await sql.fetchval(old_requests) == 0
                 assert sorted(call.chat_id for call in telegram.calls) == [1000001, 1000002, 1000003]
                 assert all("seed-demo reminder" in call.text for call in telegram.calls)
                 assert _echoed(echoed) == [(EVERY_MINUTE_JOB, "valid")]
@@ -161,7 +170,7 @@ async def test_within_two_minutes_of_seeding_every_job_has_done_its_work(
 
             # Every request the demo made is done, none failed or waiting.
             statuses = await sql.fetch("select status, count(*) from cron_run_requests group by status")
-            assert {row["status"]: row["count"] for row in statuses} == {"done": 6}
+            assert {row["status"]: row["count"] for row in statuses} == {"done": 7}
 
 
 async def test_seeding_twice_adds_nothing_and_rearms_the_demo(pg_dsn: str, sql: asyncpg.Connection) -> None:
@@ -173,6 +182,8 @@ async def test_seeding_twice_adds_nothing_and_rearms_the_demo(pg_dsn: str, sql: 
                       (select count(*) from heartbeats) as heartbeats,
                       (select count(*) from scheduled_reminders) as reminders,
                       (select count(*) from cron_jobs where name like 'demo:%') as jobs,
+                      (select count(*) from cron_runs) as runs,
+                      (select count(*) from cron_run_requests) as requests,
                       (select count(*) from cron_run_requests where status = 'queued') as queued"""
         )
         assert row is not None
@@ -180,7 +191,7 @@ async def test_seeding_twice_adds_nothing_and_rearms_the_demo(pg_dsn: str, sql: 
 
     await _seed(pg_dsn, "http://127.0.0.1:3000/local/echo", settings)
     once = await counts()
-    assert once == {"agents": 4, "heartbeats": 132, "reminders": 4, "jobs": 2, "queued": 2}
+    assert once == {"agents": 4, "heartbeats": 132, "reminders": 4, "jobs": 2, "runs": 20, "requests": 13, "queued": 3}
 
     # The demo ran (agents offline, a reminder sent, the once job fired), then is seeded again.
     await sql.execute("update agents set status = 'offline', went_offline_at = now()")
@@ -200,7 +211,7 @@ async def test_seeding_twice_adds_nothing_and_rearms_the_demo(pg_dsn: str, sql: 
 async def test_a_paused_builtin_job_is_not_queued_and_the_summary_says_so(pg_dsn: str, sql: asyncpg.Connection) -> None:
     await sql.execute("update cron_jobs set enabled = false where name = 'check-stale'")
     seed = await _seed(pg_dsn, "http://127.0.0.1:3000/local/echo", Settings(_env_file=None))  # type: ignore[call-arg]
-    assert seed.queued == ["cleanup-heartbeats"] and seed.not_queued == ["check-stale"]
+    assert seed.queued == ["cleanup-heartbeats", "prune-history"] and seed.not_queued == ["check-stale"]
 
 
 # -- the command ----------------------------------------------------------------
@@ -232,6 +243,7 @@ def test_the_command_seeds_the_local_database_and_says_what_to_watch(
     assert out.startswith("seed-demo: the local database is ready for the demo")
     assert "http://127.0.0.1:4321/local/echo" in out and "http://127.0.0.1:4321/api/ops" in out
     assert "3 of them silent too long" in out and "120 older than 30 days" in out
+    assert "check-stale, cleanup-heartbeats and prune-history: run by the next drain" in out
 
     targets = asyncio.run(_fetch(pg_dsn, "select distinct target from cron_jobs where name like 'demo:%'"))
     assert targets == [("http://127.0.0.1:4321/local/echo",)]
@@ -327,8 +339,8 @@ async def _truncate(dsn: str) -> None:
     connection = await asyncpg.connect(dsn)
     try:
         await connection.execute(f"truncate {TABLES} restart identity cascade")
-        await connection.execute("select public.upsert_builtin_job($1, $2)", "check-stale", "*/5 * * * *")
-        await connection.execute("select public.upsert_builtin_job($1, $2)", "cleanup-heartbeats", "17 3 * * *")
+        for job, schedule in vercel_crons():
+            await connection.execute("select public.upsert_builtin_job($1, $2)", job, schedule)
     finally:
         await connection.close()
 

@@ -5,7 +5,7 @@ lib/local/demo_seed.sql, created in pg_temp for the seeding connection and run
 in one transaction: stale and fresh agents, heartbeats past retention, due
 reminders, a webhook job every minute and a `once` job two minutes out (both
 posting to the local stack's echo endpoint, lib/local/echo.py), and run
-requests that bring check-stale and cleanup-heartbeats forward to the first
+requests that bring check-stale, cleanup-heartbeats and prune-history forward to the first
 drain. Running it again re-arms the demo; nothing is added twice.
 
 A demo seeder must never fill production: it refuses any database that is not
@@ -27,7 +27,7 @@ from lib.settings import SettingsError, get_settings
 
 SEED_SQL = Path(__file__).with_name("demo_seed.sql")
 # The one call; its arguments are parameters, never spliced in.
-_SEED = "select item, seeded, detail from pg_temp.cronrelay_seed_demo($1, $2, $3)"
+_SEED = "select item, seeded, detail from pg_temp.cronrelay_seed_demo($1, $2, $3, $4)"
 DEFAULT_APP_URL = "http://127.0.0.1:3000"
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 EVERY_MINUTE_JOB = "demo:echo-every-minute"
@@ -47,6 +47,9 @@ class DemoSeed:
     old_heartbeats: int
     recent_heartbeats: int
     retention_days: int
+    old_runs: int
+    old_requests: int
+    history_days: int
     reminders: int
     due_reminders: int
     once_at: str  # HH:MM:SS UTC
@@ -91,7 +94,13 @@ def app_url() -> str:
 
 
 async def seed_demo(
-    dsn: str, *, echo_url: str, stale_after_seconds: int, retention_days: int, force: bool = False
+    dsn: str,
+    *,
+    echo_url: str,
+    stale_after_seconds: int,
+    retention_days: int,
+    history_days: int,
+    force: bool = False,
 ) -> DemoSeed:
     if not force and not database_is_local(dsn):
         raise NotLocal(
@@ -102,7 +111,7 @@ async def seed_demo(
     try:
         async with connection.transaction():
             await connection.execute(SEED_SQL.read_text())
-            rows = await connection.fetch(_SEED, echo_url, stale_after_seconds, retention_days)
+            rows = await connection.fetch(_SEED, echo_url, stale_after_seconds, retention_days, history_days)
     finally:
         await connection.close()
     seeded = {row["item"]: (int(row["seeded"]), row["detail"] or "") for row in rows}
@@ -112,6 +121,9 @@ async def seed_demo(
         old_heartbeats=seeded["old heartbeats"][0],
         recent_heartbeats=seeded["recent heartbeats"][0],
         retention_days=retention_days,
+        old_runs=seeded["old runs"][0],
+        old_requests=seeded["old requests"][0],
+        history_days=history_days,
         reminders=seeded["reminders"][0],
         due_reminders=int(seeded["reminders"][1]),
         once_at=seeded["once job"][1],
@@ -133,12 +145,15 @@ def summary(seed: DemoSeed, base_url: str) -> str:
         f"  agents        {seed.agents}, {seed.stale_agents} of them silent too long: check-stale marks them offline",
         f"  heartbeats    {seed.old_heartbeats} older than {seed.retention_days} days: cleanup-heartbeats deletes them"
         f" ({seed.recent_heartbeats} recent ones stay)",
+        f"  history       {seed.old_runs} ledger rows and {seed.old_requests} finished run requests older than"
+        f" {seed.history_days} days: prune-history deletes them",
         f"  reminders     {seed.due_reminders} due now, {later} due in 90 s: sent to the local Telegram stand-in",
         f"  webhook job   {EVERY_MINUTE_JOB} (cron * * * * *) posts to {seed.echo_url}",
         f"  once job      {ONCE_JOB} (in 2m) fires at {seed.once_at} UTC, to the same endpoint",
     ]
     if seed.queued:
-        lines.append(f"  run requests  {' and '.join(seed.queued)}: run by the next drain, not at their own crons")
+        queued = ", ".join(seed.queued[:-1]) + f" and {seed.queued[-1]}" if len(seed.queued) > 1 else seed.queued[0]
+        lines.append(f"  run requests  {queued}: run by the next drain, not at their own crons")
     if seed.not_queued:
         lines.append(f"  not queued    {', '.join(seed.not_queued)}: paused, or missing from cron_jobs (run migrate)")
     lines += [
@@ -166,6 +181,7 @@ async def seed_demo_command(*, force: bool, echo_url: str | None) -> int:
             echo_url=echo_url or base_url + ECHO_PATH,
             stale_after_seconds=settings.stale_after_seconds,
             retention_days=settings.heartbeat_retention_days,
+            history_days=settings.run_history_days,
             force=force,
         )
     except NotLocal as refusal:

@@ -18,12 +18,16 @@
 --   4 reminders, 3 due now        reminders delivers them (the 4th 90 s later)
 --   demo:echo-every-minute        schedule queues it each minute; the drain posts it, signed, to the echo
 --   demo:echo-once (in 2m)        schedule queues it once, two minutes after seeding
---   run requests for check-stale  the first drain runs both builtin jobs (their crons
---   and cleanup-heartbeats        are every 5 minutes and daily)
+--   old ledger rows and finished  prune-history deletes them
+--   run requests
+--   run requests for check-stale, the first drain runs these builtin jobs (their crons
+--   cleanup-heartbeats and        are every 5 minutes and daily)
+--   prune-history
 create or replace function pg_temp.cronrelay_seed_demo(
   p_echo_url text,
   p_stale_after_seconds integer,
-  p_retention_days integer
+  p_retention_days integer,
+  p_history_days integer
 )
 returns table (item text, seeded integer, detail text)
 language plpgsql
@@ -37,6 +41,8 @@ declare
   v_expired timestamptz := now() - make_interval(days => p_retention_days) - interval '1 day';
   v_count integer;
   v_once_at timestamptz := now() + interval '2 minutes';
+  -- A day past RUN_HISTORY_DAYS, so prune-history has rows to delete.
+  v_history_expired timestamptz := now() - make_interval(days => p_history_days) - interval '1 day';
   v_job text;
   v_queued text[] := '{}';
   v_not_queued text[] := '{}';
@@ -116,10 +122,36 @@ begin
   return query select 'webhook job', 1, 'demo:echo-every-minute';
   return query select 'once job', 1, to_char(v_once_at at time zone 'UTC', 'HH24:MI:SS');
 
+  -- History past RUN_HISTORY_DAYS: a month-old stretch of check-stale's
+  -- ledger and of the echo job's finished requests, marked (request_id,
+  -- dedup_key 'seed-demo:history-<n>') so seeding again replaces them. Plain
+  -- inserts: the alert triggers watch status updates, so these raise none.
+  delete from public.cron_runs r where r.request_id like 'seed-demo:history-%';
+  insert into public.cron_runs (job, trigger, status, started_at, finished_at, duration_ms, stats, request_id)
+  select 'check-stale', 'vercel-cron', 'ok', v_history_expired - make_interval(mins => 5 * n),
+         v_history_expired - make_interval(mins => 5 * n) + interval '40 milliseconds', 40,
+         '{"marked_offline": 0}', 'seed-demo:history-' || n
+    from generate_series(1, 20) as n;
+  get diagnostics v_count = row_count;
+  return query select 'old runs', v_count, p_history_days::text;
+  delete from public.cron_run_requests q where q.dedup_key like 'seed-demo:history-%';
+  insert into public.cron_run_requests (project_id, job_id, requested_by, requested_at, status, picked_up_at,
+                                        completed_at, result, attempts, available_at, dedup_key)
+  select j.project_id, j.id, 'schedule', v_history_expired - make_interval(mins => n),
+         'done', v_history_expired - make_interval(mins => n),
+         v_history_expired - make_interval(mins => n) + interval '30 milliseconds',
+         '{"status_code": 200, "duration_ms": 30, "body": "{\"ok\": true}"}', 1,
+         v_history_expired - make_interval(mins => n), 'seed-demo:history-' || n
+    from public.cron_jobs j, generate_series(1, 10) as n
+   where j.project_id = 'default' and j.name = 'demo:echo-every-minute';
+  get diagnostics v_count = row_count;
+  return query select 'old requests', v_count, null::text;
+
   -- The builtin jobs whose crons are slow (check-stale every 5 minutes,
-  -- cleanup-heartbeats daily) run at the first drain instead, through the
-  -- service's own request_run. One waiting request each, however often this runs.
-  foreach v_job in array array['check-stale', 'cleanup-heartbeats'] loop
+  -- cleanup-heartbeats and prune-history daily) run at the first drain
+  -- instead, through the service's own request_run. One waiting request
+  -- each, however often this runs.
+  foreach v_job in array array['check-stale', 'cleanup-heartbeats', 'prune-history'] loop
     if exists (select 1 from public.cron_run_requests r join public.cron_jobs j on j.id = r.job_id
                 where j.project_id = 'default' and j.name = v_job and r.requested_by = 'seed-demo'
                   and r.status in ('queued', 'running')) then
