@@ -173,20 +173,6 @@ COMMENT ON COLUMN public.cron_jobs.fired_at IS 'When a `once` schedule fired; it
 
 COMMENT ON COLUMN public.cron_jobs.resumed_at IS 'When a paused cron/interval job was last resumed: ticks scheduled before it were missed while paused and are skipped, not caught up. Cleared by the next tick.';
 
-CREATE FUNCTION public._ops_job_json(j public.cron_jobs) RETURNS jsonb
-    LANGUAGE sql STABLE
-    SET search_path TO ''
-    AS $$
-  select jsonb_build_object(
-    'id', j.id, 'project_id', j.project_id, 'name', j.name, 'kind', j.kind, 'target', j.target,
-    'payload', j.payload, 'schedule_type', j.schedule_type, 'schedule', j.schedule, 'timezone', j.timezone,
-    'enabled', j.enabled, 'source', j.source, 'editable', j.schedule_type <> 'vercel',
-    'next_run_at', public._ops_ts(j.next_run_at), 'last_run_at', public._ops_ts(j.last_run_at),
-    'last_status', j.last_status, 'last_duration_ms', j.last_duration_ms, 'schedule_error', j.schedule_error,
-    'fired_at', public._ops_ts(j.fired_at), 'resumed_at', public._ops_ts(j.resumed_at),
-    'created_at', public._ops_ts(j.created_at), 'updated_at', public._ops_ts(j.updated_at));
-$$;
-
 CREATE FUNCTION public._ops_queue_request(p_job public.cron_jobs, p_requested_by text, p_payload jsonb, p_dedup_key text, p_retry_of uuid) RETURNS uuid
     LANGUAGE plpgsql
     SET search_path TO ''
@@ -216,83 +202,6 @@ begin
   end if;
   return v_id;
 end
-$$;
-
-CREATE TABLE public.cron_run_requests (
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
-    project_id text DEFAULT 'default'::text NOT NULL,
-    job_id uuid NOT NULL,
-    requested_by text,
-    requested_at timestamp with time zone DEFAULT now() NOT NULL,
-    status text DEFAULT 'queued'::text NOT NULL,
-    picked_up_at timestamp with time zone,
-    completed_at timestamp with time zone,
-    result jsonb,
-    payload jsonb,
-    attempts integer DEFAULT 0 NOT NULL,
-    max_attempts integer DEFAULT 5 NOT NULL,
-    available_at timestamp with time zone DEFAULT now() NOT NULL,
-    locked_until timestamp with time zone,
-    claim_token uuid,
-    dedup_key text,
-    retry_of uuid,
-    CONSTRAINT cron_run_requests_status_check CHECK ((status = ANY (ARRAY['queued'::text, 'running'::text, 'done'::text, 'error'::text])))
-);
-
-COMMENT ON COLUMN public.cron_run_requests.retry_of IS 'The failed (status error) request this one retries, when it was queued by a retry; null otherwise.';
-
-CREATE FUNCTION public._ops_request_json(r public.cron_run_requests, j public.cron_jobs) RETURNS jsonb
-    LANGUAGE sql STABLE
-    SET search_path TO ''
-    AS $$
-  select jsonb_build_object(
-    'id', r.id, 'job_id', r.job_id, 'job_name', j.name, 'project_id', r.project_id, 'status', r.status,
-    'held', r.status = 'queued' and not coalesce(j.enabled, true), 'requested_by', r.requested_by,
-    'requested_at', public._ops_ts(r.requested_at), 'picked_up_at', public._ops_ts(r.picked_up_at),
-    'completed_at', public._ops_ts(r.completed_at), 'attempts', r.attempts, 'max_attempts', r.max_attempts,
-    'available_at', public._ops_ts(r.available_at), 'result', r.result, 'payload', r.payload,
-    'retry_of', r.retry_of);
-$$;
-
-CREATE TABLE public.cron_runs (
-    id bigint NOT NULL,
-    job text NOT NULL,
-    trigger text NOT NULL,
-    status text DEFAULT 'running'::text NOT NULL,
-    started_at timestamp with time zone DEFAULT now() NOT NULL,
-    finished_at timestamp with time zone,
-    duration_ms integer,
-    stats jsonb DEFAULT '{}'::jsonb NOT NULL,
-    error text,
-    request_id text,
-    lease_until timestamp with time zone,
-    dry_run boolean DEFAULT false NOT NULL,
-    has_more boolean DEFAULT false NOT NULL,
-    run_key text,
-    CONSTRAINT cron_runs_status_check CHECK ((status = ANY (ARRAY['running'::text, 'ok'::text, 'partial'::text, 'skipped'::text, 'error'::text])))
-);
-
-CREATE FUNCTION public._ops_run_json(r public.cron_runs) RETURNS jsonb
-    LANGUAGE sql STABLE
-    SET search_path TO ''
-    AS $$
-  select jsonb_build_object(
-    'id', r.id, 'job', r.job, 'trigger', r.trigger, 'status', r.status,
-    'started_at', public._ops_ts(r.started_at), 'finished_at', public._ops_ts(r.finished_at),
-    'duration_ms', r.duration_ms, 'stats', r.stats, 'error', r.error, 'request_id', r.request_id,
-    'dry_run', r.dry_run, 'has_more', r.has_more);
-$$;
-
-CREATE FUNCTION public._ops_ts(p_at timestamp with time zone) RETURNS text
-    LANGUAGE sql IMMUTABLE
-    SET search_path TO ''
-    AS $$
-  select case
-           when p_at is null or not isfinite(p_at)
-                or p_at < '0001-01-01 00:00:00+00'::timestamptz
-                or p_at >= '10000-01-01 00:00:00+00'::timestamptz then null
-           else to_char(p_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
-         end;
 $$;
 
 CREATE FUNCTION public._replay_begin_run(p_run_key text) RETURNS TABLE(run_id bigint, acquired boolean, started_at timestamp with time zone, held_by bigint, paused boolean)
@@ -926,7 +835,7 @@ begin
                     quote_literal(p_project_id)
       using errcode = 'PT409';
   end if;
-  return query select v_job.id, public._ops_job_json(v_job);
+  return query select v.id, v.job from public.ops_job_objects v where v.id = v_job.id;
 end
 $$;
 
@@ -976,20 +885,21 @@ begin
     perform public.reap_abandoned_runs();
   end if;
   return query
-    select public._ops_job_json(v_job),
+    select (select v.job from public.ops_job_objects v where v.id = v_job.id),
            case when v_job.kind = 'builtin' and v_history > 0 then
-             coalesce((select jsonb_agg(public._ops_run_json(x.r) order by (x.r).started_at desc, (x.r).id desc)
-                         from (select r from public.cron_runs r
+             coalesce((select jsonb_agg(v.run order by x.started_at desc, x.id desc)
+                         from (select r.id, r.started_at from public.cron_runs r
                                 where r.job = v_job.target
                                 order by r.started_at desc, r.id desc
-                                limit v_history) x), '[]'::jsonb)
+                                limit v_history) x
+                         join public.ops_run_objects v on v.id = x.id), '[]'::jsonb)
            else '[]'::jsonb end,
-           coalesce((select jsonb_agg(public._ops_request_json(x.r, v_job)
-                                      order by (x.r).requested_at desc, (x.r).id desc)
-                       from (select r from public.cron_run_requests r
+           coalesce((select jsonb_agg(v.request order by x.requested_at desc, x.id desc)
+                       from (select r.id, r.requested_at from public.cron_run_requests r
                               where r.job_id = v_job.id
                               order by r.requested_at desc, r.id desc
-                              limit v_history) x), '[]'::jsonb);
+                              limit v_history) x
+                       join public.ops_request_objects v on v.id = x.id), '[]'::jsonb);
 end
 $$;
 
@@ -997,10 +907,7 @@ CREATE FUNCTION public.ops_get_request(p_request_id uuid) RETURNS TABLE(id uuid,
     LANGUAGE sql STABLE
     SET search_path TO ''
     AS $$
-  select r.id, public._ops_request_json(r, j)
-    from public.cron_run_requests r
-    join public.cron_jobs j on j.id = r.job_id
-   where r.id = p_request_id;
+  select v.id, v.request from public.ops_request_objects v where v.id = p_request_id;
 $$;
 
 CREATE FUNCTION public.ops_list_jobs(p_project text DEFAULT NULL::text, p_q text DEFAULT NULL::text, p_filter text DEFAULT 'all'::text, p_limit integer DEFAULT 50, p_offset integer DEFAULT 0) RETURNS TABLE(jobs jsonb, projects jsonb, has_more boolean)
@@ -1021,9 +928,10 @@ begin
   end if;
   return query
     with page as (
-      -- One more than the page, to know whether another page follows. The
-      -- order is the (project_id, name) unique index's.
-      select j
+      -- The ids of one more than the page, to know whether another page
+      -- follows, in the order of the (project_id, name) unique index; the
+      -- objects are built for the page's rows only.
+      select j.id, j.project_id, j.name
         from public.cron_jobs j
        where (p_project is null or j.project_id = p_project)
          and (v_pattern is null or j.name ilike v_pattern)
@@ -1036,7 +944,7 @@ begin
        order by j.project_id, j.name
        limit v_limit + 1 offset v_offset
     ), shown as (
-      select p.j, row_number() over (order by (p.j).project_id, (p.j).name) as n from page p
+      select p.id, p.project_id, p.name from page p order by p.project_id, p.name limit v_limit
     ), project_ids as (
       -- Every distinct project_id, one index probe each (a loose index scan
       -- on the unique (project_id, name) index), not a scan of every job.
@@ -1049,10 +957,10 @@ begin
       )
       select w.project_id from walk w where w.project_id is not null limit 1000
     )
-    select coalesce((select jsonb_agg(public._ops_job_json(s.j) order by s.n) from shown s where s.n <= v_limit),
-                    '[]'::jsonb),
+    select coalesce((select jsonb_agg(v.job order by s.project_id, s.name)
+                       from shown s join public.ops_job_objects v on v.id = s.id), '[]'::jsonb),
            coalesce((select jsonb_agg(p.project_id order by p.project_id) from project_ids p), '[]'::jsonb),
-           (select count(*) from shown) > v_limit;
+           (select count(*) from page) > v_limit;
 end
 $$;
 
@@ -1069,18 +977,18 @@ begin
   end if;
   return query
     with page as (
-      select x.r, j, row_number() over (order by (x.r).requested_at desc, (x.r).id desc) as n
-        from (select r
-                from public.cron_run_requests r
-               where (p_project is null or r.project_id = p_project)
-                 and (p_job_id is null or r.job_id = p_job_id)
-                 and (p_status is null or r.status = p_status)
-               order by r.requested_at desc, r.id desc
-               limit v_limit + 1 offset v_offset) x(r)
-        join public.cron_jobs j on j.id = (x.r).job_id
+      select r.id, r.requested_at
+        from public.cron_run_requests r
+       where (p_project is null or r.project_id = p_project)
+         and (p_job_id is null or r.job_id = p_job_id)
+         and (p_status is null or r.status = p_status)
+       order by r.requested_at desc, r.id desc
+       limit v_limit + 1 offset v_offset
+    ), shown as (
+      select p.id, p.requested_at from page p order by p.requested_at desc, p.id desc limit v_limit
     )
-    select coalesce((select jsonb_agg(public._ops_request_json(p.r, p.j) order by p.n) from page p
-                      where p.n <= v_limit), '[]'::jsonb),
+    select coalesce((select jsonb_agg(v.request order by s.requested_at desc, s.id desc)
+                       from shown s join public.ops_request_objects v on v.id = s.id), '[]'::jsonb),
            (select count(*) from page) > v_limit;
 end
 $$;
@@ -1099,16 +1007,17 @@ begin
   perform public.reap_abandoned_runs();
   return query
     with page as (
-      select x.r, row_number() over (order by (x.r).started_at desc, (x.r).id desc) as n
-        from (select r
-                from public.cron_runs r
-               where (p_job is null or r.job = p_job)
-                 and (p_status is null or r.status = p_status)
-               order by r.started_at desc, r.id desc
-               limit v_limit + 1 offset v_offset) x
+      select r.id, r.started_at
+        from public.cron_runs r
+       where (p_job is null or r.job = p_job)
+         and (p_status is null or r.status = p_status)
+       order by r.started_at desc, r.id desc
+       limit v_limit + 1 offset v_offset
+    ), shown as (
+      select p.id, p.started_at from page p order by p.started_at desc, p.id desc limit v_limit
     )
-    select coalesce((select jsonb_agg(public._ops_run_json(p.r) order by p.n) from page p where p.n <= v_limit),
-                    '[]'::jsonb),
+    select coalesce((select jsonb_agg(v.run order by s.started_at desc, s.id desc)
+                       from shown s join public.ops_run_objects v on v.id = s.id), '[]'::jsonb),
            (select count(*) from page) > v_limit;
 end
 $$;
@@ -1136,7 +1045,7 @@ begin
   select * into v_job from public.cron_jobs j where j.id = v_old.job_id;
   v_id := public._ops_queue_request(v_job, p_requested_by, v_old.payload, nullif(p_dedup_key, ''), v_old.id);
   return query
-    select r.id, public._ops_request_json(r, v_job) from public.cron_run_requests r where r.id = v_id;
+    select v.id, v.request from public.ops_request_objects v where v.id = v_id;
 end
 $$;
 
@@ -1159,7 +1068,7 @@ begin
   end if;
   v_id := public._ops_queue_request(v_job, p_requested_by, v_payload, nullif(p_dedup_key, ''), null);
   return query
-    select r.id, public._ops_request_json(r, v_job) from public.cron_run_requests r where r.id = v_id;
+    select v.id, v.request from public.ops_request_objects v where v.id = v_id;
 end
 $$;
 
@@ -1184,7 +1093,7 @@ begin
   if v_job.id is null then
     raise exception 'job: no job with id %', p_job_id using errcode = 'PT404';
   end if;
-  return query select v_job.id, public._ops_job_json(v_job);
+  return query select v.id, v.job from public.ops_job_objects v where v.id = v_job.id;
 end
 $$;
 
@@ -1251,7 +1160,7 @@ begin
      is not distinct from
      (v_old.project_id, v_old.name, v_old.kind, v_old.target, v_old.payload, v_old.schedule_type, v_old.schedule,
       v_old.timezone, v_old.enabled) then
-    return query select v_old.id, public._ops_job_json(v_old);
+    return query select v.id, v.job from public.ops_job_objects v where v.id = v_old.id;
     return;
   end if;
 
@@ -1272,7 +1181,7 @@ begin
   if v_new.project_id <> v_old.project_id then
     update public.cron_run_requests r set project_id = v_new.project_id where r.job_id = p_job_id;
   end if;
-  return query select v_new.id, public._ops_job_json(v_new);
+  return query select v.id, v.job from public.ops_job_objects v where v.id = v_new.id;
 end
 $$;
 
@@ -1701,6 +1610,47 @@ CREATE TABLE public.cron_locks (
     locked_until timestamp with time zone NOT NULL
 );
 
+CREATE TABLE public.cron_run_requests (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    project_id text DEFAULT 'default'::text NOT NULL,
+    job_id uuid NOT NULL,
+    requested_by text,
+    requested_at timestamp with time zone DEFAULT now() NOT NULL,
+    status text DEFAULT 'queued'::text NOT NULL,
+    picked_up_at timestamp with time zone,
+    completed_at timestamp with time zone,
+    result jsonb,
+    payload jsonb,
+    attempts integer DEFAULT 0 NOT NULL,
+    max_attempts integer DEFAULT 5 NOT NULL,
+    available_at timestamp with time zone DEFAULT now() NOT NULL,
+    locked_until timestamp with time zone,
+    claim_token uuid,
+    dedup_key text,
+    retry_of uuid,
+    CONSTRAINT cron_run_requests_status_check CHECK ((status = ANY (ARRAY['queued'::text, 'running'::text, 'done'::text, 'error'::text])))
+);
+
+COMMENT ON COLUMN public.cron_run_requests.retry_of IS 'The failed (status error) request this one retries, when it was queued by a retry; null otherwise.';
+
+CREATE TABLE public.cron_runs (
+    id bigint NOT NULL,
+    job text NOT NULL,
+    trigger text NOT NULL,
+    status text DEFAULT 'running'::text NOT NULL,
+    started_at timestamp with time zone DEFAULT now() NOT NULL,
+    finished_at timestamp with time zone,
+    duration_ms integer,
+    stats jsonb DEFAULT '{}'::jsonb NOT NULL,
+    error text,
+    request_id text,
+    lease_until timestamp with time zone,
+    dry_run boolean DEFAULT false NOT NULL,
+    has_more boolean DEFAULT false NOT NULL,
+    run_key text,
+    CONSTRAINT cron_runs_status_check CHECK ((status = ANY (ARRAY['running'::text, 'ok'::text, 'partial'::text, 'skipped'::text, 'error'::text])))
+);
+
 ALTER TABLE public.cron_runs ALTER COLUMN id ADD GENERATED BY DEFAULT AS IDENTITY (
     SEQUENCE NAME public.cron_runs_id_seq
     START WITH 1
@@ -1775,6 +1725,25 @@ CREATE VIEW public.online_agents WITH (security_invoker='true') AS
     COALESCE(last_heartbeat_at, created_at) AS last_seen_at
    FROM public.agents a
   WHERE (status = 'online'::text);
+
+CREATE VIEW public.ops_job_objects WITH (security_invoker='true') AS
+ SELECT id,
+    project_id,
+    name,
+    jsonb_build_object('id', id, 'project_id', project_id, 'name', name, 'kind', kind, 'target', target, 'payload', payload, 'schedule_type', schedule_type, 'schedule', schedule, 'timezone', timezone, 'enabled', enabled, 'source', source, 'editable', (schedule_type <> 'vercel'::text), 'next_run_at', (next_run_at AT TIME ZONE 'UTC'::text), 'last_run_at', (last_run_at AT TIME ZONE 'UTC'::text), 'last_status', last_status, 'last_duration_ms', last_duration_ms, 'schedule_error', schedule_error, 'fired_at', (fired_at AT TIME ZONE 'UTC'::text), 'resumed_at', (resumed_at AT TIME ZONE 'UTC'::text), 'created_at', (created_at AT TIME ZONE 'UTC'::text), 'updated_at', (updated_at AT TIME ZONE 'UTC'::text)) AS job
+   FROM public.cron_jobs j;
+
+CREATE VIEW public.ops_request_objects WITH (security_invoker='true') AS
+ SELECT r.id,
+    r.job_id,
+    jsonb_build_object('id', r.id, 'job_id', r.job_id, 'job_name', j.name, 'project_id', r.project_id, 'status', r.status, 'held', ((r.status = 'queued'::text) AND (NOT j.enabled)), 'requested_by', r.requested_by, 'requested_at', (r.requested_at AT TIME ZONE 'UTC'::text), 'picked_up_at', (r.picked_up_at AT TIME ZONE 'UTC'::text), 'completed_at', (r.completed_at AT TIME ZONE 'UTC'::text), 'attempts', r.attempts, 'max_attempts', r.max_attempts, 'available_at', (r.available_at AT TIME ZONE 'UTC'::text), 'result', r.result, 'payload', r.payload, 'retry_of', r.retry_of) AS request
+   FROM (public.cron_run_requests r
+     JOIN public.cron_jobs j ON ((j.id = r.job_id)));
+
+CREATE VIEW public.ops_run_objects WITH (security_invoker='true') AS
+ SELECT id,
+    jsonb_build_object('id', id, 'job', job, 'trigger', trigger, 'status', status, 'started_at', (started_at AT TIME ZONE 'UTC'::text), 'finished_at', (finished_at AT TIME ZONE 'UTC'::text), 'duration_ms', duration_ms, 'stats', stats, 'error', error, 'request_id', request_id, 'dry_run', dry_run, 'has_more', has_more) AS run
+   FROM public.cron_runs r;
 
 CREATE VIEW public.run_requests_ready WITH (security_invoker='true') AS
  SELECT id,
@@ -1974,24 +1943,8 @@ GRANT ALL ON FUNCTION public._ops_check_definition(p_project_id text, p_name tex
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.cron_jobs TO service_role;
 
-REVOKE ALL ON FUNCTION public._ops_job_json(j public.cron_jobs) FROM PUBLIC;
-GRANT ALL ON FUNCTION public._ops_job_json(j public.cron_jobs) TO service_role;
-
 REVOKE ALL ON FUNCTION public._ops_queue_request(p_job public.cron_jobs, p_requested_by text, p_payload jsonb, p_dedup_key text, p_retry_of uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION public._ops_queue_request(p_job public.cron_jobs, p_requested_by text, p_payload jsonb, p_dedup_key text, p_retry_of uuid) TO service_role;
-
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.cron_run_requests TO service_role;
-
-REVOKE ALL ON FUNCTION public._ops_request_json(r public.cron_run_requests, j public.cron_jobs) FROM PUBLIC;
-GRANT ALL ON FUNCTION public._ops_request_json(r public.cron_run_requests, j public.cron_jobs) TO service_role;
-
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.cron_runs TO service_role;
-
-REVOKE ALL ON FUNCTION public._ops_run_json(r public.cron_runs) FROM PUBLIC;
-GRANT ALL ON FUNCTION public._ops_run_json(r public.cron_runs) TO service_role;
-
-REVOKE ALL ON FUNCTION public._ops_ts(p_at timestamp with time zone) FROM PUBLIC;
-GRANT ALL ON FUNCTION public._ops_ts(p_at timestamp with time zone) TO service_role;
 
 REVOKE ALL ON FUNCTION public._replay_begin_run(p_run_key text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public._replay_begin_run(p_run_key text) TO service_role;
@@ -2146,6 +2099,10 @@ GRANT SELECT,USAGE ON SEQUENCE public.cron_alert_outbox_id_seq TO service_role;
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.cron_locks TO service_role;
 
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.cron_run_requests TO service_role;
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.cron_runs TO service_role;
+
 GRANT SELECT,USAGE ON SEQUENCE public.cron_runs_id_seq TO service_role;
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.scheduled_reminders TO service_role;
@@ -2159,6 +2116,12 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.heartbeats TO service_role;
 GRANT SELECT,USAGE ON SEQUENCE public.heartbeats_id_seq TO service_role;
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.online_agents TO service_role;
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.ops_job_objects TO service_role;
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.ops_request_objects TO service_role;
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.ops_run_objects TO service_role;
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.run_requests_ready TO service_role;
 

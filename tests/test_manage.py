@@ -124,6 +124,23 @@ async def test_list_jobs_filters_searches_and_pages(db: Database, sql: asyncpg.C
     assert (await manage.list_jobs(db, project="nope")).jobs == []
 
 
+async def test_times_python_cannot_hold_read_as_null_and_the_page_still_lists(
+    db: Database, sql: asyncpg.Connection
+) -> None:
+    job_id = await add_job(sql, "odd", schedule_type="interval", schedule="5m")
+    await sql.execute(
+        "update cron_jobs set next_run_at = '-infinity', last_run_at = '0044-03-15 BC', fired_at = '20000-01-01', "
+        "created_at = 'infinity' where id = $1::uuid",
+        job_id,
+    )
+
+    [job] = (await manage.list_jobs(db, q="odd")).jobs
+
+    assert (job.last_run_at, job.fired_at, job.created_at) == (None, None, None)
+    assert job.updated_at is not None and job.updated_at.utcoffset() == timedelta(0)
+    assert (await manage.get_job(db, job_id)).job.name == "odd"
+
+
 async def test_lists_are_capped_at_200(db: Database, sql: asyncpg.Connection) -> None:
     await sql.execute(
         "insert into cron_jobs (project_id, name, kind, target) "

@@ -143,9 +143,11 @@ def next_run(job: Firing, now: datetime, resumed_at: datetime | None = None) -> 
         # What the schedule job stored: no need to parse the schedule again.
         return listed
     try:
+        if job.schedule_type == "vercel" or (listed is None and job.schedule_type == "cron"):
+            text = _vercel_or_own(job) if job.schedule_type == "vercel" else job.schedule
+            zone = "UTC" if job.schedule_type == "vercel" else job.timezone
+            return _next_cron_after(text or "", zone, now.replace(second=0, microsecond=0))
         schedule = _schedule_of(job)
-        if job.schedule_type == "vercel":
-            return next_cron_fire(schedule, now)
         if listed is None:
             return first_fire(schedule, now)
         if resumed_at is not None and schedule.kind != "once" and listed < resumed_at:
@@ -160,10 +162,25 @@ def vercel_schedule(job_name: str) -> str | None:
     return dict(vercel_crons()).get(job_name)
 
 
+def _vercel_or_own(job: Firing) -> str | None:
+    return vercel_schedule(job.target or job.name) or job.schedule
+
+
+@lru_cache(maxsize=4096)
+def _next_cron_after(text: str, timezone: str, minute: datetime) -> datetime:
+    """The first fire of a cron schedule after `minute`, a whole minute.
+
+    Cron fires fall on whole minutes, so the first one after any moment of a
+    minute is the first one after the minute's start: one answer per minute,
+    cached, however many rows share the schedule (a page of jobs is mostly a
+    few schedules).
+    """
+    return next_cron_fire(parse_schedule("cron", text, timezone), minute)
+
+
 def _schedule_of(job: Firing) -> Schedule:
     if job.schedule_type == "vercel":
-        text = vercel_schedule(job.target or job.name) or job.schedule
-        expression, every_hour = parse_cron(text or "")
+        expression, every_hour = parse_cron(_vercel_or_own(job) or "")
         return Schedule("cron", parse_zone("UTC"), cron=expression, every_hour=every_hour)
     return parse_schedule(job.schedule_type, job.schedule, job.timezone, job.created_at)
 

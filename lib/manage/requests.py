@@ -48,7 +48,7 @@ async def list_requests(
             db, project=project, job_id=job, status=status, limit=limit, offset=offset
         )
     return RequestPage(
-        requests=[RequestView.model_validate(request.model_dump()) for request in page.requests],
+        requests=[RequestView.model_validate(dict(request)) for request in page.requests],
         has_more=page.has_more,
     )
 
@@ -59,7 +59,7 @@ async def get_request(db: Database, request_id: UUID | str) -> RequestView:
         found = await queries.ops_get_request(db, request_id=wanted)
     if found is None:
         raise ManageError(f"no run request with id {str(wanted)!r}", status=404)
-    return RequestView.model_validate(found.model_dump())
+    return RequestView.model_validate(dict(found))
 
 
 async def retry_request(db: Database, request_id: UUID | str, *, requested_by: str) -> RequestView:
@@ -75,4 +75,4 @@ async def retry_request(db: Database, request_id: UUID | str, *, requested_by: s
             requested_by=requested_by,
             dedup_key=f"retry:{uuid.uuid4()}",
         )
-    return RequestView.model_validate(request.model_dump())
+    return RequestView.model_validate(dict(request))

@@ -21,4 +21,4 @@ async def list_runs(
     limit, offset = page_bounds(limit, offset)
     with translated():
         page = await queries.ops_list_runs(db, job=job, status=status, limit=limit, offset=offset)
-    return RunPage(runs=[RunView.model_validate(run.model_dump()) for run in page.runs], has_more=page.has_more)
+    return RunPage(runs=[RunView.model_validate(dict(run)) for run in page.runs], has_more=page.has_more)

@@ -26,75 +26,56 @@
 -- right status too, and their message starts with the field it is about:
 -- `<field>: <one line>` (lib/manage/errors.py reads it back).
 
--- A timestamp as the console's JSON shows it: ISO 8601 in UTC, whatever the
--- session's TimeZone; null for what Python cannot hold (±infinity, BC dates,
--- years past 9999), which rows written by hand can contain.
-create or replace function public._ops_ts(p_at timestamptz)
-returns text
-language sql
-immutable
-security invoker
-set search_path = ''
-as $$
-  select case
-           when p_at is null or not isfinite(p_at)
-                or p_at < '0001-01-01 00:00:00+00'::timestamptz
-                or p_at >= '10000-01-01 00:00:00+00'::timestamptz then null
-           else to_char(p_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
-         end;
-$$;
+-- Helpers of an earlier draft of this file (per-row functions; a function
+-- with its own search_path is never inlined, so the views below replace them).
+drop function if exists public._ops_job_json(public.cron_jobs);
+drop function if exists public._ops_request_json(public.cron_run_requests, public.cron_jobs);
+drop function if exists public._ops_run_json(public.cron_runs);
+drop function if exists public._ops_ts(timestamptz);
 
--- The Job object (docs: lib/manage/models.py JobView), less what Python
--- computes (schedule_text, and next_run_at for vercel rows). resumed_at is
--- passed on so Python can tell when a resumed job fires next.
-create or replace function public._ops_job_json(j public.cron_jobs)
-returns jsonb
-language sql
-stable
-security invoker
-set search_path = ''
-as $$
-  select jsonb_build_object(
-    'id', j.id, 'project_id', j.project_id, 'name', j.name, 'kind', j.kind, 'target', j.target,
-    'payload', j.payload, 'schedule_type', j.schedule_type, 'schedule', j.schedule, 'timezone', j.timezone,
-    'enabled', j.enabled, 'source', j.source, 'editable', j.schedule_type <> 'vercel',
-    'next_run_at', public._ops_ts(j.next_run_at), 'last_run_at', public._ops_ts(j.last_run_at),
-    'last_status', j.last_status, 'last_duration_ms', j.last_duration_ms, 'schedule_error', j.schedule_error,
-    'fired_at', public._ops_ts(j.fired_at), 'resumed_at', public._ops_ts(j.resumed_at),
-    'created_at', public._ops_ts(j.created_at), 'updated_at', public._ops_ts(j.updated_at));
-$$;
+-- The console's objects, each written once, as views: the planner inlines
+-- them, so building a page costs no per-row function call. Timestamps are
+-- in UTC without an offset (`at time zone 'UTC'`), whatever the session's
+-- TimeZone; lib/db/queries/manage.py reads them as UTC, and reads a value
+-- Python cannot hold (±infinity, BC, past 9999: rows written by hand) as null.
+
+-- The Job object (lib/manage JobView), less what Python computes
+-- (schedule_text, and next_run_at as it will fire). resumed_at is passed on
+-- for that computation.
+create or replace view public.ops_job_objects with (security_invoker = true) as
+  select j.id, j.project_id, j.name,
+         jsonb_build_object(
+           'id', j.id, 'project_id', j.project_id, 'name', j.name, 'kind', j.kind, 'target', j.target,
+           'payload', j.payload, 'schedule_type', j.schedule_type, 'schedule', j.schedule, 'timezone', j.timezone,
+           'enabled', j.enabled, 'source', j.source, 'editable', j.schedule_type <> 'vercel',
+           'next_run_at', j.next_run_at at time zone 'UTC', 'last_run_at', j.last_run_at at time zone 'UTC',
+           'last_status', j.last_status, 'last_duration_ms', j.last_duration_ms, 'schedule_error', j.schedule_error,
+           'fired_at', j.fired_at at time zone 'UTC', 'resumed_at', j.resumed_at at time zone 'UTC',
+           'created_at', j.created_at at time zone 'UTC', 'updated_at', j.updated_at at time zone 'UTC') as job
+    from public.cron_jobs j;
 
 -- The Request object. held: queued behind a paused job, it runs after the resume.
-create or replace function public._ops_request_json(r public.cron_run_requests, j public.cron_jobs)
-returns jsonb
-language sql
-stable
-security invoker
-set search_path = ''
-as $$
-  select jsonb_build_object(
-    'id', r.id, 'job_id', r.job_id, 'job_name', j.name, 'project_id', r.project_id, 'status', r.status,
-    'held', r.status = 'queued' and not coalesce(j.enabled, true), 'requested_by', r.requested_by,
-    'requested_at', public._ops_ts(r.requested_at), 'picked_up_at', public._ops_ts(r.picked_up_at),
-    'completed_at', public._ops_ts(r.completed_at), 'attempts', r.attempts, 'max_attempts', r.max_attempts,
-    'available_at', public._ops_ts(r.available_at), 'result', r.result, 'payload', r.payload,
-    'retry_of', r.retry_of);
-$$;
+create or replace view public.ops_request_objects with (security_invoker = true) as
+  select r.id, r.job_id,
+         jsonb_build_object(
+           'id', r.id, 'job_id', r.job_id, 'job_name', j.name, 'project_id', r.project_id, 'status', r.status,
+           'held', r.status = 'queued' and not j.enabled, 'requested_by', r.requested_by,
+           'requested_at', r.requested_at at time zone 'UTC', 'picked_up_at', r.picked_up_at at time zone 'UTC',
+           'completed_at', r.completed_at at time zone 'UTC', 'attempts', r.attempts,
+           'max_attempts', r.max_attempts, 'available_at', r.available_at at time zone 'UTC',
+           'result', r.result, 'payload', r.payload, 'retry_of', r.retry_of) as request
+    from public.cron_run_requests r
+    join public.cron_jobs j on j.id = r.job_id;
 
 -- The Run object: one ledger row.
-create or replace function public._ops_run_json(r public.cron_runs)
-returns jsonb
-language sql
-stable
-security invoker
-set search_path = ''
-as $$
-  select jsonb_build_object(
-    'id', r.id, 'job', r.job, 'trigger', r.trigger, 'status', r.status,
-    'started_at', public._ops_ts(r.started_at), 'finished_at', public._ops_ts(r.finished_at),
-    'duration_ms', r.duration_ms, 'stats', r.stats, 'error', r.error, 'request_id', r.request_id,
-    'dry_run', r.dry_run, 'has_more', r.has_more);
-$$;
+create or replace view public.ops_run_objects with (security_invoker = true) as
+  select r.id,
+         jsonb_build_object(
+           'id', r.id, 'job', r.job, 'trigger', r.trigger, 'status', r.status,
+           'started_at', r.started_at at time zone 'UTC', 'finished_at', r.finished_at at time zone 'UTC',
+           'duration_ms', r.duration_ms, 'stats', r.stats, 'error', r.error, 'request_id', r.request_id,
+           'dry_run', r.dry_run, 'has_more', r.has_more) as run
+    from public.cron_runs r;
 
 -- What can be checked without Python: names, kinds and shapes. Schedules,
 -- time zones and webhook URLs are checked by lib/manage before it writes.
@@ -163,9 +144,10 @@ begin
   end if;
   return query
     with page as (
-      -- One more than the page, to know whether another page follows. The
-      -- order is the (project_id, name) unique index's.
-      select j
+      -- The ids of one more than the page, to know whether another page
+      -- follows, in the order of the (project_id, name) unique index; the
+      -- objects are built for the page's rows only.
+      select j.id, j.project_id, j.name
         from public.cron_jobs j
        where (p_project is null or j.project_id = p_project)
          and (v_pattern is null or j.name ilike v_pattern)
@@ -178,7 +160,7 @@ begin
        order by j.project_id, j.name
        limit v_limit + 1 offset v_offset
     ), shown as (
-      select p.j, row_number() over (order by (p.j).project_id, (p.j).name) as n from page p
+      select p.id, p.project_id, p.name from page p order by p.project_id, p.name limit v_limit
     ), project_ids as (
       -- Every distinct project_id, one index probe each (a loose index scan
       -- on the unique (project_id, name) index), not a scan of every job.
@@ -191,10 +173,10 @@ begin
       )
       select w.project_id from walk w where w.project_id is not null limit 1000
     )
-    select coalesce((select jsonb_agg(public._ops_job_json(s.j) order by s.n) from shown s where s.n <= v_limit),
-                    '[]'::jsonb),
+    select coalesce((select jsonb_agg(v.job order by s.project_id, s.name)
+                       from shown s join public.ops_job_objects v on v.id = s.id), '[]'::jsonb),
            coalesce((select jsonb_agg(p.project_id order by p.project_id) from project_ids p), '[]'::jsonb),
-           (select count(*) from shown) > v_limit;
+           (select count(*) from page) > v_limit;
 end
 $$;
 
@@ -235,20 +217,21 @@ begin
     perform public.reap_abandoned_runs();
   end if;
   return query
-    select public._ops_job_json(v_job),
+    select (select v.job from public.ops_job_objects v where v.id = v_job.id),
            case when v_job.kind = 'builtin' and v_history > 0 then
-             coalesce((select jsonb_agg(public._ops_run_json(x.r) order by (x.r).started_at desc, (x.r).id desc)
-                         from (select r from public.cron_runs r
+             coalesce((select jsonb_agg(v.run order by x.started_at desc, x.id desc)
+                         from (select r.id, r.started_at from public.cron_runs r
                                 where r.job = v_job.target
                                 order by r.started_at desc, r.id desc
-                                limit v_history) x), '[]'::jsonb)
+                                limit v_history) x
+                         join public.ops_run_objects v on v.id = x.id), '[]'::jsonb)
            else '[]'::jsonb end,
-           coalesce((select jsonb_agg(public._ops_request_json(x.r, v_job)
-                                      order by (x.r).requested_at desc, (x.r).id desc)
-                       from (select r from public.cron_run_requests r
+           coalesce((select jsonb_agg(v.request order by x.requested_at desc, x.id desc)
+                       from (select r.id, r.requested_at from public.cron_run_requests r
                               where r.job_id = v_job.id
                               order by r.requested_at desc, r.id desc
-                              limit v_history) x), '[]'::jsonb);
+                              limit v_history) x
+                       join public.ops_request_objects v on v.id = x.id), '[]'::jsonb);
 end
 $$;
 
@@ -296,7 +279,7 @@ begin
                     quote_literal(p_project_id)
       using errcode = 'PT409';
   end if;
-  return query select v_job.id, public._ops_job_json(v_job);
+  return query select v.id, v.job from public.ops_job_objects v where v.id = v_job.id;
 end
 $$;
 
@@ -373,7 +356,7 @@ begin
      is not distinct from
      (v_old.project_id, v_old.name, v_old.kind, v_old.target, v_old.payload, v_old.schedule_type, v_old.schedule,
       v_old.timezone, v_old.enabled) then
-    return query select v_old.id, public._ops_job_json(v_old);
+    return query select v.id, v.job from public.ops_job_objects v where v.id = v_old.id;
     return;
   end if;
 
@@ -394,7 +377,7 @@ begin
   if v_new.project_id <> v_old.project_id then
     update public.cron_run_requests r set project_id = v_new.project_id where r.job_id = p_job_id;
   end if;
-  return query select v_new.id, public._ops_job_json(v_new);
+  return query select v.id, v.job from public.ops_job_objects v where v.id = v_new.id;
 end
 $$;
 
@@ -453,7 +436,7 @@ begin
   if v_job.id is null then
     raise exception 'job: no job with id %', p_job_id using errcode = 'PT404';
   end if;
-  return query select v_job.id, public._ops_job_json(v_job);
+  return query select v.id, v.job from public.ops_job_objects v where v.id = v_job.id;
 end
 $$;
 
@@ -525,7 +508,7 @@ begin
   end if;
   v_id := public._ops_queue_request(v_job, p_requested_by, v_payload, nullif(p_dedup_key, ''), null);
   return query
-    select r.id, public._ops_request_json(r, v_job) from public.cron_run_requests r where r.id = v_id;
+    select v.id, v.request from public.ops_request_objects v where v.id = v_id;
 end
 $$;
 
@@ -563,7 +546,7 @@ begin
   select * into v_job from public.cron_jobs j where j.id = v_old.job_id;
   v_id := public._ops_queue_request(v_job, p_requested_by, v_old.payload, nullif(p_dedup_key, ''), v_old.id);
   return query
-    select r.id, public._ops_request_json(r, v_job) from public.cron_run_requests r where r.id = v_id;
+    select v.id, v.request from public.ops_request_objects v where v.id = v_id;
 end
 $$;
 
@@ -590,18 +573,18 @@ begin
   end if;
   return query
     with page as (
-      select x.r, j, row_number() over (order by (x.r).requested_at desc, (x.r).id desc) as n
-        from (select r
-                from public.cron_run_requests r
-               where (p_project is null or r.project_id = p_project)
-                 and (p_job_id is null or r.job_id = p_job_id)
-                 and (p_status is null or r.status = p_status)
-               order by r.requested_at desc, r.id desc
-               limit v_limit + 1 offset v_offset) x(r)
-        join public.cron_jobs j on j.id = (x.r).job_id
+      select r.id, r.requested_at
+        from public.cron_run_requests r
+       where (p_project is null or r.project_id = p_project)
+         and (p_job_id is null or r.job_id = p_job_id)
+         and (p_status is null or r.status = p_status)
+       order by r.requested_at desc, r.id desc
+       limit v_limit + 1 offset v_offset
+    ), shown as (
+      select p.id, p.requested_at from page p order by p.requested_at desc, p.id desc limit v_limit
     )
-    select coalesce((select jsonb_agg(public._ops_request_json(p.r, p.j) order by p.n) from page p
-                      where p.n <= v_limit), '[]'::jsonb),
+    select coalesce((select jsonb_agg(v.request order by s.requested_at desc, s.id desc)
+                       from shown s join public.ops_request_objects v on v.id = s.id), '[]'::jsonb),
            (select count(*) from page) > v_limit;
 end
 $$;
@@ -614,10 +597,7 @@ stable
 security invoker
 set search_path = ''
 as $$
-  select r.id, public._ops_request_json(r, j)
-    from public.cron_run_requests r
-    join public.cron_jobs j on j.id = r.job_id
-   where r.id = p_request_id;
+  select v.id, v.request from public.ops_request_objects v where v.id = p_request_id;
 $$;
 
 -- The ledger, newest first, of a job and/or a status. Runs still `running`
@@ -644,16 +624,17 @@ begin
   perform public.reap_abandoned_runs();
   return query
     with page as (
-      select x.r, row_number() over (order by (x.r).started_at desc, (x.r).id desc) as n
-        from (select r
-                from public.cron_runs r
-               where (p_job is null or r.job = p_job)
-                 and (p_status is null or r.status = p_status)
-               order by r.started_at desc, r.id desc
-               limit v_limit + 1 offset v_offset) x
+      select r.id, r.started_at
+        from public.cron_runs r
+       where (p_job is null or r.job = p_job)
+         and (p_status is null or r.status = p_status)
+       order by r.started_at desc, r.id desc
+       limit v_limit + 1 offset v_offset
+    ), shown as (
+      select p.id, p.started_at from page p order by p.started_at desc, p.id desc limit v_limit
     )
-    select coalesce((select jsonb_agg(public._ops_run_json(p.r) order by p.n) from page p where p.n <= v_limit),
-                    '[]'::jsonb),
+    select coalesce((select jsonb_agg(v.run order by s.started_at desc, s.id desc)
+                       from shown s join public.ops_run_objects v on v.id = s.id), '[]'::jsonb),
            (select count(*) from page) > v_limit;
 end
 $$;

@@ -1,9 +1,10 @@
 """Job management: migrations' manage concern (lib/manage: the CLI's `jobs` and `retry`, the console's API).
 
 Every read is one call that answers one row: a page of objects as a JSON
-array, built by SQL (`_ops_job_json`, `_ops_request_json`, `_ops_run_json`)
-with timestamps in UTC and values Python cannot hold already made null, so a
-page of rows other apps wrote still parses. Errors the caller can act on come
+array, built by SQL (the views `ops_job_objects`, `ops_request_objects`,
+`ops_run_objects`) with timestamps in UTC without an offset. A timestamp
+Python cannot hold (±infinity, BC, past 9999, which rows written by hand can
+contain) is read as None, so a page of rows other apps wrote still parses. Errors the caller can act on come
 back as a `DatabaseError` whose code is PT404, PT409 or PT422 and whose
 message starts with the field (lib/manage/errors.py turns them into
 `ManageError`).
@@ -11,11 +12,11 @@ message starts with the field (lib/manage/errors.py turns them into
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 from lib.db.port import Database
 from lib.db.queries._parse import first
@@ -25,6 +26,26 @@ ScheduleTypeName = Literal["vercel", "cron", "interval", "once", "manual"]
 RequestStatusName = Literal["queued", "running", "done", "error"]
 RunStatusName = Literal["running", "ok", "partial", "skipped", "error"]
 JobFilter = Literal["all", "enabled", "paused", "failing"]
+
+
+def utc_instant(value: Any) -> datetime | None:
+    """A timestamp as the views write it (UTC, no offset) as an aware datetime; None when Python cannot hold it."""
+    if value is None or isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    else:
+        return None
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+# In UTC, printed with `Z` by pydantic's JSON.
+Instant = Annotated[datetime | None, BeforeValidator(utc_instant)]
 
 
 class JobRecord(BaseModel):
@@ -49,15 +70,15 @@ class JobRecord(BaseModel):
     enabled: bool
     source: str
     editable: bool
-    next_run_at: datetime | None
-    last_run_at: datetime | None
+    next_run_at: Instant
+    last_run_at: Instant
     last_status: str | None
     last_duration_ms: int | None
     schedule_error: str | None
-    fired_at: datetime | None
-    resumed_at: datetime | None
-    created_at: datetime | None
-    updated_at: datetime | None
+    fired_at: Instant
+    resumed_at: Instant
+    created_at: Instant
+    updated_at: Instant
 
 
 class RequestRecord(BaseModel):
@@ -73,12 +94,12 @@ class RequestRecord(BaseModel):
     # Queued behind a paused job: it runs after the resume.
     held: bool
     requested_by: str | None
-    requested_at: datetime | None
-    picked_up_at: datetime | None
-    completed_at: datetime | None
+    requested_at: Instant
+    picked_up_at: Instant
+    completed_at: Instant
     attempts: int
     max_attempts: int
-    available_at: datetime | None
+    available_at: Instant
     result: Any
     payload: Any
     # The failed request this one retries.
@@ -94,8 +115,8 @@ class RunRecord(BaseModel):
     job: str
     trigger: str
     status: RunStatusName
-    started_at: datetime | None
-    finished_at: datetime | None
+    started_at: Instant
+    finished_at: Instant
     duration_ms: int | None
     stats: Any
     error: str | None
