@@ -257,7 +257,8 @@
     state.lastFull = Date.now();
     try {
       // One request per panel, in parallel.
-      await Promise.all([loadStatus(), loadJobs(), loadRequests(), loadRuns(), state.detailId ? loadDetail() : null]);
+      // A job's page hides the jobs list, so it asks for that job instead.
+      await Promise.all([loadStatus(), state.detailId ? loadDetail() : loadJobs(), loadRequests(), loadRuns()]);
       const now = new Date();
       if (state.signedIn) {
         $("last-refreshed").textContent = `last refreshed ${pad(now.getHours())}:${pad(now.getMinutes())}:${pad(now.getSeconds())}`;
@@ -622,7 +623,10 @@
     $("job-form").addEventListener("submit", submitForm);
     $("job-form-cancel").addEventListener("click", closeForm);
     $("detail-close").addEventListener("click", () => { location.hash = ""; });
-    window.addEventListener("hashchange", openFromHash);
+    window.addEventListener("hashchange", () => {
+      openFromHash();
+      if (!state.detailId && state.signedIn) refresh();  // back to the list: it was not polled meanwhile
+    });
     let typing = null;
     const soon = () => { clearTimeout(typing); typing = setTimeout(refresh, 250); };
     $("search").addEventListener("input", soon);
