@@ -22,10 +22,12 @@ import pytest
 import respx
 
 from lib import manage
-from lib.db import Database
+from lib.db import Database, DatabaseError
+from lib.db.queries import manage as queries
 from lib.db.statuses import Trigger
 from lib.jobs.registry import JOBS
 from lib.manage import JobInput, ManageError
+from lib.manage.errors import translated
 from lib.migrate import vercel_crons
 from lib.runner import run_job
 from lib.settings import Settings
@@ -267,6 +269,25 @@ async def test_create_job_validates_before_writing_and_names_the_field(
     assert (error.status, error.field) == (422, field)
     assert message in str(error) and "\n" not in str(error) and "s3cret" not in str(error)
     assert await sql.fetchval("select count(*) from cron_jobs") == before
+
+
+async def test_the_sql_refuses_on_its_own_and_names_the_field(db: Database, sql: asyncpg.Connection) -> None:
+    # What lib/manage checks first, the SQL checks again: a caller that skips Python is refused too.
+    definition: dict[str, Any] = {
+        "project_id": "default", "name": "x y", "kind": "webhook", "target": HOOK, "payload": {},
+        "schedule_type": "manual", "schedule": None, "timezone": "UTC", "enabled": True,
+    }  # fmt: skip
+    with pytest.raises(ManageError) as caught, translated():
+        await queries.ops_create_job(db, **definition)
+    assert (caught.value.status, caught.value.field) == (422, "name")
+    with pytest.raises(ManageError) as caught, translated():
+        await queries.ops_create_job(db, **{**definition, "name": "ok", "schedule_type": "vercel"})
+    assert (caught.value.status, caught.value.field) == (422, "schedule_type")
+    # Anything else is not a ManageError.
+    with pytest.raises(DatabaseError) as failed, translated():
+        await db.call("ops_create_job", p_name="ok", p_no_such_argument=1)
+    assert not isinstance(failed.value, ManageError)
+    assert await sql.fetchval("select count(*) from cron_jobs where source = 'user' and kind = 'webhook'") == 0
 
 
 async def test_create_job_accepts_every_schedule_format(db: Database, sql: asyncpg.Connection) -> None:

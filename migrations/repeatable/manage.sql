@@ -92,22 +92,26 @@ set search_path = ''
 as $$
 begin
   if p_project_id is not null and p_project_id !~ '^[A-Za-z0-9._:-]{1,100}$' then
-    raise exception 'project_id: project_id must be 1 to 100 characters of letters, digits, . _ : -' using errcode = 'PT422';
+    raise exception 'project_id: project_id must be 1 to 100 characters of letters, digits, . _ : -'
+      using errcode = 'PT422';
   end if;
   if p_name is not null and p_name !~ '^[A-Za-z0-9._:-]{1,100}$' then
-    raise exception 'name: name must be 1 to 100 characters of letters, digits, . _ : -' using errcode = 'PT422';
+    raise exception 'name: name must be 1 to 100 characters of letters, digits, . _ : -'
+      using errcode = 'PT422';
   end if;
   if p_kind is null or p_kind not in ('builtin', 'webhook') then
     raise exception 'kind: kind must be builtin or webhook' using errcode = 'PT422';
   end if;
   if p_target is null or btrim(p_target) = '' then
-    raise exception 'target: target is required (a builtin job''s name, or the webhook''s https URL)' using errcode = 'PT422';
+    raise exception 'target: target is required (a builtin job''s name, or the webhook''s https URL)'
+      using errcode = 'PT422';
   end if;
   if p_payload is null or jsonb_typeof(p_payload) <> 'object' then
     raise exception 'payload: payload must be a JSON object' using errcode = 'PT422';
   end if;
   if p_schedule_type is null or p_schedule_type not in ('cron', 'interval', 'once', 'manual') then
-    raise exception 'schedule_type: schedule_type must be cron, interval, once or manual (vercel rows come from vercel.json)'
+    raise exception 'schedule_type: schedule_type must be cron, interval, once or manual '
+                    '(vercel rows come from vercel.json)'
       using errcode = 'PT422';
   end if;
 end
