@@ -1,9 +1,9 @@
-"""Foundation figures, each next to a baseline measured in the same run.
+"""check-stale over 100,000 agents (half stale) through each adapter, next to
+the same UPDATE run raw in psql (median of REPEATS, each on a reset table).
 
-1. Cold import of api/index.py, next to a bare `import fastapi` (fresh
-   interpreters, best of several).
-2. check-stale over 100,000 agents (half stale) through each adapter, next to
-   the same UPDATE run raw in psql.
+A full run is begin_run + the UPDATE (answering its count and a sample of 100
+agents) + end_run; the supabase path goes through the PostgREST stand-in
+(tests/fakes/postgrest.py: the 1000-row cap on) over the same database.
 """
 
 from __future__ import annotations
@@ -12,14 +12,13 @@ import asyncio
 import re
 import statistics
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import asyncpg
 import respx
 
-from bench.harness import embedded_database
+from bench.harness import Figure, at_most, embedded_database, say
 from lib.db.postgres import PostgresDatabase
 from lib.db.supabase import SupabaseDatabase
 from lib.jobs.registry import JOBS
@@ -29,6 +28,7 @@ from lib.settings import load_settings
 ROOT = Path(__file__).resolve().parent.parent
 AGENTS = 100_000
 REPEATS = 5
+TARGET = 1.15
 SUPABASE_URL = "https://bench.supabase.test"
 
 RAW_UPDATE = """
@@ -43,25 +43,6 @@ update public.agents a set status = 'offline', went_offline_at = now(), updated_
   from stale where a.id = stale.id
 returning a.id, a.name, coalesce(a.last_heartbeat_at, a.created_at), a.went_offline_at;
 """
-
-
-def _import_ms(statement: str) -> float:
-    samples = []
-    for _ in range(REPEATS):
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-c", statement], cwd=ROOT, check=True, capture_output=True)
-        samples.append((time.perf_counter() - start) * 1000)
-    return min(samples)
-
-
-def bench_import() -> None:
-    interpreter = _import_ms("pass")
-    fastapi = _import_ms("import fastapi")
-    index = _import_ms("import api.index")
-    print("cold import (fresh interpreter, best of 5, interpreter start-up subtracted):")
-    fastapi, index = fastapi - interpreter, index - interpreter
-    print(f"  import fastapi      {fastapi:7.1f} ms   (baseline)")
-    print(f"  import api/index.py {index:7.1f} ms   = {index / fastapi:.2f}x")
 
 
 async def _reset(dsn: str) -> None:
@@ -108,7 +89,7 @@ async def _run_ms(database: object, dsn: str) -> tuple[float, int]:
     return elapsed, int(report.stats["marked_offline"])
 
 
-def bench_check_stale(dsn: str) -> None:
+def bench_check_stale(dsn: str) -> list[Figure]:
     from tests.fakes.postgrest import PostgrestEmulator
 
     asyncio.run(_seed(dsn))
@@ -150,21 +131,27 @@ def bench_check_stale(dsn: str) -> None:
         via_rest.append(ms)
 
     base = statistics.median(raw)
-    print(f"check-stale over {AGENTS:,} agents, {AGENTS // 2:,} stale (median of {REPEATS}):")
-    print(f"  raw UPDATE in psql             {base:8.1f} ms   (baseline)")
-    for label, samples in (("postgres adapter (full run)", via_pg), ("supabase adapter (full run)", via_rest)):
+    say(f"check-stale over {AGENTS:,} agents, {AGENTS // 2:,} stale (median of {REPEATS}):")
+    say(f"  raw UPDATE in psql             {base:8.1f} ms   (baseline)")
+    figures = []
+    for adapter, samples in (("postgres", via_pg), ("supabase", via_rest)):
         value = statistics.median(samples)
-        print(f"  {label:30} {value:8.1f} ms   = {value / base:.2f}x")
-    print("  (a full run = begin_run + the UPDATE, answering its count and a sample of 100 agents + end_run;")
-    print("   the baseline UPDATE returns all 50,000 rows to psql, which discards them;")
-    print("   the supabase path goes through the PostgREST stand-in, 1000-row cap on, over the same database)")
+        ratio = value / base
+        say(f"  {adapter + ' adapter (full run)':30} {value:8.1f} ms   = {ratio:.2f}x")
+        figures.append(
+            Figure(
+                name=f"check-stale, {AGENTS // 1000}k agents, {AGENTS // 2000}k stale, {adapter} adapter",
+                measured=f"{value:.0f} ms (full run)",
+                baseline=f"raw UPDATE in psql: {base:.0f} ms",
+                ratio=ratio,
+                target=f"≤ {TARGET}x",
+                met=at_most(ratio, TARGET),
+                note="" if adapter == "postgres" else "through the PostgREST stand-in (1000-row cap), same database",
+            )
+        )
+    return figures
 
 
-def main() -> None:
-    bench_import()
+def main() -> list[Figure]:
     with embedded_database() as dsn:
-        bench_check_stale(dsn)
-
-
-if __name__ == "__main__":
-    main()
+        return bench_check_stale(dsn)
