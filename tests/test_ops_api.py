@@ -193,6 +193,7 @@ async def test_jobs_list_filters_pages_and_is_one_round_trip(
         ("/api/ops/jobs?limit=201", "limit"),
         ("/api/ops/jobs?limit=0", "limit"),
         ("/api/ops/jobs?offset=-1", "offset"),
+        ("/api/ops/jobs?offset=99999999999", "offset"),
         ("/api/ops/jobs?filter=broken", "filter"),
         ("/api/ops/jobs?colour=red", "colour"),
         ("/api/ops/jobs?limit=5&limit=6", "limit"),
@@ -201,6 +202,11 @@ async def test_jobs_list_filters_pages_and_is_one_round_trip(
         ("/api/ops/requests?limit=1000", "limit"),
         ("/api/ops/runs?status=fine", "status"),
         ("/api/ops/runs?offset=x", "offset"),
+        # Postgres text cannot hold U+0000: refused before the database sees it.
+        ("/api/ops/jobs?project=%00", "project"),
+        ("/api/ops/jobs?q=a%00b", "q"),
+        ("/api/ops/requests?project=x%00", "project"),
+        ("/api/ops/runs?job=%00", "job"),
     ],
 )
 async def test_bad_query_parameters_are_422_naming_them(client: httpx.AsyncClient, path: str, named: str) -> None:
@@ -259,12 +265,24 @@ async def test_create_refuses_bad_fields_naming_them(
     assert await sql.fetchval("select count(*) from public.cron_jobs where kind = 'webhook'") == 0
 
 
-async def test_a_body_that_is_not_a_json_object_is_422(client: httpx.AsyncClient) -> None:
-    for content in (b"", b"not json", b"[1, 2]"):
+async def test_a_body_that_is_not_a_json_object_is_422(client: httpx.AsyncClient, sql: asyncpg.Connection) -> None:
+    for content in (b"", b"not json", b"[1, 2]", b"[" * 30_000 + b"]" * 30_000):
         response = await client.post(
             "/api/ops/jobs", content=content, headers={**AUTH, "content-type": "application/json"}
         )
-        assert response.status_code == 422 and response.json()["field"] == "body", content
+        assert response.status_code == 422 and response.json()["field"] == "body", content[:20]
+    job = await add_job(sql, "hook")
+    for body, field in [
+        (hook(name="a\x00b"), "name"),
+        (hook(payload={"deep": [{"x": "\x00"}]}), "payload"),
+        (hook(payload={"k\x00": 1}), "payload"),
+    ]:
+        response = await client.post("/api/ops/jobs", json=body, headers=AUTH)
+        assert response.status_code == 422 and response.json()["field"] == field, response.text
+    for path, body in [(f"/api/ops/jobs/{job}/run", {"payload": {"note": "\x00"}})]:
+        response = await client.post(path, json=body, headers=AUTH)
+        assert response.status_code == 422 and response.json()["field"] == "payload", response.text
+    assert await sql.fetchval("select count(*) from public.cron_run_requests") == 0
 
 
 async def test_conflicts_are_409(client: httpx.AsyncClient, sql: asyncpg.Connection) -> None:

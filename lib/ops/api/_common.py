@@ -27,6 +27,8 @@ from lib.settings import SettingsError
 log = logging.getLogger("cronrelay.ops")
 
 PAGE_MAX = 200
+# The SQL takes an int4 offset; far beyond any real list, and a clear 422 instead of an overflow.
+OFFSET_MAX = 1_000_000
 MAX_BODY_BYTES = 64 * 1024
 
 Params = TypeVar("Params", bound=BaseModel)
@@ -74,6 +76,9 @@ def parse_query(model: type[Params], request: Request) -> Params:
     if len(params) != len(items):
         repeated = next(name for name, _ in items if sum(1 for other, _ in items if other == name) > 1)
         raise OpsError(422, f"query parameter {repeated!r} may be given once", field=repeated)
+    for name, value in items:
+        if "\x00" in name or "\x00" in value:
+            raise OpsError(422, f"query parameter {name!r} contains a NUL character", field=name.replace("\x00", ""))
     # An empty value (`?job=`) means "not given", as the page's links and curl users expect.
     params = {name: value for name, value in params.items() if value != ""}
     try:
@@ -102,11 +107,35 @@ async def json_object(request: Request, *, empty_ok: bool = False) -> dict[str, 
     # Read as JSON whatever the content type says: `curl -d '{...}'` labels it a form.
     try:
         parsed = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise OpsError(422, "the body is not valid JSON", field="body") from None
     if not isinstance(parsed, dict):
         raise OpsError(422, "the body must be a JSON object", field="body")
+    field = _nul_field(parsed)
+    if field is not None:
+        # Postgres text and jsonb cannot hold U+0000: refused here, not a database error later.
+        raise OpsError(422, f"{field} contains a NUL character (\\u0000)", field=field)
     return parsed
+
+
+def _nul_field(body: dict[str, Any]) -> str | None:
+    """The top-level field whose value (at any depth) holds a NUL character, or None.
+
+    A loop, not recursion: a body may nest as deep as the JSON parser allows."""
+    for key, value in body.items():
+        field = key.replace("\x00", "") or "body"
+        pending: list[Any] = [key, value]
+        while pending:
+            item = pending.pop()
+            if isinstance(item, str):
+                if "\x00" in item:
+                    return field
+            elif isinstance(item, dict):
+                pending.extend(item.keys())
+                pending.extend(item.values())
+            elif isinstance(item, list):
+                pending.extend(item)
+    return None
 
 
 def validate_body(model: type[Params], data: dict[str, Any]) -> Params:

@@ -10,7 +10,16 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from lib import manage
 from lib.manage import JobInput
-from lib.ops.api._common import PAGE_MAX, answering, database, json_object, page_answer, parse_query, validate_body
+from lib.ops.api._common import (
+    OFFSET_MAX,
+    PAGE_MAX,
+    answering,
+    database,
+    json_object,
+    page_answer,
+    parse_query,
+    validate_body,
+)
 from lib.ops.routes import OpsRoute
 from lib.ops.session import OpsError, OpsReader, OpsWriter
 
@@ -25,7 +34,7 @@ class JobListParams(BaseModel):
     q: str | None = Field(None, max_length=200)
     filter: Literal["all", "enabled", "paused", "failing"] = "all"
     limit: int = Field(50, ge=1, le=PAGE_MAX)
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=OFFSET_MAX)
 
 
 class RunNowBody(BaseModel):

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from lib import manage
 from lib.db.statuses import RequestStatus
-from lib.ops.api._common import PAGE_MAX, answering, database, page_answer, parse_query
+from lib.ops.api._common import OFFSET_MAX, PAGE_MAX, answering, database, page_answer, parse_query
 from lib.ops.routes import OpsRoute
 from lib.ops.session import OpsReader, OpsWriter
 
@@ -23,7 +23,7 @@ class RequestListParams(BaseModel):
     job_id: UUID | None = None
     status: RequestStatus | None = None
     limit: int = Field(50, ge=1, le=PAGE_MAX)
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=OFFSET_MAX)
 
 
 @router.get("")

@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from lib import manage
 from lib.db.statuses import RunStatus
-from lib.ops.api._common import PAGE_MAX, answering, database, page_answer, parse_query
+from lib.ops.api._common import OFFSET_MAX, PAGE_MAX, answering, database, page_answer, parse_query
 from lib.ops.routes import OpsRoute
 from lib.ops.session import OpsReader
 
@@ -20,7 +20,7 @@ class RunListParams(BaseModel):
     job: str | None = Field(None, max_length=200)
     status: RunStatus | None = None
     limit: int = Field(50, ge=1, le=PAGE_MAX)
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=OFFSET_MAX)
 
 
 @router.get("")
