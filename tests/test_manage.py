@@ -350,17 +350,23 @@ async def test_update_job_changes_the_given_fields_and_revalidates_the_whole_job
     assert (renamed.name, renamed.project_id, renamed.enabled) == ("hook-2", "acme", False)
 
 
-async def test_a_hand_written_name_is_checked_only_when_an_edit_changes_it(
-    db: Database, sql: asyncpg.Connection
-) -> None:
-    job_id = await add_job(sql, "written by hand")
+async def test_an_edit_checks_only_what_it_changes(db: Database, sql: asyncpg.Connection) -> None:
+    # Written by hand: a name, a target and a schedule that job management would refuse.
+    job_id = await add_job(
+        sql, "written by hand", target="http://example.com/x", schedule_type="cron", schedule="61 * * * *"
+    )
 
     edited = await manage.update_job(db, job_id, {"payload": {"ok": True}})
 
-    assert (edited.name, edited.payload) == ("written by hand", {"ok": True})
+    assert (edited.name, edited.payload, edited.target) == ("written by hand", {"ok": True}, "http://example.com/x")
     renamed = await refused(manage.update_job(db, job_id, {"name": "still bad"}))
     assert (renamed.status, renamed.field) == (422, "name")
     assert (await manage.update_job(db, job_id, {"name": "fixed"})).name == "fixed"
+    # Touching a group checks the whole group: kind with target, the schedule with its type and time zone.
+    assert (await refused(manage.update_job(db, job_id, {"timezone": "Europe/Berlin"}))).field == "schedule"
+    assert (await refused(manage.update_job(db, job_id, {"target": "http://example.com/y"}))).field == "target"
+    fixed = await manage.update_job(db, job_id, {"schedule": "1 * * * *", "target": HOOK})
+    assert (fixed.schedule, fixed.target) == ("1 * * * *", HOOK)
 
 
 async def test_update_job_name_taken_is_409(db: Database, sql: asyncpg.Connection) -> None:

@@ -61,8 +61,9 @@ Rules:
   Edits, deletes, pauses and resumes are naturally safe to repeat (a repeated
   delete finds nothing: 404); a repeated create hears 409 for the job its
   first attempt made, which the caller finds by its name.
-- An edit checks a name or project id only when it changes it, so a row
-  written by hand with an older name can still be edited.
+- An edit checks only what it changes (kind with target, and schedule_type,
+  schedule and timezone, as groups), so a row written by hand that these
+  rules would refuse can still be edited into shape, paused or run.
 - Every list is one database round trip answering one row (a JSON array),
   at most 200 items per page (`has_more` says when more follow); the jobs
   panel (`list_jobs`) and a job's page (`get_job`) are one call each. A job's

@@ -13,12 +13,10 @@ from lib.db.queries.manage import JobRecord
 from lib.manage.describe import describe_schedule, next_fire_times, next_run, vercel_schedule
 from lib.manage.errors import ManageError, translated
 from lib.manage.models import MAX_PAGE, JobDetail, JobFilter, JobInput, JobPage, JobView, RequestView, RunView
-from lib.manage.validate import check_definition, invalid
+from lib.manage.validate import SCHEDULE_FIELDS, TARGET_FIELDS, check_definition, invalid
 
 # Fields a caller may change with update_job (JobInput's).
 FIELDS = tuple(JobInput.model_fields)
-# Validated together, and always sent together, so the row ends as a checked combination.
-_SCHEDULE_FIELDS = ("kind", "target", "schedule_type", "schedule", "timezone")
 DETAIL_HISTORY = 20
 # What a JobView takes from the row as it is.
 _RECORD_FIELDS = tuple(field for field in JobView.model_fields if field not in ("schedule_text", "next_run_at"))
@@ -140,13 +138,16 @@ async def update_job(
     if not current.editable:
         raise ManageError("builtin jobs are defined by vercel.json; only run, pause and resume apply", status=409)
     merged = {field: getattr(current, field) for field in FIELDS} | changes
+    unchanged = frozenset(field for field in FIELDS if merged[field] == getattr(current, field))
     definition = check_definition(
-        merged,
-        allow_http_webhooks=allow_http_webhooks,
-        created_at=current.created_at,
-        unchanged=frozenset(field for field in FIELDS if merged[field] == getattr(current, field)),
+        merged, allow_http_webhooks=allow_http_webhooks, created_at=current.created_at, unchanged=unchanged
     )
-    sent = {field: definition[field] for field in changes} | {field: definition[field] for field in _SCHEDULE_FIELDS}
+    # What changed, with the rest of its group, so what is written is what was checked together.
+    sent_fields = set(FIELDS) - unchanged
+    for group in (TARGET_FIELDS, SCHEDULE_FIELDS):
+        if group & sent_fields:
+            sent_fields |= group
+    sent = {field: definition[field] for field in FIELDS if field in sent_fields}
     with translated():
         record = await queries.ops_update_job(db, job_id=wanted, changes=sent)
     return view(record)

@@ -14,6 +14,9 @@ from lib.outbound.webhooks import target_problem
 NAME = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
 KINDS = ("builtin", "webhook")
 SCHEDULE_TYPES = ("cron", "interval", "once", "manual")
+# Checked, and written, together.
+TARGET_FIELDS = frozenset({"kind", "target"})
+SCHEDULE_FIELDS = frozenset({"schedule_type", "schedule", "timezone"})
 
 
 def invalid(field: str, message: str) -> ManageError:
@@ -31,25 +34,31 @@ def check_definition(
 
     `definition` holds every field of JobInput. `created_at` is the row's (an
     edit) or None (a new job: now), for a relative `once` such as `in 20m`.
-    `unchanged`: fields an edit leaves as they are (their names are not checked).
+    `unchanged`: fields an edit leaves as they are. An edit checks only what
+    it changes, so a row written by hand (a name from before these rules, a
+    target the drain refuses, a schedule in error) can still be edited:
+    kind and target are checked together when either changes, and
+    schedule_type, schedule and timezone together when any of them does.
     """
     for field in ("project_id", "name"):
         if field in unchanged:
-            # An edit that keeps a name written by hand (before these rules) is not refused for it.
             continue
         value = definition.get(field)
         if not isinstance(value, str) or not NAME.match(value):
             raise invalid(field, f"{field} must be 1 to 100 characters of letters, digits, . _ : -")
-    kind = definition.get("kind")
-    if kind not in KINDS:
-        raise invalid("kind", "kind must be builtin or webhook")
-    target = definition.get("target")
-    _check_target(kind, target, allow_http_webhooks)
-    if not isinstance(definition.get("payload"), dict):
+    kind, target = definition.get("kind"), definition.get("target")
+    if not TARGET_FIELDS <= unchanged:
+        if kind not in KINDS:
+            raise invalid("kind", "kind must be builtin or webhook")
+        _check_target(kind, target, allow_http_webhooks)
+        definition = {**definition, "target": target.strip() if isinstance(target, str) else target}
+    if "payload" not in unchanged and not isinstance(definition.get("payload"), dict):
         raise invalid("payload", "payload must be a JSON object")
     if not isinstance(definition.get("enabled"), bool):
         raise invalid("enabled", "enabled must be true or false")
     schedule_type = definition.get("schedule_type")
+    if SCHEDULE_FIELDS <= unchanged:
+        return definition
     if schedule_type not in SCHEDULE_TYPES:
         raise invalid(
             "schedule_type", "schedule_type must be cron, interval, once or manual (vercel rows come from vercel.json)"
@@ -72,12 +81,7 @@ def check_definition(
     except ScheduleError as error:
         message = str(error)
         raise invalid("timezone" if message.startswith("timezone") else "schedule", message) from None
-    return {
-        **definition,
-        "target": target.strip() if isinstance(target, str) else target,
-        "schedule": schedule,
-        "timezone": timezone,
-    }
+    return {**definition, "schedule": schedule, "timezone": timezone}
 
 
 def _check_target(kind: str, target: Any, allow_http_webhooks: bool) -> None:

@@ -79,8 +79,9 @@ create or replace view public.ops_run_objects with (security_invoker = true) as
 
 -- What can be checked without Python: names, kinds and shapes. Schedules,
 -- time zones and webhook URLs are checked by lib/manage before it writes.
--- A null project_id or name is not checked: an edit that keeps a name
--- written by hand (which may predate these rules) is not refused for it.
+-- A null argument is not checked: an edit checks only what it changes, so a
+-- row written by hand (a name from before these rules, a target the drain
+-- refuses) can still be edited, paused or renamed into shape.
 create or replace function public._ops_check_definition(
   p_project_id text, p_name text, p_kind text, p_target text, p_payload jsonb, p_schedule_type text
 )
@@ -99,17 +100,17 @@ begin
     raise exception 'name: name must be 1 to 100 characters of letters, digits, . _ : -'
       using errcode = 'PT422';
   end if;
-  if p_kind is null or p_kind not in ('builtin', 'webhook') then
+  if p_kind is not null and p_kind not in ('builtin', 'webhook') then
     raise exception 'kind: kind must be builtin or webhook' using errcode = 'PT422';
   end if;
-  if p_target is null or btrim(p_target) = '' then
+  if p_target is not null and btrim(p_target) = '' then
     raise exception 'target: target is required (a builtin job''s name, or the webhook''s https URL)'
       using errcode = 'PT422';
   end if;
-  if p_payload is null or jsonb_typeof(p_payload) <> 'object' then
+  if p_payload is not null and jsonb_typeof(p_payload) <> 'object' then
     raise exception 'payload: payload must be a JSON object' using errcode = 'PT422';
   end if;
-  if p_schedule_type is null or p_schedule_type not in ('cron', 'interval', 'once', 'manual') then
+  if p_schedule_type is not null and p_schedule_type not in ('cron', 'interval', 'once', 'manual') then
     raise exception 'schedule_type: schedule_type must be cron, interval, once or manual '
                     '(vercel rows come from vercel.json)'
       using errcode = 'PT422';
@@ -265,8 +266,9 @@ as $$
 declare
   v_job public.cron_jobs;
 begin
-  perform public._ops_check_definition(coalesce(p_project_id, ''), coalesce(p_name, ''), p_kind, p_target, p_payload,
-                                       p_schedule_type);
+  perform public._ops_check_definition(coalesce(p_project_id, ''), coalesce(p_name, ''), coalesce(p_kind, ''),
+                                       coalesce(p_target, ''), coalesce(p_payload, 'null'::jsonb),
+                                       coalesce(p_schedule_type, ''));
   if coalesce(p_source, '') not in ('user', 'agent') then
     raise exception 'source: source must be user or agent' using errcode = 'PT422';
   end if;
@@ -290,8 +292,8 @@ $$;
 -- Change a database-defined job. p_changes holds the fields to set (any of
 -- project_id, name, kind, target, payload, schedule_type, schedule,
 -- timezone, enabled); a field it leaves out keeps its value. lib/manage
--- validates the job as it will be and sends kind, target, schedule_type,
--- schedule and timezone together, so the row always ends as a combination
+-- validates what changes, and sends kind with target, and schedule_type,
+-- schedule and timezone together, so what changed ends as a combination
 -- that was checked. Setting the same values again changes nothing, so a
 -- repeat is harmless.
 create or replace function public.ops_update_job(p_job_id uuid, p_changes jsonb)
@@ -346,7 +348,11 @@ begin
   perform public._ops_check_definition(
     case when v_new.project_id is distinct from v_old.project_id then coalesce(v_new.project_id, '') end,
     case when v_new.name is distinct from v_old.name then coalesce(v_new.name, '') end,
-    v_new.kind, v_new.target, v_new.payload, v_new.schedule_type);
+    case when v_new.kind is distinct from v_old.kind then coalesce(v_new.kind, '') end,
+    case when (v_new.kind, v_new.target) is distinct from (v_old.kind, v_old.target)
+         then coalesce(v_new.target, '') end,
+    case when v_new.payload is distinct from v_old.payload then coalesce(v_new.payload, 'null'::jsonb) end,
+    case when v_new.schedule_type is distinct from v_old.schedule_type then coalesce(v_new.schedule_type, '') end);
 
   if (v_new.project_id, v_new.name) is distinct from (v_old.project_id, v_old.name)
      and exists (select 1 from public.cron_jobs j where j.project_id = v_new.project_id and j.name = v_new.name) then
