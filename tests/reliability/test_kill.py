@@ -127,6 +127,7 @@ async def _http_crash(
     ready: Callable[[], bool],
     calls: Callable[[], list[tuple[float, float | None]]],
     left: Callable[[], Awaitable[int]],
+    counts: Counts,
 ) -> Kill:
     """Call the job's route on a uvicorn app process, SIGKILL the process once `ready()`,
     wait out the leases, and call it on a fresh process until nothing is left."""
@@ -142,14 +143,16 @@ async def _http_crash(
         await app.process.wait()
         with contextlib.suppress(httpx.TransportError):
             await running
+    counts.text(app.output())
     kill = at_kill(calls(), killed_at)
     await wait_out_leases(sql, job, table)
     async with app_process(env, cwd) as app, httpx.AsyncClient(base_url=app.url, timeout=60) as http:
         for _ in range(5):
-            response = await http.get(f"/api/cron/{job}", headers={"authorization": f"Bearer {SECRET}"})
+            response = counts.answer(await http.get(f"/api/cron/{job}", headers={"authorization": f"Bearer {SECRET}"}))
             assert response.status_code == 200, response.text
             if not await left():
                 break
+    counts.text(app.output())
     return kill
 
 
@@ -187,7 +190,15 @@ async def test_an_app_process_killed_mid_sweep_repeats_only_the_crash_window(
             return [(call.at, answered.get(index)) for index, call in enumerate(telegram.snapshot())]
 
         kill = await _http_crash(
-            "reminders", env, tmp_path, sql, "scheduled_reminders", lambda: len(telegram.snapshot()) >= 40, calls, left
+            "reminders",
+            env,
+            tmp_path,
+            sql,
+            "scheduled_reminders",
+            lambda: len(telegram.snapshot()) >= 40,
+            calls,
+            left,
+            counts,
         )
         seen = Counter(str(call.chat_id) for call in telegram.snapshot())
     rows = await sql.fetch("select telegram_id, status, claim_token, locked_until from public.scheduled_reminders")
@@ -231,6 +242,7 @@ async def test_an_app_process_killed_mid_drain_repeats_only_the_crash_window(
             lambda: len(hits) >= 31,
             lambda: [(hit.arrived, hit.answered) for hit in list(hits)],
             left,
+            counts,
         )
         seen = Counter(str(json.loads(hit.body)["request_id"]) for hit in hits)
     rows = await sql.fetch("select id, status, claim_token, locked_until from public.cron_run_requests")
