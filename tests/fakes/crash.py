@@ -1,6 +1,6 @@
 """Crash scenarios: a job run as a real process, SIGKILLed mid-batch, then swept to the end.
 
-Used by tests/test_crash_window.py (which asserts on the figures) and by
+Used by tests/reliability/test_kill.py (which asserts on the figures) and by
 bench/ (which prints them). Each runs the job as `python -m lib run <job>`
 (settings from the environment) against a slow stand-in on 127.0.0.1 that
 logs when each call arrived and when it was answered, SIGKILLs it mid-sweep,
