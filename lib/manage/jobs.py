@@ -122,7 +122,7 @@ async def create_job(db: Database, data: JobInput, *, allow_http_webhooks: bool 
 async def update_job(
     db: Database, job_id: UUID | str, changes: dict[str, Any], *, allow_http_webhooks: bool = False
 ) -> JobView:
-    """Change some fields of a database-defined job; the job as it will be is validated first.
+    """Change some fields of a database-defined job; what changes is validated first (see check_definition).
 
     409 for vercel.json's jobs (only run, pause and resume apply) and for a name taken in the project.
     """
