@@ -274,6 +274,19 @@ def test_a_database_elsewhere_is_refused_without_force(
     assert "hunter2" not in err and "supabase" not in err and "internal" not in err
 
 
+@pytest.mark.usefixtures("cli_env")
+def test_without_a_database_url_it_says_to_start_the_local_stack(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    try:
+        assert main(["seed-demo"]) == 2
+    finally:
+        get_settings.cache_clear()
+    err = capsys.readouterr().err
+    assert "DATABASE_URL is not set" in err and "python3 dev.py local" in err
+
+
 @pytest.mark.parametrize(
     ("dsn", "local"),
     [
