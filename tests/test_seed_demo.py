@@ -22,6 +22,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
+from lib.app import create_app
 from lib.cli.main import main
 from lib.local import stack
 from lib.local.demo import EVERY_MINUTE_JOB, ONCE_JOB, database_is_local, seed_demo
@@ -341,6 +342,19 @@ async def test_the_echo_records_each_call_checks_its_signature_and_prints_one_li
         'local echo: POST demo:x (request 0f3c9a1e, payload {"n": 1}), signature invalid',
         "local echo: POST 10 bytes, signature missing",
     ]
+
+
+async def test_the_local_stack_serves_the_echo_and_the_deployed_app_does_not(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("WEBHOOK_SIGNING_SECRET", SIGNING_SECRET)
+    body = b'{"job":"demo:x","request_id":"1","payload":{}}'
+    headers = {SIGNATURE_HEADER: signature_header(SIGNING_SECRET, body)}
+    for app, expected in ((stack.local_app(), 200), (create_app(), 404)):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://local") as http:
+            response = await http.post(ECHO_PATH, content=body, headers=headers)
+        assert response.status_code == expected, response.text
+    assert capsys.readouterr().err.splitlines() == ["local echo: POST demo:x (request 1, payload {}), signature valid"]
 
 
 # -- helpers --------------------------------------------------------------------

@@ -194,10 +194,19 @@ async def _start(app: Any, port: int) -> tuple[Any, asyncio.Task[None]]:
     return server, serving
 
 
-async def _serve(port: int, banner: str, secret: str, cron: bool, sink: int | None) -> str:
-    """Serve until SIGINT or SIGTERM; returns the signal's name."""
+def local_app() -> Any:
+    """The app as the local stack serves it: the deployed app plus the dev-only
+    webhook echo (seed-demo's webhook jobs post there), checking signatures
+    with the stack's WEBHOOK_SIGNING_SECRET."""
     from lib.app import create_app
 
+    app = create_app()
+    mount_echo(app, os.environ.get("WEBHOOK_SIGNING_SECRET"))
+    return app
+
+
+async def _serve(port: int, banner: str, secret: str, cron: bool, sink: int | None) -> str:
+    """Serve until SIGINT or SIGTERM; returns the signal's name."""
     received: list[str] = []
     started: list[tuple[Any, asyncio.Task[None]]] = []
 
@@ -209,10 +218,7 @@ async def _serve(port: int, banner: str, secret: str, cron: bool, sink: int | No
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop, signum)
-    app = create_app()
-    # Dev-only: the demo's webhook jobs post here (never part of the deployed app).
-    mount_echo(app, os.environ.get("WEBHOOK_SIGNING_SECRET"))
-    started.append(await _start(app, port))
+    started.append(await _start(local_app(), port))
     if sink:
         from lib.local.telegram_sink import create_sink
 
