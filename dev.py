@@ -11,7 +11,7 @@ and two helpers:
 
     python3 dev.py cli ARGS    # the CLI in the venv: .venv/bin/python -m lib ARGS
                                # (on the local stack's database when DATABASE_URL is not set)
-    python3 dev.py bench [NAME]
+    python3 dev.py bench [NAME]    # every benchmark (or one) -> bench/results.md
 
 Each makes .venv/ and installs requirements-dev.txt into it when needed.
 """
