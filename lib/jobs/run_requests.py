@@ -4,7 +4,11 @@ A batch costs one claim, and its outcomes are settled as they complete, in
 groups written alongside the work (lib/jobs/settling.py: at least every 0.5 s, one
 call per group), so a fast batch costs about two round trips and a crash
 repeats only the requests in flight and those finished in the last half
-second. The batch's requests run concurrently, a few at a time:
+second. Requests run concurrently, CONCURRENCY at a time, and the drain is
+pipelined as the reminders sweep is: the next batch is claimed once every
+request claimed so far has started (and one has finished), while the last of
+them are still in flight, so there is no claim -> run -> settle barrier per
+batch and one slow request does not hold up the ones after it:
 - builtin: the job from the registry runs in-process, under its own ledger row
   (trigger run-request, or schedule for requests the schedule job enqueued);
 - webhook: one signed POST (lib/outbound/webhooks.py).

@@ -11,10 +11,11 @@
 -- A request of a paused job (cron_jobs.enabled = false) is held where it is:
 -- neither claimed nor recovered until the job is resumed.
 --
--- A drain claims a batch (one statement), executes it in Python, and settles
--- every outcome of the batch in one more statement, guarded by the claim
--- token: a settle from a drain whose lease ran out (and whose rows another
--- drain has since claimed) changes nothing.
+-- A drain claims a batch (one statement) and executes it in Python, claiming
+-- the next batch while the last requests of this one are still in flight. It
+-- settles outcomes as they complete, a group per statement, guarded by the
+-- claim token: a settle from a drain whose lease ran out (and whose rows
+-- another drain has since claimed) changes nothing.
 
 -- What is claimable, written once for the claim and its dry-run twin, as the
 -- two ways a request becomes claimable. Two views, not one with an OR: each
