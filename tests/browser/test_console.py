@@ -113,6 +113,9 @@ def test_jobs_list_search_and_run_now_until_done(
     assert "Europe/Berlin" in text and "07:00" in text  # the schedule in words, with its timezone
     assert nightly.get_by_test_id("enabled").inner_text() == "enabled"
     assert _row(page, "flaky-hook").get_by_test_id("enabled").inner_text() == "paused"
+    # A paused job refuses run requests, so its Run now waits for Resume.
+    assert _row(page, "flaky-hook").get_by_test_id("run-now").is_disabled()
+    assert nightly.get_by_test_id("run-now").is_enabled()
     builtin = _row(page, "check-stale")
     assert builtin.get_by_test_id("run-now").count() == 1 and builtin.get_by_test_id("edit").count() == 0
     assert nightly.get_by_test_id("edit").count() == 1 and nightly.get_by_test_id("delete").count() == 1

@@ -333,7 +333,11 @@
 
   function jobActions(job) {
     return el("div", { class: "actions" },
-      el("button", { type: "button", "data-testid": "run-now", on: { click: () => act(`/jobs/${job.id}/run`, "POST", {}, "Run now") } }, "Run now"),
+      // A paused job refuses run requests (they would only be held): resume it first.
+      el("button", {
+        type: "button", "data-testid": "run-now", disabled: !job.enabled, title: job.enabled ? null : "Paused: resume it to run it",
+        on: { click: () => act(`/jobs/${job.id}/run`, "POST", {}, "Run now") },
+      }, "Run now"),
       job.enabled
         ? el("button", { type: "button", class: "secondary", "data-testid": "pause", on: { click: () => act(`/jobs/${job.id}/pause`, "POST", {}, "Pause") } }, "Pause")
         : el("button", { type: "button", class: "secondary", "data-testid": "resume", on: { click: () => act(`/jobs/${job.id}/resume`, "POST", {}, "Resume") } }, "Resume"),
@@ -382,6 +386,9 @@
       done = true;
     } catch (error) {
       problem("action", describe(error, what));
+      // A failed action's line goes after a while; a lasting problem is the status panel's to show.
+      const shown = state.problems.action;
+      setTimeout(() => { if (state.problems.action === shown) problem("action", null); }, 15000);
     }
     refresh();
     return done;
