@@ -86,6 +86,11 @@ def test_local_stack_answers_the_curl_lines_it_prints(tmp_path: Path) -> None:
             f"http://127.0.0.1:{port}/api/cron/runs", headers={"Authorization": f"Bearer {secret[1]}"}, timeout=30
         ).json()["runs"]
         assert {run["job"] for run in runs} >= {"check-stale", "cleanup-heartbeats"}
+        console = re.search(r"console: (\S+)", banner)
+        assert console and console[1] == f"http://127.0.0.1:{port}/api/ops", banner
+        page = httpx.get(console[1], timeout=30)
+        assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+        assert secret[1] not in page.text
     finally:
         stack.send_signal(signal.SIGINT)
         try:
