@@ -34,7 +34,7 @@ from tests.test_bundle import deployed_files
 VENV = Path(tempfile.gettempdir()) / "cronrelay-bench-venv"
 PYTHON = VENV / "bin" / "python"
 STAMP = VENV / ".requirements.sha256"
-REPEATS = 9
+REPEATS = 15
 TARGET = 1.15
 SECRET = "bench-cold-start-secret-0123456789"
 
