@@ -614,14 +614,21 @@ CREATE FUNCTION public.delete_expired_heartbeats(p_retention_days integer, p_bat
     LANGUAGE sql
     SET search_path TO ''
     AS $$
-  with doomed as (
-    select h.id
-      from public.heartbeats h
-     where h.created_at < public._heartbeats_expire_before(p_retention_days)
-     limit p_batch_size
-       for update skip locked
-  ), gone as (
-    delete from public.heartbeats h using doomed where h.id = doomed.id returning 1
+  -- The batch's rows are found through the index and deleted by their ctid
+  -- (a Tid Scan). Joining the delete back on id let the planner hash-join a
+  -- sequential scan of the whole table, so every batch cost the table's size.
+  -- No `for update skip locked`: this is a delete, not a claim, and locking
+  -- first cost a fifth of the throughput. A second run (only after the job's
+  -- lease lapsed) waits at most one batch for rows this one holds: both lock
+  -- in ctid order, and a row already gone is skipped.
+  with gone as (
+    delete from public.heartbeats h
+     where h.ctid = any(array(
+             select d.ctid
+               from public.heartbeats d
+              where d.created_at < public._heartbeats_expire_before(p_retention_days)
+              limit p_batch_size))
+    returning 1
   )
   select count(*)::integer, p_batch_size from gone;
 $$;
@@ -1208,28 +1215,32 @@ begin
   end if;
 
   return query
-    with old_runs as (
-      select r.id
-        from public.cron_runs r
-       where r.started_at < public._history_expires_before(p_retention_days)
+    -- Each batch's rows are found through an index and deleted by ctid (a Tid
+    -- Scan). Joining the delete back on id let the planner hash-join a
+    -- sequential scan of the whole table, so every batch cost the table's size.
+    -- No row locks first: see delete_expired_heartbeats.
+    with runs_gone as (
+      delete from public.cron_runs r
+       where r.ctid = any(array(
+               select o.ctid
+                 from public.cron_runs o
+                where o.started_at < public._history_expires_before(p_retention_days)
+                  and o.status <> 'running'
+                order by o.started_at
+                limit p_batch_size))
          and r.status <> 'running'
-       order by r.started_at
-       limit p_batch_size
-         for update skip locked
-    ), runs_gone as (
-      delete from public.cron_runs r using old_runs where r.id = old_runs.id returning 1
-    ), old_requests as (
-      select q.id
-        from public.cron_run_requests q
-       where q.status in ('done', 'error')
-         and q.completed_at < public._history_expires_before(p_retention_days)
-       order by q.completed_at
-       limit p_batch_size
-         for update skip locked
+      returning 1
     ), requests_gone as (
       -- The status again, where the row is deleted: never a queued or running request.
-      delete from public.cron_run_requests q using old_requests
-       where q.id = old_requests.id and q.status in ('done', 'error')
+      delete from public.cron_run_requests q
+       where q.ctid = any(array(
+               select o.ctid
+                 from public.cron_run_requests o
+                where o.status in ('done', 'error')
+                  and o.completed_at < public._history_expires_before(p_retention_days)
+                order by o.completed_at
+                limit p_batch_size))
+         and q.status in ('done', 'error')
       returning 1
     )
     select (select count(*)::integer from runs_gone), (select count(*)::integer from requests_gone), p_batch_size;

@@ -66,8 +66,7 @@ async def delete_in_batches(ctx: JobContext, cap: int, delete: BatchDelete) -> D
             totals[kind] = totals.get(kind, 0) + count
         batches += 1
         if max(counts.values(), default=0) < size:
-            # A short batch means nothing expired is left (rows other runs hold
-            # locked right now are theirs to delete).
+            # A short batch means nothing expired is left.
             has_more = False
             break
         batch_size = next_batch_size(size, time.monotonic() - started, cap)

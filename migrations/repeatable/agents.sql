@@ -147,14 +147,21 @@ volatile
 security invoker
 set search_path = ''
 as $$
-  with doomed as (
-    select h.id
-      from public.heartbeats h
-     where h.created_at < public._heartbeats_expire_before(p_retention_days)
-     limit p_batch_size
-       for update skip locked
-  ), gone as (
-    delete from public.heartbeats h using doomed where h.id = doomed.id returning 1
+  -- The batch's rows are found through the index and deleted by their ctid
+  -- (a Tid Scan). Joining the delete back on id let the planner hash-join a
+  -- sequential scan of the whole table, so every batch cost the table's size.
+  -- No `for update skip locked`: this is a delete, not a claim, and locking
+  -- first cost a fifth of the throughput. A second run (only after the job's
+  -- lease lapsed) waits at most one batch for rows this one holds: both lock
+  -- in ctid order, and a row already gone is skipped.
+  with gone as (
+    delete from public.heartbeats h
+     where h.ctid = any(array(
+             select d.ctid
+               from public.heartbeats d
+              where d.created_at < public._heartbeats_expire_before(p_retention_days)
+              limit p_batch_size))
+    returning 1
   )
   select count(*)::integer, p_batch_size from gone;
 $$;
