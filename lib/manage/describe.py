@@ -17,7 +17,7 @@ from lib.clock.schedules import (
     parse_schedule,
     parse_zone,
 )
-from lib.migrate import vercel_crons
+from lib.migrate import VERCEL_JSON, vercel_crons
 
 _DAYS = ("Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _UNITS = (("day", 86_400), ("hour", 3_600), ("minute", 60), ("second", 1))
@@ -159,7 +159,13 @@ def next_run(job: Firing, now: datetime, resumed_at: datetime | None = None) -> 
 
 def vercel_schedule(job_name: str) -> str | None:
     """The schedule vercel.json gives a builtin job (its cron's path ends in the job's name)."""
-    return dict(vercel_crons()).get(job_name)
+    return _vercel_table(VERCEL_JSON.stat().st_mtime_ns).get(job_name)
+
+
+@lru_cache(maxsize=1)
+def _vercel_table(_mtime_ns: int) -> dict[str, str]:
+    # Read once per version of the file: a page of jobs asks for each vercel row.
+    return dict(vercel_crons())
 
 
 def _vercel_or_own(job: Firing) -> str | None:
