@@ -60,6 +60,7 @@ from tests.conftest import SECRET, app_client
 
 TOKEN = "123456:TEST-secret_token-abcdef"
 APP = "https://my-app.example.com"
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "supabase-cron.md"
 PG_NET_USER_AGENT = "pg_net/0.20.5"  # what pg_net's worker sends (supabase/pg_net src/core.c)
 SERVER = pytest.StashKey[pg_cron_server.PgCronServer]()
 
@@ -470,6 +471,17 @@ async def test_print_shows_the_sql_with_a_placeholder_for_the_secret(
             for line in schedules
         )
     assert out.splitlines()[4] == "begin;" and out.rstrip().endswith("commit;")
+
+
+async def test_the_printed_sql_in_the_docs_is_what_print_writes(
+    cli_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # docs/supabase-cron.md quotes --print for the shipped vercel.json; it must not go stale.
+    code, out, _ = await cli(capsys, "install", "--url", "https://my-app.vercel.app", "--print")
+    docs = DOCS.read_text()
+
+    assert code == 0
+    assert out.strip() in docs
 
 
 @needs_pg_cron
