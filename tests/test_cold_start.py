@@ -44,3 +44,17 @@ def test_importing_the_entry_point_leaves_the_heavy_parts_for_later() -> None:
     assert found["loaded"] == []
     # Asked for, the Lambda handler is there.
     assert found["handler"] == "Mangum" and found["mangum"] is True
+
+
+def test_a_job_route_loads_no_cron_parser_until_a_cron_is_read() -> None:
+    # The registry and runner are what a job route's first request loads; croniter
+    # (and dateutil with it) comes only when a cron expression is parsed.
+    probe = (
+        "import sys, lib.jobs.registry, lib.runner\n"
+        "before = 'croniter' in sys.modules\n"
+        "from lib.clock.schedules import parse_schedule\n"
+        "parse_schedule('cron', '*/5 * * * *', 'UTC')\n"
+        "print(before, 'croniter' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False", "True"]

@@ -38,8 +38,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import CroniterBadDateError, CroniterError, croniter
-
 from lib.clock.wall import first_instant
 
 KINDS = ("cron", "interval", "once")
@@ -127,6 +125,10 @@ def parse_cron(text: str) -> tuple[str, bool]:
             f"cron schedule {text!r} is not valid: it needs 5 fields "
             f"(minute hour day-of-month month day-of-week), got {len(fields)}"
         )
+    # croniter (with dateutil) is imported where a cron is read, not with this
+    # module: most routes load it for the other schedule types and never pay.
+    from croniter import CroniterError, croniter
+
     try:
         parsed = croniter(expression, datetime(2000, 1, 1))
     except (CroniterError, ValueError, KeyError) as error:
@@ -227,6 +229,8 @@ def next_cron_fire(schedule: Schedule, after: datetime) -> datetime:
     every croniter version); resolve_wall_time then places each on the time
     line, which is where the DST rules live.
     """
+    from croniter import CroniterBadDateError, croniter  # see parse_cron
+
     assert schedule.cron is not None
     zone = schedule.zone
     wall = after.astimezone(zone).replace(tzinfo=None, fold=0)
