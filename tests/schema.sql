@@ -74,26 +74,6 @@ begin
 end
 $$;
 
-CREATE FUNCTION public._existing_run_request(p_dedup_key text, p_job_id uuid) RETURNS TABLE(id uuid, job_id uuid, project text, status text, requested_at timestamp with time zone)
-    LANGUAGE plpgsql STABLE
-    SET search_path TO ''
-    AS $$
-#variable_conflict use_column
-declare
-  v_request public.cron_run_requests;
-begin
-  select * into v_request from public.cron_run_requests r where r.dedup_key = p_dedup_key;
-  if v_request.id is null then
-    return;
-  end if;
-  if v_request.job_id <> p_job_id then
-    raise exception 'request_run: dedup_key % already names a request of another job', quote_literal(p_dedup_key)
-      using errcode = '22023';
-  end if;
-  return query select v_request.id, v_request.job_id, v_request.project_id, v_request.status, v_request.requested_at;
-end
-$$;
-
 CREATE FUNCTION public._heartbeats_expire_before(p_retention_days integer) RETURNS timestamp with time zone
     LANGUAGE sql STABLE
     SET search_path TO ''
@@ -182,29 +162,50 @@ CREATE FUNCTION public._ops_queue_request(p_job public.cron_jobs, p_requested_by
     SET search_path TO ''
     AS $$
 declare
-  v_id uuid;
+  v_queued record;
+begin
+  select * into v_queued from public._queue_run_request(p_job, p_requested_by, p_payload, p_dedup_key, p_retry_of);
+  if v_queued.outcome = 'other_job' then
+    raise exception 'dedup_key: dedup_key already names a request of another job' using errcode = 'PT409';
+  end if;
+  if v_queued.outcome = 'paused' then
+    raise exception 'job: % is paused; resume it to queue runs', quote_literal(p_job.name) using errcode = 'PT409';
+  end if;
+  return v_queued.request_id;
+end
+$$;
+
+CREATE FUNCTION public._queue_run_request(p_job public.cron_jobs, p_requested_by text, p_payload jsonb, p_dedup_key text, p_retry_of uuid DEFAULT NULL::uuid) RETURNS TABLE(request_id uuid, outcome text)
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  v_id     uuid;
+  v_job_id uuid;
 begin
   if p_dedup_key is not null then
-    select r.id into v_id from public.cron_run_requests r where r.dedup_key = p_dedup_key;
+    select r.id, r.job_id into v_id, v_job_id from public.cron_run_requests r where r.dedup_key = p_dedup_key;
     if v_id is not null then
-      if not exists (select 1 from public.cron_run_requests r where r.id = v_id and r.job_id = p_job.id) then
-        raise exception 'dedup_key: dedup_key already names a request of another job' using errcode = 'PT409';
-      end if;
-      return v_id;
+      return query select v_id, case when v_job_id = p_job.id then 'existing' else 'other_job' end;
+      return;
     end if;
   end if;
   if not p_job.enabled then
-    raise exception 'job: % is paused; resume it to queue runs', quote_literal(p_job.name) using errcode = 'PT409';
+    return query select null::uuid, 'paused'::text;
+    return;
   end if;
+  -- A concurrent call with the same key waits here for the first to commit,
+  -- then inserts nothing and answers with the first one's request.
   insert into public.cron_run_requests as r (project_id, job_id, requested_by, payload, dedup_key, retry_of)
   values (p_job.project_id, p_job.id, p_requested_by, p_payload, p_dedup_key, p_retry_of)
   on conflict (dedup_key) do nothing
   returning r.id into v_id;
-  if v_id is null then
-    -- A concurrent call with the same key committed first.
-    select r.id into v_id from public.cron_run_requests r where r.dedup_key = p_dedup_key;
+  if v_id is not null then
+    return query select v_id, 'queued'::text;
+    return;
   end if;
-  return v_id;
+  select r.id, r.job_id into v_id, v_job_id from public.cron_run_requests r where r.dedup_key = p_dedup_key;
+  return query select v_id, case when v_job_id = p_job.id then 'existing' else 'other_job' end;
 end
 $$;
 
@@ -1292,7 +1293,7 @@ declare
   v_payload jsonb := nullif(request_run.payload, 'null'::jsonb);
   v_key     text := nullif(request_run.dedup_key, '');
   v_job     public.cron_jobs;
-  v_id      uuid;
+  v_queued  record;
 begin
   if v_payload is not null and jsonb_typeof(v_payload) <> 'object' then
     raise exception 'request_run: payload must be a JSON object (or null), got %', jsonb_typeof(v_payload)
@@ -1307,35 +1308,20 @@ begin
             hint = 'Jobs are rows of public.cron_jobs; builtin ones are created by migrate from vercel.json.';
   end if;
 
-  if v_key is not null then
-    -- A repeat answers with the first request, even if the job was paused since.
-    return query select * from public._existing_run_request(v_key, v_job.id);
-    if found then
-      return;
-    end if;
+  select * into v_queued from public._queue_run_request(v_job, request_run.requested_by, v_payload, v_key);
+  if v_queued.outcome = 'other_job' then
+    raise exception 'request_run: dedup_key % already names a request of another job', quote_literal(v_key)
+      using errcode = '22023';
   end if;
-
-  if not v_job.enabled then
+  if v_queued.outcome = 'paused' then
     raise exception 'request_run: job % in project % is disabled (paused); resume it (enabled = true) to queue runs',
                     quote_literal(request_run.job_name), quote_literal(v_project)
       using errcode = '22023';
   end if;
-
-  -- A concurrent call with the same key waits here for the first to commit,
-  -- then inserts nothing and answers with the first one's request.
-  insert into public.cron_run_requests as r (project_id, job_id, requested_by, payload, dedup_key)
-  values (v_project, v_job.id, request_run.requested_by, v_payload, v_key)
-  on conflict (dedup_key) do nothing
-  returning r.id into v_id;
-
-  if v_id is null then
-    return query select * from public._existing_run_request(v_key, v_job.id);
-    return;
-  end if;
   return query
     select r.id, r.job_id, r.project_id, r.status, r.requested_at
       from public.cron_run_requests r
-     where r.id = v_id;
+     where r.id = v_queued.request_id;
 end
 $$;
 
@@ -1949,9 +1935,6 @@ GRANT ALL ON FUNCTION public._alert_job_fields(p_job_id uuid) TO service_role;
 REVOKE ALL ON FUNCTION public._alert_recovered(p_job_id uuid, p_details jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION public._alert_recovered(p_job_id uuid, p_details jsonb) TO service_role;
 
-REVOKE ALL ON FUNCTION public._existing_run_request(p_dedup_key text, p_job_id uuid) FROM PUBLIC;
-GRANT ALL ON FUNCTION public._existing_run_request(p_dedup_key text, p_job_id uuid) TO service_role;
-
 REVOKE ALL ON FUNCTION public._heartbeats_expire_before(p_retention_days integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION public._heartbeats_expire_before(p_retention_days integer) TO service_role;
 
@@ -1965,6 +1948,9 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.cron_jobs TO service_role;
 
 REVOKE ALL ON FUNCTION public._ops_queue_request(p_job public.cron_jobs, p_requested_by text, p_payload jsonb, p_dedup_key text, p_retry_of uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION public._ops_queue_request(p_job public.cron_jobs, p_requested_by text, p_payload jsonb, p_dedup_key text, p_retry_of uuid) TO service_role;
+
+REVOKE ALL ON FUNCTION public._queue_run_request(p_job public.cron_jobs, p_requested_by text, p_payload jsonb, p_dedup_key text, p_retry_of uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION public._queue_run_request(p_job public.cron_jobs, p_requested_by text, p_payload jsonb, p_dedup_key text, p_retry_of uuid) TO service_role;
 
 REVOKE ALL ON FUNCTION public._replay_begin_run(p_run_key text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public._replay_begin_run(p_run_key text) TO service_role;

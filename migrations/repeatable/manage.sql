@@ -450,9 +450,8 @@ begin
 end
 $$;
 
--- Queue a request for a job, or a retry of a failed one, once per key:
--- the repeat of a call (the same p_dedup_key) answers with the request the
--- first one queued.
+-- Queue a request for a job, or a retry of a failed one, through the queue's
+-- one insert (_queue_run_request, run_requests.sql), in this API's errors.
 create or replace function public._ops_queue_request(
   p_job public.cron_jobs, p_requested_by text, p_payload jsonb, p_dedup_key text, p_retry_of uuid
 )
@@ -463,29 +462,16 @@ security invoker
 set search_path = ''
 as $$
 declare
-  v_id uuid;
+  v_queued record;
 begin
-  if p_dedup_key is not null then
-    select r.id into v_id from public.cron_run_requests r where r.dedup_key = p_dedup_key;
-    if v_id is not null then
-      if not exists (select 1 from public.cron_run_requests r where r.id = v_id and r.job_id = p_job.id) then
-        raise exception 'dedup_key: dedup_key already names a request of another job' using errcode = 'PT409';
-      end if;
-      return v_id;
-    end if;
+  select * into v_queued from public._queue_run_request(p_job, p_requested_by, p_payload, p_dedup_key, p_retry_of);
+  if v_queued.outcome = 'other_job' then
+    raise exception 'dedup_key: dedup_key already names a request of another job' using errcode = 'PT409';
   end if;
-  if not p_job.enabled then
+  if v_queued.outcome = 'paused' then
     raise exception 'job: % is paused; resume it to queue runs', quote_literal(p_job.name) using errcode = 'PT409';
   end if;
-  insert into public.cron_run_requests as r (project_id, job_id, requested_by, payload, dedup_key, retry_of)
-  values (p_job.project_id, p_job.id, p_requested_by, p_payload, p_dedup_key, p_retry_of)
-  on conflict (dedup_key) do nothing
-  returning r.id into v_id;
-  if v_id is null then
-    -- A concurrent call with the same key committed first.
-    select r.id into v_id from public.cron_run_requests r where r.dedup_key = p_dedup_key;
-  end if;
-  return v_id;
+  return v_queued.request_id;
 end
 $$;
 

@@ -42,26 +42,53 @@ create or replace view public.run_requests_ready with (security_invoker = true) 
 
 -- The request a dedup_key already names, as request_run returns it. A key
 -- that names a request of another job is the caller's mistake, not a repeat.
-create or replace function public._existing_run_request(p_dedup_key text, p_job_id uuid)
-returns table (id uuid, job_id uuid, project text, status text, requested_at timestamptz)
+-- Replaced by _queue_run_request; a database migrated before keeps it otherwise.
+drop function if exists public._existing_run_request(text, uuid);
+
+-- Queue a run request for p_job, once per dedup key: the one insert every
+-- caller shares (request_run here, run now and retry in manage.sql), which
+-- words its own refusals from the outcome:
+--   queued     a new request was inserted;
+--   existing   the key already names a request of this job (a repeat of the
+--              call answers with the first one, even if the job was paused since);
+--   other_job  the key names another job's request; nothing queued;
+--   paused     the job is paused (enabled = false); nothing queued.
+create or replace function public._queue_run_request(
+  p_job public.cron_jobs, p_requested_by text, p_payload jsonb, p_dedup_key text, p_retry_of uuid default null
+)
+returns table (request_id uuid, outcome text)
 language plpgsql
-stable
+volatile
 security invoker
 set search_path = ''
 as $$
-#variable_conflict use_column
 declare
-  v_request public.cron_run_requests;
+  v_id     uuid;
+  v_job_id uuid;
 begin
-  select * into v_request from public.cron_run_requests r where r.dedup_key = p_dedup_key;
-  if v_request.id is null then
+  if p_dedup_key is not null then
+    select r.id, r.job_id into v_id, v_job_id from public.cron_run_requests r where r.dedup_key = p_dedup_key;
+    if v_id is not null then
+      return query select v_id, case when v_job_id = p_job.id then 'existing' else 'other_job' end;
+      return;
+    end if;
+  end if;
+  if not p_job.enabled then
+    return query select null::uuid, 'paused'::text;
     return;
   end if;
-  if v_request.job_id <> p_job_id then
-    raise exception 'request_run: dedup_key % already names a request of another job', quote_literal(p_dedup_key)
-      using errcode = '22023';
+  -- A concurrent call with the same key waits here for the first to commit,
+  -- then inserts nothing and answers with the first one's request.
+  insert into public.cron_run_requests as r (project_id, job_id, requested_by, payload, dedup_key, retry_of)
+  values (p_job.project_id, p_job.id, p_requested_by, p_payload, p_dedup_key, p_retry_of)
+  on conflict (dedup_key) do nothing
+  returning r.id into v_id;
+  if v_id is not null then
+    return query select v_id, 'queued'::text;
+    return;
   end if;
-  return query select v_request.id, v_request.job_id, v_request.project_id, v_request.status, v_request.requested_at;
+  select r.id, r.job_id into v_id, v_job_id from public.cron_run_requests r where r.dedup_key = p_dedup_key;
+  return query select v_id, case when v_job_id = p_job.id then 'existing' else 'other_job' end;
 end
 $$;
 
@@ -91,7 +118,7 @@ declare
   v_payload jsonb := nullif(request_run.payload, 'null'::jsonb);
   v_key     text := nullif(request_run.dedup_key, '');
   v_job     public.cron_jobs;
-  v_id      uuid;
+  v_queued  record;
 begin
   if v_payload is not null and jsonb_typeof(v_payload) <> 'object' then
     raise exception 'request_run: payload must be a JSON object (or null), got %', jsonb_typeof(v_payload)
@@ -106,35 +133,20 @@ begin
             hint = 'Jobs are rows of public.cron_jobs; builtin ones are created by migrate from vercel.json.';
   end if;
 
-  if v_key is not null then
-    -- A repeat answers with the first request, even if the job was paused since.
-    return query select * from public._existing_run_request(v_key, v_job.id);
-    if found then
-      return;
-    end if;
+  select * into v_queued from public._queue_run_request(v_job, request_run.requested_by, v_payload, v_key);
+  if v_queued.outcome = 'other_job' then
+    raise exception 'request_run: dedup_key % already names a request of another job', quote_literal(v_key)
+      using errcode = '22023';
   end if;
-
-  if not v_job.enabled then
+  if v_queued.outcome = 'paused' then
     raise exception 'request_run: job % in project % is disabled (paused); resume it (enabled = true) to queue runs',
                     quote_literal(request_run.job_name), quote_literal(v_project)
       using errcode = '22023';
   end if;
-
-  -- A concurrent call with the same key waits here for the first to commit,
-  -- then inserts nothing and answers with the first one's request.
-  insert into public.cron_run_requests as r (project_id, job_id, requested_by, payload, dedup_key)
-  values (v_project, v_job.id, request_run.requested_by, v_payload, v_key)
-  on conflict (dedup_key) do nothing
-  returning r.id into v_id;
-
-  if v_id is null then
-    return query select * from public._existing_run_request(v_key, v_job.id);
-    return;
-  end if;
   return query
     select r.id, r.job_id, r.project_id, r.status, r.requested_at
       from public.cron_run_requests r
-     where r.id = v_id;
+     where r.id = v_queued.request_id;
 end
 $$;
 
