@@ -25,14 +25,14 @@ import json
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from lib import manage
+from lib.cli.common import json_object, positive_int, with_database
 from lib.cli.tables import REQUEST_COLUMNS, RUN_COLUMNS, Column, Record, cell, render
-from lib.db import Database, DatabaseError, database_for
+from lib.db import Database, DatabaseError
 from lib.settings import SettingsError, get_settings
 
-T = TypeVar("T")
 REQUESTED_BY = "cli"
 
 JOB_COLUMNS = (
@@ -58,7 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     listing.add_argument("--project", help="only this project's jobs (default: every project)")
     listing.add_argument("--search", help="only jobs whose name contains this text")
     listing.add_argument("--filter", choices=("all", "enabled", "paused", "failing"), default="all")
-    listing.add_argument("--limit", type=_positive_int, default=50, help="at most this many (max 200; default 50)")
+    listing.add_argument("--limit", type=positive_int, default=50, help="at most this many (max 200; default 50)")
     listing.add_argument("--json", action="store_true", help="print the page as JSON (the console API's)")
 
     show = actions.add_parser("show", help="one job: its definition, next runs, recent runs and requests")
@@ -89,7 +89,7 @@ def _parser() -> argparse.ArgumentParser:
         _job_argument(actions.add_parser(action, help=text))
     run = actions.add_parser("run", help="queue a run of a job now (a run request)")
     _job_argument(run)
-    run.add_argument("--payload", type=_json_object, help="a JSON object that replaces the job's payload this once")
+    run.add_argument("--payload", type=json_object, help="a JSON object that replaces the job's payload this once")
 
     retry = commands.add_parser("retry", help="retry a run request that ended in error")
     retry.add_argument("request_id")
@@ -114,24 +114,7 @@ def _definition_arguments(parser: argparse.ArgumentParser) -> None:
         help="the schedule's type (default: read from --schedule)",
     )
     parser.add_argument("--timezone", help="an IANA time zone for cron and once schedules (default: UTC)")
-    parser.add_argument("--payload", type=_json_object, help="a JSON object sent with every run")
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be a positive integer")
-    return value
-
-
-def _json_object(text: str) -> dict[str, Any]:
-    try:
-        value = json.loads(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(f"not valid JSON: {error}") from None
-    if not isinstance(value, dict):
-        raise argparse.ArgumentTypeError("must be a JSON object, such as '{\"key\": 1}'")
-    return value
+    parser.add_argument("--payload", type=json_object, help="a JSON object sent with every run")
 
 
 def schedule_type_of(schedule: str) -> str:
@@ -201,14 +184,6 @@ def job_detail_text(detail: manage.JobDetail) -> str:
 
 
 # -- actions ------------------------------------------------------------------------
-
-
-async def _with_database(action: Callable[[Database], Awaitable[T]]) -> T:
-    db = database_for(get_settings())
-    try:
-        return await action(db)
-    finally:
-        await db.close()
 
 
 async def _list(db: Database, args: argparse.Namespace) -> str:
@@ -303,7 +278,7 @@ def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     action = _retry if args.command == "retry" else ACTIONS[args.action]
     try:
-        print(asyncio.run(_with_database(lambda db: action(db, args))))
+        print(asyncio.run(with_database(lambda db: action(db, args))))
     except manage.ManageError as error:
         print(_refusal(error), file=sys.stderr)
         return 1

@@ -27,19 +27,17 @@ import contextlib
 import json
 import sys
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import asdict
-from typing import Any, TypeVar
+from typing import Any
 
+from lib.cli.common import json_object, positive_int, with_database
 from lib.cli.tables import requests_table, runs_table
-from lib.db import Database, DatabaseError, database_for
+from lib.db import DatabaseError, database_for
 from lib.db.queries.run_requests import list_run_requests, request_run
 from lib.db.queries.runs import list_runs
 from lib.db.statuses import RequestStatus, Trigger
 from lib.jobs.registry import JOBS
 from lib.settings import SettingsError, get_settings
-
-T = TypeVar("T")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -49,19 +47,19 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run a job once and print its JSON result")
     run.add_argument("job", choices=sorted(JOBS))
     run.add_argument("--dry-run", action="store_true")
-    run.add_argument("--limit", type=_positive_int)
+    run.add_argument("--limit", type=positive_int)
     request = commands.add_parser("request", help="queue a run of a job (a run request) and print its id")
     request.add_argument("job", help="the job's name in cron_jobs (builtin jobs are named after their route)")
-    request.add_argument("--payload", type=_json_object, help="a JSON object for the job; overrides the job's payload")
+    request.add_argument("--payload", type=json_object, help="a JSON object for the job; overrides the job's payload")
     request.add_argument("--project", default="default", help="the job's project (default: %(default)s)")
     runs = commands.add_parser("runs", help="recent runs from the ledger, as a table")
     runs.add_argument("--job", help="only this job's runs")
-    runs.add_argument("--limit", type=_positive_int, default=20, help="at most this many rows (default: %(default)s)")
+    runs.add_argument("--limit", type=positive_int, default=20, help="at most this many rows (default: %(default)s)")
     runs.add_argument("--json", action="store_true", help="print the full rows as one JSON array instead")
     requests = commands.add_parser("requests", help="run requests, newest first, as a table")
     requests.add_argument("--status", choices=[str(status) for status in RequestStatus])
     requests.add_argument(
-        "--limit", type=_positive_int, default=20, help="at most this many rows (default: %(default)s)"
+        "--limit", type=positive_int, default=20, help="at most this many rows (default: %(default)s)"
     )
     requests.add_argument(
         "--json", action="store_true", help="print the full rows (whole results and errors) as one JSON array"
@@ -78,23 +76,6 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("jobs", help="list, show, add, edit, rm, pause, resume or run jobs")
     commands.add_parser("retry", help="retry a run request that ended in error")
     return parser
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be a positive integer")
-    return value
-
-
-def _json_object(text: str) -> dict[str, Any]:
-    try:
-        value = json.loads(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(f"not valid JSON: {error}") from None
-    if not isinstance(value, dict):
-        raise argparse.ArgumentTypeError("must be a JSON object, such as '{\"key\": 1}'")
-    return value
 
 
 async def _migrate() -> int:
@@ -136,19 +117,10 @@ async def _run(name: str, dry_run: bool, limit: int | None) -> int:
     return 1 if report.status == "error" else 0
 
 
-async def _with_database(query: Callable[[Database], Awaitable[T]]) -> T:
-    """One query on a database opened for this command, closed after it."""
-    db = database_for(get_settings())
-    try:
-        return await query(db)
-    finally:
-        await db.close()
-
-
 async def _request(job: str, payload: dict[str, Any] | None, project: str) -> int:
     # One key per command: if the adapter retries a call that had committed, the
     # repeat returns this request instead of queueing a second one.
-    requested = await _with_database(
+    requested = await with_database(
         lambda db: request_run(
             db, job_name=job, project_id=project, requested_by="cli", payload=payload, dedup_key=f"cli:{uuid.uuid4()}"
         )
@@ -161,14 +133,14 @@ async def _request(job: str, payload: dict[str, Any] | None, project: str) -> in
 
 
 async def _runs(job: str | None, limit: int, as_json: bool) -> int:
-    rows = await _with_database(lambda db: list_runs(db, job=job, limit=limit))
+    rows = await with_database(lambda db: list_runs(db, job=job, limit=limit))
     print(json.dumps([asdict(row) for row in rows], indent=2, default=str) if as_json else runs_table(rows))
     return 0
 
 
 async def _requests(status: str | None, limit: int, as_json: bool) -> int:
     wanted = RequestStatus(status) if status else None
-    rows = await _with_database(lambda db: list_run_requests(db, status=wanted, limit=limit))
+    rows = await with_database(lambda db: list_run_requests(db, status=wanted, limit=limit))
     print(json.dumps([asdict(row) for row in rows], indent=2, default=str) if as_json else requests_table(rows))
     return 0
 
