@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from uuid import UUID
 
 from lib.db.port import DatabaseError
 
@@ -57,3 +58,13 @@ def translated() -> Iterator[None]:
         if managed is None:
             raise
         raise managed from None
+
+
+def id_of(ref: UUID | str, thing: str) -> UUID:
+    """An id as given (a UUID or its text); text that is not one is a 404 naming `thing`, like an unknown id."""
+    if isinstance(ref, UUID):
+        return ref
+    try:
+        return UUID(str(ref))
+    except ValueError:
+        raise ManageError(f"no {thing} with id {str(ref)[:60]!r}", status=404) from None

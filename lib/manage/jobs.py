@@ -11,7 +11,7 @@ from lib.db.port import Database
 from lib.db.queries import manage as queries
 from lib.db.queries.manage import JobRecord
 from lib.manage.describe import describe_schedule, next_fire_times, next_run, vercel_schedule
-from lib.manage.errors import ManageError, translated
+from lib.manage.errors import ManageError, id_of, translated
 from lib.manage.models import MAX_PAGE, JobDetail, JobFilter, JobInput, JobPage, JobView, RequestView, RunView
 from lib.manage.validate import SCHEDULE_FIELDS, TARGET_FIELDS, check_definition, invalid
 
@@ -48,13 +48,7 @@ def page_bounds(limit: int, offset: int) -> tuple[int, int]:
 
 
 def job_id_of(ref: UUID | str) -> UUID:
-    """A job id as given (a UUID or its text); 404 for text that is not one, as for an id that names nothing."""
-    if isinstance(ref, UUID):
-        return ref
-    try:
-        return UUID(str(ref))
-    except ValueError:
-        raise ManageError(f"no job with id {str(ref)[:60]!r}", status=404) from None
+    return id_of(ref, "job")
 
 
 async def list_jobs(

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from lib.db.port import Database
 from lib.db.queries import manage as queries
-from lib.manage.errors import ManageError, translated
+from lib.manage.errors import ManageError, id_of, translated
 from lib.manage.jobs import page_bounds
 from lib.manage.models import RequestPage, RequestView
 from lib.manage.validate import invalid
@@ -16,12 +16,7 @@ STATUSES = ("queued", "running", "done", "error")
 
 
 def request_id_of(ref: UUID | str) -> UUID:
-    if isinstance(ref, UUID):
-        return ref
-    try:
-        return UUID(str(ref))
-    except ValueError:
-        raise ManageError(f"no run request with id {str(ref)[:60]!r}", status=404) from None
+    return id_of(ref, "run request")
 
 
 async def list_requests(
