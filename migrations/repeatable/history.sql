@@ -24,7 +24,7 @@ $$;
 
 -- One bounded batch per call, so each batch is its own short transaction: at
 -- most p_batch_size ledger rows and at most p_batch_size finished requests,
--- oldest first. Rows locked by someone else right now are skipped, not waited for.
+-- oldest first.
 create or replace function public.prune_history(p_retention_days integer, p_batch_size integer)
 returns table (deleted_runs integer, deleted_requests integer, batch_size integer)
 language plpgsql
