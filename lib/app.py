@@ -25,6 +25,7 @@ from lib.db.queries.alerts import count_overdue_jobs
 from lib.db.queries.health import health_check
 from lib.db.queries.runs import list_runs
 from lib.db.statuses import RunStatus, Trigger
+from lib.problems import ProblemError
 from lib.settings import Settings, SettingsError, get_settings
 
 if TYPE_CHECKING:
@@ -48,15 +49,6 @@ class RunsParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
     job: str | None = None
     limit: int = Field(50, ge=1, le=RUNS_MAX_LIMIT)
-
-
-class ProblemError(Exception):
-    """An answer other than a run: status code plus one clear line."""
-
-    def __init__(self, status: int, error: str, **extra: Any) -> None:
-        super().__init__(error)
-        self.status = status
-        self.body: dict[str, Any] = {"error": error, **extra}
 
 
 def _parse(model: type[BaseModel], request: Request) -> Any:

@@ -130,6 +130,11 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = Field(10, gt=0, le=800)
     allow_http_webhooks: bool = False
 
+    # The console's page accepts the cron secret even once operators exist (else only until the first).
+    ops_secret_signin: bool = False
+    # Set to 1 by Vercel itself: the client address is then the x-real-ip it sets (lib/ops/signin.py).
+    vercel: bool = False
+
     @field_validator("*", mode="before")
     @classmethod
     def _blank_means_default(cls, value: Any) -> Any:

@@ -8,6 +8,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from lib.db import Database, database_for
+from lib.manage.acting import acting
+from lib.manage.actors import CLI
 from lib.settings import get_settings
 
 T = TypeVar("T")
@@ -31,8 +33,11 @@ def json_object(text: str) -> dict[str, Any]:
 
 
 async def with_database(action: Callable[[Database], Awaitable[T]]) -> T:
-    """`action` on a database opened for this command, closed after it."""
-    db = database_for(get_settings())
+    """`action` on a database opened for this command, closed after it.
+
+    It acts for the CLI (an admin: whoever runs it holds the database's own
+    credentials), so every write a command makes is in ops_audit as `cli`."""
+    db = acting(database_for(get_settings()), CLI)
     try:
         return await action(db)
     finally:

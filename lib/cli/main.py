@@ -17,6 +17,8 @@ supabase-cron install|status|uninstall
 jobs list|show|add|edit|rm|pause|resume|run
                              manage jobs (lib/cli/jobs.py; --json everywhere)
 retry <request id>           retry a run request that ended in error
+ops-users add|list|role|disable|enable|password
+                             the console's operator accounts (lib/cli/operators.py)
 """
 
 from __future__ import annotations
@@ -75,6 +77,7 @@ def _parser() -> argparse.ArgumentParser:
     # Listed for --help; lib/cli/jobs.py parses their arguments.
     commands.add_parser("jobs", help="list, show, add, edit, rm, pause, resume or run jobs")
     commands.add_parser("retry", help="retry a run request that ended in error")
+    commands.add_parser("ops-users", help="the console's operators: add, list, role, disable, enable, password")
     return parser
 
 
@@ -151,6 +154,10 @@ def main(argv: list[str] | None = None) -> int:
         from lib.cli.jobs import main as jobs
 
         return jobs(argv)
+    if argv[:1] == ["ops-users"]:
+        from lib.cli.operators import main as operators
+
+        return operators(argv[1:])
     if argv[:1] == ["supabase-cron"]:
         from lib.cli.supabase_cron import main as supabase_cron
 

@@ -31,6 +31,18 @@ Functions (ids are UUIDs or their text):
     describe_schedule(schedule_type, schedule, timezone) -> str
     next_fire_times(job, count=5, now=None) -> list[datetime]
 
+Operators and roles (lib/manage/actors.py, acting.py, operators.py):
+
+    acting(db, actor) -> Database       # the port, acting for an Actor: roles checked, writes audited
+    list_operators(db) -> OperatorList; add_operator(db, name, role, password=None) -> NewPassword
+    set_role(db, name, role); set_disabled(db, name, disabled); set_password(db, name, password=None)
+    list_audit(db, *, actor=None, object_id=None, limit=50, offset=0) -> AuditList
+
+  viewer reads; operator also runs, pauses, resumes, retries and cancels;
+  admin also creates, edits and deletes jobs and manages operators. A
+  refusal is ManageError status 403. Every write through an acting port is
+  recorded in ops_audit with who did it and the fields before and after.
+
 Rules:
 
 - Every refusal is a `ManageError(message, status, field)`: 404 unknown job
@@ -73,6 +85,8 @@ Rules:
 
 from __future__ import annotations
 
+from lib.manage.acting import acting, actor_of, require
+from lib.manage.actors import CLI, CRON_SECRET, ROLES, Actor, Role
 from lib.manage.describe import describe_schedule, next_fire_times
 from lib.manage.errors import ManageError
 from lib.manage.jobs import (
@@ -96,32 +110,62 @@ from lib.manage.models import (
     RunPage,
     RunView,
 )
+from lib.manage.operators import (
+    AuditList,
+    NewPassword,
+    OperatorList,
+    OperatorView,
+    add_operator,
+    list_audit,
+    list_operators,
+    set_disabled,
+    set_password,
+    set_role,
+)
 from lib.manage.requests import get_request, list_requests, retry_request
 from lib.manage.runs import list_runs
 
 __all__ = [
+    "CLI",
+    "CRON_SECRET",
+    "ROLES",
+    "Actor",
+    "AuditList",
     "JobDetail",
     "JobInput",
     "JobPage",
     "JobView",
     "ManageError",
+    "NewPassword",
+    "OperatorList",
+    "OperatorView",
     "RequestPage",
     "RequestView",
+    "Role",
     "RunPage",
     "RunView",
+    "acting",
+    "actor_of",
+    "add_operator",
     "create_job",
     "delete_job",
     "describe_schedule",
     "find_job",
     "get_job",
     "get_request",
+    "list_audit",
     "list_jobs",
+    "list_operators",
     "list_requests",
     "list_runs",
     "next_fire_times",
     "pause_job",
+    "require",
     "resume_job",
     "retry_request",
     "run_now",
+    "set_disabled",
+    "set_password",
+    "set_role",
     "update_job",
 ]

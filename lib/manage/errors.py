@@ -12,13 +12,14 @@ from lib.db.port import DatabaseError
 # `<field>: <one line>`, as migrations/repeatable/manage.sql raises them.
 _FIELD_MESSAGE = re.compile(r"^(?P<field>[a-z_]+): (?P<message>.+)$", re.DOTALL)
 # Prefixes that name the object acted on, not an input field.
-_OBJECTS = frozenset({"job", "request"})
+_OBJECTS = frozenset({"job", "request", "operator"})
 
 
 class ManageError(Exception):
     """One clear line, never a secret or a configured value.
 
-    status: 404 unknown job or request, 409 conflict (name taken, a vercel.json
+    status: 403 the actor's role does not allow it (lib/manage/acting.py),
+    404 unknown job, request or operator, 409 conflict (name taken, a vercel.json
     job edited or deleted, a paused job run, a retry of a request that did not
     fail), 422 invalid input. field: the input at fault (schedule, timezone,
     name, project_id, kind, target, payload, schedule_type, ...) or None.

@@ -1,32 +1,38 @@
-"""Who may use the operator console, and how: the session cookie and the write guard.
+"""Who may use the operator console, and how: bearer, session cookie, roles and the write guard.
 
-Two ways in, both proven with the cron secret:
-- `Authorization: Bearer <CRON_SECRET or CRON_SECRET_NEXT>`, as on every guarded route (curl, scripts);
-- the `cronrelay_ops` cookie set by POST /api/ops/login (the page).
+Two ways in:
+- `Authorization: Bearer <CRON_SECRET or CRON_SECRET_NEXT>`, as on every
+  guarded route (curl, scripts): an admin, audited as `cron-secret`;
+- the `cronrelay_ops` cookie set by POST /api/ops/login (lib/ops/signin.py):
+  a random session id whose SHA-256 names a row of `ops_sessions`, so
+  logout, disabling an operator and a password change end it at once, on
+  every instance. A session opened with the cron secret (the first admin's
+  bootstrap, or OPS_SECRET_SIGNIN) lives only while that is allowed and the
+  secret it proved is still configured.
 
-The cookie is an HMAC token, `v1.<issued>.<expires>.<nonce>.<mac>`, keyed from
-the secret itself, so rotating CRON_SECRET ends every session and no
-server-side session store is needed. A write carried by the cookie must also
-show `X-Cronrelay-Request: 1` and a same-origin `Origin`: a cross-site form
-cannot set the header, and SameSite=Strict already keeps the cookie off
-cross-site requests; the two together are the CSRF guard.
+A write carried by the cookie must also show `X-Cronrelay-Request: 1` and an
+`Origin` equal to the request's own `Host` (X-Forwarded-Host is not
+trusted): a cross-site form cannot set the header, and SameSite=Strict
+already keeps the cookie off cross-site requests; the two together are the
+CSRF guard. Nothing is written on a GET.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import logging
-import secrets
-import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import Depends, Request
 
 from lib.auth import Unauthorized, accepted_secrets, check_authorization
+from lib.db import Database, DatabaseError, DatabaseUnavailable, database_for
+from lib.db.queries.operators import ops_session_get
+from lib.manage.actors import CRON_SECRET, Actor, Role, allows, operator
+from lib.problems import ProblemError
 from lib.settings import Settings, SettingsError
 
 log = logging.getLogger("cronrelay.ops")
@@ -36,69 +42,38 @@ COOKIE_PATH = "/api/ops"
 SESSION_SECONDS = 12 * 3600
 WRITE_HEADER = "x-cronrelay-request"
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-# A token issued a little "in the future" is a clock difference between
-# instances, not an attack; more than this is refused.
-CLOCK_SKEW_SECONDS = 60
 
-_KEY_LABEL = b"cronrelay ops session"
-_VERSION = "v1"
+_TAG_LABEL = b"cronrelay ops secret session"
 
-
-class OpsError(Exception):
-    """An answer from the console's guard: status code plus one clear line."""
-
-    def __init__(self, status: int, error: str, **extra: Any) -> None:
-        super().__init__(error)
-        self.status = status
-        self.body: dict[str, Any] = {"error": error, **extra}
+# The console's answers are the one problem type (lib/problems.py); the old name stays for its callers.
+OpsError = ProblemError
 
 
 @dataclass(frozen=True)
 class OpsAccess:
-    """A request that passed the guard: the settings, and how it proved itself."""
+    """A request that passed the guard: the settings, how it proved itself, and who acts."""
 
     settings: Settings
     via: Literal["bearer", "cookie"]
+    actor: Actor
 
 
-# -- tokens -----------------------------------------------------------------------
+# -- session ids and secrets ------------------------------------------------------
 
 
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+def token_hash(token: str) -> str:
+    """What ops_sessions stores for a cookie's session id: its SHA-256, so a read of the table signs nobody in."""
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
-def signing_key(secret: bytes) -> bytes:
-    """The key a session is signed with: derived, so the secret itself never signs anything."""
-    return hmac.new(secret, _KEY_LABEL, hashlib.sha256).digest()
+def secret_tag(secret: bytes) -> str:
+    """Names which cron secret opened a session without being it (a rotation ends the session)."""
+    return hmac.new(secret, _TAG_LABEL, hashlib.sha256).hexdigest()[:32]
 
 
-def _mac(key: bytes, message: str) -> str:
-    return _b64(hmac.new(key, message.encode(), hashlib.sha256).digest())
-
-
-def mint_token(secret: bytes, now: float | None = None) -> str:
-    issued = int(time.time() if now is None else now)
-    message = f"{_VERSION}.{issued}.{issued + SESSION_SECONDS}.{secrets.token_urlsafe(16)}"
-    return f"{message}.{_mac(signing_key(secret), message)}"
-
-
-def token_valid(token: str, keys_from: list[bytes], now: float | None = None) -> bool:
-    """True when `token` was signed with one of these secrets' keys and is within its lifetime."""
-    message, _, mac = token.rpartition(".")
-    parts = message.split(".")
-    if len(parts) != 4 or parts[0] != _VERSION or not mac:
-        return False
-    # Check every key, so timing does not tell which secret (if any) matched.
-    matches = [hmac.compare_digest(mac.encode(), _mac(signing_key(secret), message).encode()) for secret in keys_from]
-    if not any(matches):
-        return False
-    try:
-        issued, expires = int(parts[1]), int(parts[2])
-    except ValueError:
-        return False
-    current = time.time() if now is None else now
-    return issued - CLOCK_SKEW_SECONDS <= current < expires and 0 < expires - issued <= SESSION_SECONDS
+def secret_signin_allowed(settings: Settings, operators: int) -> bool:
+    """The page takes the cron secret while no operator exists (bootstrap), or with OPS_SECRET_SIGNIN=true."""
+    return operators == 0 or settings.ops_secret_signin
 
 
 # -- request facts ----------------------------------------------------------------
@@ -123,8 +98,8 @@ def _normal_origin(scheme: str, host: str) -> str:
 
 
 def own_origin(request: Request) -> str:
-    host = _first(request.headers.get("x-forwarded-host")) or request.headers.get("host", "")
-    return _normal_origin(request_scheme(request), host)
+    # The Host header alone: X-Forwarded-Host is whatever the client says it is.
+    return _normal_origin(request_scheme(request), request.headers.get("host", ""))
 
 
 def same_origin(request: Request) -> bool:
@@ -161,12 +136,47 @@ def secrets_or_503(settings: Settings) -> list[bytes]:
         raise OpsError(503, str(error)) from None
 
 
-def cookie_signed_in(request: Request, keys_from: list[bytes]) -> bool:
-    token = request.cookies.get(COOKIE_NAME)
-    return bool(token) and token_valid(token or "", keys_from)
+def database_or_503(settings: Settings) -> Database:
+    try:
+        return database_for(settings)
+    except SettingsError as error:
+        raise OpsError(503, str(error)) from None
 
 
-def authenticate(request: Request) -> OpsAccess:
+def unreachable(settings: Settings, error: DatabaseError) -> OpsError:
+    """The 503 (or 500) for a database failure; the cause goes to the log, redacted."""
+    from lib.runner import one_line
+
+    log.error("ops: database error: %s", settings.redact(one_line(error)))
+    if isinstance(error, DatabaseUnavailable):
+        return OpsError(503, "the database cannot be reached; the console retries by itself")
+    return OpsError(500, "the database failed; see the log")
+
+
+async def _cookie_actor(request: Request, settings: Settings, keys_from: list[bytes]) -> Actor | None:
+    token = request.cookies.get(COOKIE_NAME, "")
+    if not token or len(token) > 256:
+        return None
+    db = database_or_503(settings)
+    try:
+        found = await ops_session_get(db, token_hash=token_hash(token))
+    except DatabaseError as error:
+        raise unreachable(settings, error) from None
+    if found is None:
+        return None
+    if found.via == "secret":
+        tags = [secret_tag(secret) for secret in keys_from]
+        matches = [hmac.compare_digest(found.secret_tag or "", tag) for tag in tags]
+        if not any(matches) or not secret_signin_allowed(settings, found.operators):
+            return None
+        return CRON_SECRET
+    if found.user_name is None or found.role not in ("viewer", "operator", "admin"):
+        return None
+    role: Role = found.role  # type: ignore[assignment]
+    return operator(found.user_name, role)
+
+
+async def authenticate(request: Request) -> OpsAccess:
     """Bearer first (an Authorization header decides alone), else the cookie; 401 or 503 otherwise."""
     settings = settings_or_503(request)
     keys_from = secrets_or_503(settings)
@@ -175,29 +185,32 @@ def authenticate(request: Request) -> OpsAccess:
             check_authorization(settings, request.headers.get("authorization"))
         except Unauthorized:
             raise OpsError(401, "unauthorized") from None
-        return OpsAccess(settings, "bearer")
-    if cookie_signed_in(request, keys_from):
-        return OpsAccess(settings, "cookie")
+        return OpsAccess(settings, "bearer", CRON_SECRET)
+    actor = await _cookie_actor(request, settings, keys_from)
+    if actor is not None:
+        return OpsAccess(settings, "cookie", actor)
     raise OpsError(401, "unauthorized")
 
 
 def check_write(request: Request, access: OpsAccess) -> None:
-    """A cookie-carried write must show the custom header and come from this origin."""
-    if access.via != "cookie":
-        return
-    if request.headers.get(WRITE_HEADER, "").strip() != "1":
-        raise OpsError(403, "a write from the console must carry the header X-Cronrelay-Request: 1")
-    if not same_origin(request):
-        raise OpsError(403, "a write from the console must come from the console's own origin")
+    """A cookie-carried write must show the custom header and come from this origin; a viewer writes nothing."""
+    if access.via == "cookie":
+        if request.headers.get(WRITE_HEADER, "").strip() != "1":
+            raise OpsError(403, "a write from the console must carry the header X-Cronrelay-Request: 1")
+        if not same_origin(request):
+            raise OpsError(403, "a write from the console must come from the console's own origin")
+    # lib/manage decides what each role may do; a viewer may do none of it.
+    if not allows(access.actor.role, "operator"):
+        raise OpsError(403, f"a viewer cannot change anything; {access.actor.who} is {access.actor.role}")
 
 
-def require_ops_access(write: bool) -> Callable[[Request], OpsAccess]:
+def require_ops_access(write: bool) -> Callable[[Request], Awaitable[OpsAccess]]:
     """A dependency: `Depends(require_ops_access(write=True))` on every POST/PATCH/DELETE route.
 
     A write dependency reached by a GET is a 405, never a pass: nothing is written on a GET."""
 
-    def dependency(request: Request) -> OpsAccess:
-        access = authenticate(request)
+    async def dependency(request: Request) -> OpsAccess:
+        access = await authenticate(request)
         if write:
             if request.method not in WRITE_METHODS:
                 raise OpsError(405, "writes are POST, PATCH or DELETE")

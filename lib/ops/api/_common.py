@@ -19,7 +19,7 @@ from fastapi import Request, Response
 from pydantic import BaseModel, ValidationError
 
 from lib.db import Database, DatabaseError, DatabaseUnavailable, database_for
-from lib.manage import ManageError
+from lib.manage import ManageError, acting
 from lib.ops.session import OpsAccess, OpsError
 from lib.runner import one_line
 from lib.settings import SettingsError
@@ -35,9 +35,11 @@ Params = TypeVar("Params", bound=BaseModel)
 
 
 def database(access: OpsAccess) -> Database:
-    """The adapter for the request's settings; a 503 naming the missing setting when there is none."""
+    """The adapter for the request's settings, acting for who signed in (roles checked, writes audited).
+
+    A 503 naming the missing setting when there is none."""
     try:
-        return database_for(access.settings)
+        return acting(database_for(access.settings), access.actor)
     except SettingsError as error:
         raise OpsError(503, str(error)) from None
 

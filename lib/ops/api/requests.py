@@ -51,5 +51,5 @@ async def show_request(request_id: str, access: OpsReader) -> JSONResponse:
 @router.post("/{request_id}/retry", status_code=201)
 async def retry_request(request_id: str, access: OpsWriter) -> JSONResponse:
     async with answering(access):
-        retried = await manage.retry_request(database(access), request_id, requested_by="ops")
+        retried = await manage.retry_request(database(access), request_id, requested_by=access.actor.requested_by)
     return JSONResponse({"request": retried.model_dump(mode="json")}, status_code=201)

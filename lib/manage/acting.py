@@ -1,0 +1,130 @@
+"""A database port that acts for someone: roles checked, writes audited, in one place for every caller.
+
+    db = acting(database_for(settings), actor)     # the console's API, the CLI
+    await manage.pause_job(db, job_id)             # 403 for a viewer; audited for the others
+
+`call` looks up the SQL function a manage function calls:
+- a read (`READ_ROLES`) needs its role and goes straight to the database;
+- a write (`WRITE_ROLES`) needs its role and runs through `ops_act`, which
+  records who did it and the fields before and after in `ops_audit`, in the
+  same transaction as the write;
+- any other `ops_...` function is treated as an admin's write: a function
+  added later is refused to viewers and operators, and audited, until it is
+  listed here (fail closed);
+- everything else (the engine's own functions, which a Run now may reach
+  through the executor) passes through: the role was checked at the write
+  that led there.
+
+A plain `Database` (tests, the engine) is not wrapped and checks nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from lib.db.port import Database, Row, jsonable
+from lib.manage.actors import Actor, Role, allows
+from lib.manage.errors import ManageError
+
+# SQL function -> (role needed, how a refusal words it).
+READ_ROLES: dict[str, tuple[Role, str]] = {
+    "ops_list_jobs": ("viewer", "reading jobs"),
+    "ops_get_job": ("viewer", "reading jobs"),
+    "ops_list_requests": ("viewer", "reading run requests"),
+    "ops_get_request": ("viewer", "reading run requests"),
+    "ops_list_runs": ("viewer", "reading runs"),
+    "ops_users_list": ("admin", "managing operators"),
+    "ops_audit_list": ("admin", "reading the audit"),
+}
+
+# SQL function -> (role needed, what the audit calls it).
+WRITE_ROLES: dict[str, tuple[Role, str]] = {
+    "ops_run_now": ("operator", "job.run"),
+    "request_run": ("operator", "job.run"),
+    "ops_set_job_enabled": ("operator", "job.pause"),
+    "ops_retry_request": ("operator", "request.retry"),
+    "ops_create_job": ("admin", "job.create"),
+    "ops_update_job": ("admin", "job.update"),
+    "ops_delete_job": ("admin", "job.delete"),
+    "ops_users_add": ("admin", "operator.add"),
+    "ops_users_set_role": ("admin", "operator.role"),
+    "ops_users_set_disabled": ("admin", "operator.disable"),
+    "ops_users_set_password": ("admin", "operator.password"),
+}
+
+# How a refusal words the action.
+_DOING = {
+    "job.run": "running jobs",
+    "job.pause": "pausing and resuming jobs",
+    "request.retry": "retrying run requests",
+    "job.create": "creating jobs",
+    "job.update": "editing jobs",
+    "job.delete": "deleting jobs",
+}
+
+
+def _action(function: str, args: dict[str, Any]) -> tuple[Role, str]:
+    role, action = WRITE_ROLES.get(function, ("admin", function.removeprefix("ops_")))
+    # One function pauses and resumes, one disables and enables: the audit says which.
+    if function == "ops_set_job_enabled" and args.get("p_enabled") is True:
+        action = "job.resume"
+    if function == "ops_users_set_disabled" and args.get("p_disabled") is False:
+        action = "operator.enable"
+    return role, action
+
+
+def forbidden(actor: Actor, needed: Role, doing: str) -> ManageError:
+    return ManageError(f"{doing} needs the {needed} role; {actor.who} is {actor.role}", status=403)
+
+
+def require(actor: Actor, needed: Role, doing: str) -> None:
+    """For a check that is not a SQL call (a route that writes nothing to the database)."""
+    if not allows(actor.role, needed):
+        raise forbidden(actor, needed, doing)
+
+
+@dataclass
+class ActingDatabase:
+    """The port, acting for `actor` (see the module's doc)."""
+
+    inner: Database
+    actor: Actor
+    name: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.name = self.inner.name
+
+    async def call(self, function: str, /, **args: Any) -> list[Row]:
+        if function in READ_ROLES:
+            require(self.actor, *READ_ROLES[function])
+            return await self.inner.call(function, **args)
+        if function not in WRITE_ROLES and not function.startswith("ops_"):
+            return await self.inner.call(function, **args)
+        needed, action = _action(function, args)
+        require(self.actor, needed, _DOING.get(action, "managing operators" if "operator" in action else action))
+        rows = await self.inner.call(
+            "ops_act",
+            p_actor=self.actor.who,
+            p_action=action,
+            p_function=function,
+            p_args=jsonable(args),
+            # The same key on an adapter's retry: a call that had committed is not audited twice.
+            p_call_key=uuid.uuid4(),
+        )
+        return [row["result"] for row in rows]
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+
+def acting(db: Database, actor: Actor) -> Database:
+    """`db` acting for `actor`; an already acting one is re-wrapped for the new actor."""
+    inner = db.inner if isinstance(db, ActingDatabase) else db
+    return ActingDatabase(inner, actor)
+
+
+def actor_of(db: Database) -> Actor | None:
+    """Who `db` acts for; None for a plain port."""
+    return db.actor if isinstance(db, ActingDatabase) else None
