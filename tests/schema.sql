@@ -88,6 +88,45 @@ CREATE FUNCTION public._history_expires_before(p_retention_days integer) RETURNS
   select now() - make_interval(days => p_retention_days);
 $$;
 
+CREATE FUNCTION public._ops_audit_row() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  v_hidden text[] := coalesce(TG_ARGV[1:], '{}'::text[]);
+  v_old    jsonb := case when TG_OP <> 'INSERT' then to_jsonb(OLD) end;
+  v_new    jsonb := case when TG_OP <> 'DELETE' then to_jsonb(NEW) end;
+  v_row    jsonb := coalesce(v_new, v_old);
+  v_before jsonb;
+  v_after  jsonb;
+  v_secret text;
+begin
+  if TG_OP = 'UPDATE' then
+    select jsonb_object_agg(o.key, case when o.key = any (v_hidden) then '"(hidden)"'::jsonb else o.value end),
+           jsonb_object_agg(o.key, case when o.key = any (v_hidden) then '"(changed)"'::jsonb else v_new -> o.key end)
+      into v_before, v_after
+      from jsonb_each(v_old) o
+     where o.value is distinct from v_new -> o.key
+       and o.key not in ('updated_at', 'version');
+    if v_before is null then
+      return null;
+    end if;
+  else
+    foreach v_secret in array v_hidden loop
+      v_old := v_old - v_secret;
+      v_new := v_new - v_secret;
+    end loop;
+    v_before := v_old;
+    v_after := v_new;
+  end if;
+  insert into public.ops_audit (actor, action, object_type, object_id, object_name, before, after, call_key)
+  values (current_setting('cronrelay.actor', true), coalesce(current_setting('cronrelay.action', true), ''),
+          TG_ARGV[0], v_row ->> 'id', v_row ->> 'name', v_before, v_after,
+          nullif(current_setting('cronrelay.call_key', true), '')::uuid);
+  return null;
+end
+$$;
+
 CREATE FUNCTION public._ops_check_definition(p_project_id text, p_name text, p_kind text, p_target text, p_payload jsonb, p_schedule_type text) RETURNS void
     LANGUAGE plpgsql IMMUTABLE
     SET search_path TO ''
@@ -118,6 +157,34 @@ begin
   end if;
 end
 $_$;
+
+CREATE FUNCTION public._ops_check_operator(p_name text, p_role text) RETURNS void
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO ''
+    AS $_$
+begin
+  if p_name is not null and p_name !~ '^[a-z0-9][a-z0-9._-]{0,63}$' then
+    raise exception 'name: name must be 1 to 64 characters of lower-case letters, digits, . _ - '
+                    '(starting with a letter or digit)'
+      using errcode = 'PT422';
+  end if;
+  if p_role is not null and p_role not in ('viewer', 'operator', 'admin') then
+    raise exception 'role: role must be viewer, operator or admin' using errcode = 'PT422';
+  end if;
+end
+$_$;
+
+CREATE FUNCTION public._ops_keep_an_admin() RETURNS void
+    LANGUAGE plpgsql STABLE
+    SET search_path TO ''
+    AS $$
+begin
+  if not exists (select 1 from public.ops_users u where u.role = 'admin' and not u.disabled) then
+    raise exception 'role: this would leave no enabled admin; make another operator admin first'
+      using errcode = 'PT409';
+  end if;
+end
+$$;
 
 CREATE TABLE public.cron_jobs (
     id uuid DEFAULT gen_random_uuid() NOT NULL,
@@ -172,6 +239,42 @@ begin
     raise exception 'job: % is paused; resume it to queue runs', quote_literal(p_job.name) using errcode = 'PT409';
   end if;
   return v_queued.request_id;
+end
+$$;
+
+CREATE FUNCTION public._ops_signin_wait(p_address text, p_account text, p_window interval, p_limit integer) RETURNS integer
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  with recent as (
+    select f.failed_at
+      from public.ops_signin_failures f
+     where f.failed_at > now() - p_window
+       and (case when p_account is null then f.address = p_address else f.account = p_account end)
+  ), counted as (
+    select count(*) as n from recent
+  )
+  select case when c.n < p_limit then 0
+              else greatest(1, ceil(extract(epoch from (
+                     (select r.failed_at from recent r order by r.failed_at offset (c.n - p_limit) limit 1)
+                     + p_window - now())))::integer)
+         end
+    from counted c;
+$$;
+
+CREATE FUNCTION public._ops_user_id(p_name text) RETURNS uuid
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  v_id uuid;
+begin
+  select u.id into v_id from public.ops_users u where u.name = p_name for update;
+  if v_id is null then
+    raise exception 'operator: no operator named %', quote_literal(left(coalesce(p_name, ''), 64))
+      using errcode = 'PT404';
+  end if;
+  return v_id;
 end
 $$;
 
@@ -821,6 +924,123 @@ CREATE FUNCTION public.mark_stale_agents_offline(p_stale_after_seconds integer, 
                   '[]'::jsonb);
 $$;
 
+CREATE FUNCTION public.ops_act(p_actor text, p_action text, p_function text, p_args jsonb DEFAULT '{}'::jsonb, p_call_key uuid DEFAULT NULL::uuid) RETURNS TABLE(result jsonb, audited integer)
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $_$
+declare
+  v_oid       oid;
+  v_arguments text;
+  v_missing   text;
+  v_rows      jsonb;
+  v_audited   integer;
+  v_repeat    boolean;
+  v_key       uuid := coalesce(p_call_key, gen_random_uuid());
+begin
+  if coalesce(p_actor, '') = '' then
+    raise exception 'actor: who acts must be named' using errcode = 'PT422';
+  end if;
+  if coalesce(p_function, '') !~ '^(ops_[a-z0-9_]+|request_run)$' or p_function = 'ops_act' then
+    raise exception 'function: ops_act runs ops_... functions only' using errcode = 'PT422';
+  end if;
+  if p_args is not null and jsonb_typeof(p_args) <> 'object' then
+    raise exception 'args: args must be a JSON object' using errcode = 'PT422';
+  end if;
+  select p.oid into v_oid
+    from pg_catalog.pg_proc p
+   where p.pronamespace = 'public'::regnamespace and p.proname = p_function;
+  if v_oid is null then
+    raise exception 'function: no function %', p_function using errcode = 'PT404';
+  end if;
+
+  -- Each argument cast to its parameter's type, read from the catalog.
+  with params as (
+    select a.name, a.type_oid
+      from pg_catalog.pg_proc p,
+           unnest(coalesce(p.proallargtypes, p.proargtypes::oid[]), p.proargnames,
+                  coalesce(p.proargmodes, array_fill('i'::"char", array[p.pronargs])))
+             as a (type_oid, name, mode)
+     where p.oid = v_oid and a.mode in ('i', 'b')
+  )
+  select string_agg(
+           format('%I => %s', k.key,
+                  case
+                    when pr.type_oid = 'jsonb'::regtype then format('nullif($1 -> %L, ''null''::jsonb)', k.key)
+                    when pr.type_oid = 'json'::regtype then format('nullif($1 -> %L, ''null''::jsonb)::json', k.key)
+                    when t.typcategory = 'A' then
+                      format('(select array_agg(e) from jsonb_array_elements_text(nullif($1 -> %L, ''null''::jsonb)) e)::%s',
+                             k.key, pg_catalog.format_type(pr.type_oid, null))
+                    else format('($1 ->> %L)::%s', k.key, pg_catalog.format_type(pr.type_oid, null))
+                  end), ', '),
+         min(k.key) filter (where pr.name is null)
+    into v_arguments, v_missing
+    from jsonb_object_keys(coalesce(p_args, '{}'::jsonb)) k (key)
+    left join params pr on pr.name = k.key
+    left join pg_catalog.pg_type t on t.oid = pr.type_oid;
+  if v_missing is not null then
+    raise exception 'args: % takes no argument %', p_function, v_missing using errcode = 'PT422';
+  end if;
+
+  v_repeat := p_call_key is not null
+              and exists (select 1 from public.ops_audit a where a.call_key = p_call_key);
+  if not v_repeat then
+    perform set_config('cronrelay.actor', p_actor, true);
+    perform set_config('cronrelay.action', coalesce(p_action, p_function), true);
+    perform set_config('cronrelay.call_key', v_key::text, true);
+  end if;
+  execute format('select coalesce(jsonb_agg(to_jsonb(r)), ''[]''::jsonb) from public.%I(%s) r',
+                 p_function, coalesce(v_arguments, ''))
+     into v_rows
+    using coalesce(p_args, '{}'::jsonb);
+  perform set_config('cronrelay.actor', '', true);
+
+  v_audited := 0;
+  if not v_repeat then
+    select count(*)::integer into v_audited from public.ops_audit a where a.call_key = v_key;
+    if v_audited = 0 then
+      -- It changed nothing (a pause of a paused job): the action is still
+      -- recorded, with what it was asked (secrets left out).
+      insert into public.ops_audit (actor, action, object_id, detail, call_key)
+      values (p_actor, coalesce(p_action, p_function),
+              coalesce(p_args ->> 'p_job_id', p_args ->> 'p_request_id', p_args ->> 'p_name'),
+              (select jsonb_object_agg(e.k, e.v) from jsonb_each(coalesce(p_args, '{}'::jsonb)) e (k, v)
+                where e.k !~ '(password|hash|token|secret)'),
+              v_key);
+      v_audited := 1;
+    end if;
+  end if;
+  return query select e.value, v_audited from jsonb_array_elements(v_rows) e;
+end
+$_$;
+
+CREATE FUNCTION public.ops_audit_list(p_actor text DEFAULT NULL::text, p_object_id text DEFAULT NULL::text, p_limit integer DEFAULT 50, p_offset integer DEFAULT 0) RETURNS TABLE(entries jsonb, has_more boolean)
+    LANGUAGE plpgsql STABLE
+    SET search_path TO ''
+    AS $$
+declare
+  v_limit  integer := least(greatest(coalesce(p_limit, 50), 1), 200);
+  v_offset integer := greatest(coalesce(p_offset, 0), 0);
+begin
+  return query
+    with page as (
+      select a.*
+        from public.ops_audit a
+       where (p_actor is null or a.actor = p_actor)
+         and (p_object_id is null or a.object_id = p_object_id)
+       order by a.at desc, a.id desc
+       limit v_limit + 1 offset v_offset
+    ), shown as (
+      select * from page p order by p.at desc, p.id desc limit v_limit
+    )
+    select coalesce((select jsonb_agg(jsonb_build_object(
+                       'id', s.id, 'at', s.at at time zone 'UTC', 'actor', s.actor, 'action', s.action,
+                       'object_type', s.object_type, 'object_id', s.object_id, 'object_name', s.object_name,
+                       'before', s.before, 'after', s.after, 'detail', s.detail)
+                       order by s.at desc, s.id desc) from shown s), '[]'::jsonb),
+           (select count(*) from page) > v_limit;
+end
+$$;
+
 CREATE FUNCTION public.ops_create_job(p_name text, p_project_id text DEFAULT 'default'::text, p_kind text DEFAULT 'webhook'::text, p_target text DEFAULT NULL::text, p_payload jsonb DEFAULT '{}'::jsonb, p_schedule_type text DEFAULT 'manual'::text, p_schedule text DEFAULT NULL::text, p_timezone text DEFAULT 'UTC'::text, p_enabled boolean DEFAULT true, p_source text DEFAULT 'user'::text) RETURNS TABLE(id uuid, job jsonb)
     LANGUAGE plpgsql
     SET search_path TO ''
@@ -1085,6 +1305,27 @@ begin
 end
 $$;
 
+CREATE FUNCTION public.ops_session_end(p_token_hash text) RETURNS TABLE(ended integer, token_hash text)
+    LANGUAGE sql
+    SET search_path TO ''
+    AS $$
+  with gone as (delete from public.ops_sessions s where s.token_hash = p_token_hash returning s.token_hash)
+  select (select count(*)::integer from gone), p_token_hash;
+$$;
+
+CREATE FUNCTION public.ops_session_get(p_token_hash text) RETURNS TABLE(user_name text, role text, via text, secret_tag text, expires_at timestamp with time zone, operators integer)
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  select u.name, coalesce(u.role, 'admin'), s.via, s.secret_tag, s.expires_at,
+         (select count(*)::integer from public.ops_users o where not o.disabled)
+    from public.ops_sessions s
+    left join public.ops_users u on u.id = s.user_id
+   where s.token_hash = p_token_hash
+     and s.expires_at > now()
+     and (s.user_id is null or (u.id is not null and not u.disabled));
+$$;
+
 CREATE FUNCTION public.ops_set_job_enabled(p_job_id uuid, p_enabled boolean) RETURNS TABLE(id uuid, job jsonb)
     LANGUAGE plpgsql
     SET search_path TO ''
@@ -1109,6 +1350,81 @@ begin
   return query select v.id, v.job from public.ops_job_objects v where v.id = v_job.id;
 end
 $$;
+
+CREATE FUNCTION public.ops_signin_begin(p_address text, p_account text DEFAULT NULL::text, p_window_seconds integer DEFAULT 900, p_address_limit integer DEFAULT 10, p_account_limit integer DEFAULT 20) RETURNS TABLE(attempt_id bigint, retry_after integer, user_id uuid, role text, password_hash text, disabled boolean, operators integer)
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+#variable_conflict use_column
+declare
+  v_address text := left(coalesce(p_address, ''), 100);
+  v_account text := nullif(lower(left(btrim(coalesce(p_account, '')), 100)), '');
+  v_window  interval := make_interval(secs => greatest(coalesce(p_window_seconds, 900), 1));
+  v_wait    integer;
+  v_id      bigint;
+begin
+  -- Address first, then account: every sign-in takes them in this order.
+  perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('cronrelay:signin:address:' || v_address));
+  if v_account is not null then
+    perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('cronrelay:signin:account:' || v_account));
+  end if;
+  -- Old failures count for nothing; a few go with every attempt, so the
+  -- table stays small without a job of its own.
+  delete from public.ops_signin_failures f
+   where f.id in (select o.id from public.ops_signin_failures o
+                   where o.failed_at < now() - v_window order by o.failed_at limit 100);
+
+  v_wait := public._ops_signin_wait(v_address, null, v_window, greatest(coalesce(p_address_limit, 10), 1));
+  if v_account is not null then
+    v_wait := greatest(v_wait,
+                       public._ops_signin_wait(null, v_account, v_window, greatest(coalesce(p_account_limit, 20), 1)));
+  end if;
+  if v_wait > 0 then
+    return query select null::bigint, v_wait, null::uuid, null::text, null::text, null::boolean, null::integer;
+    return;
+  end if;
+
+  insert into public.ops_signin_failures as f (address, account) values (v_address, v_account)
+  returning f.id into v_id;
+  return query
+    select v_id, 0, u.id, u.role, u.password_hash, u.disabled,
+           (select count(*)::integer from public.ops_users o where not o.disabled)
+      from (select 1) one
+      left join public.ops_users u on u.name = v_account;
+end
+$$;
+
+CREATE FUNCTION public.ops_signin_state() RETURNS TABLE(operators integer, admins integer)
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  select (select count(*)::integer from public.ops_users u where not u.disabled),
+         (select count(*)::integer from public.ops_users u where not u.disabled and u.role = 'admin');
+$$;
+
+CREATE FUNCTION public.ops_signin_succeeded(p_attempt_id bigint, p_token_hash text, p_user_id uuid DEFAULT NULL::uuid, p_secret_tag text DEFAULT NULL::text, p_address text DEFAULT NULL::text, p_seconds integer DEFAULT 43200) RETURNS TABLE(expires_at timestamp with time zone, via text)
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $_$
+#variable_conflict use_column
+declare
+  v_via text := case when p_user_id is null then 'secret' else 'password' end;
+  v_expires timestamptz := now() + make_interval(secs => least(greatest(coalesce(p_seconds, 43200), 1), 43200));
+begin
+  if coalesce(p_token_hash, '') !~ '^[0-9a-f]{64}$' then
+    raise exception 'token: a session id hash is 64 hex digits' using errcode = 'PT422';
+  end if;
+  delete from public.ops_signin_failures f where f.id = p_attempt_id;
+  delete from public.ops_sessions s
+   where s.token_hash in (select o.token_hash from public.ops_sessions o where o.expires_at <= now() limit 100);
+  if p_user_id is not null then
+    update public.ops_users u set last_signin_at = now() where u.id = p_user_id;
+  end if;
+  insert into public.ops_sessions (token_hash, user_id, via, secret_tag, address, expires_at)
+  values (p_token_hash, p_user_id, v_via, p_secret_tag, left(p_address, 100), v_expires);
+  return query select v_expires, v_via;
+end
+$_$;
 
 CREATE FUNCTION public.ops_update_job(p_job_id uuid, p_changes jsonb) RETURNS TABLE(id uuid, job jsonb)
     LANGUAGE plpgsql
@@ -1199,6 +1515,109 @@ begin
     update public.cron_run_requests r set project_id = v_new.project_id where r.job_id = p_job_id;
   end if;
   return query select v.id, v.job from public.ops_job_objects v where v.id = v_new.id;
+end
+$$;
+
+CREATE FUNCTION public.ops_users_add(p_name text, p_role text, p_password_hash text) RETURNS TABLE(id uuid, operator jsonb)
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $_$
+#variable_conflict use_column
+declare
+  v_id uuid;
+begin
+  perform public._ops_check_operator(coalesce(p_name, ''), coalesce(p_role, ''));
+  if coalesce(p_password_hash, '') !~ '^scrypt\$' then
+    raise exception 'password: password must be set' using errcode = 'PT422';
+  end if;
+  insert into public.ops_users as u (name, role, password_hash)
+  values (p_name, p_role, p_password_hash)
+  on conflict (name) do nothing
+  returning u.id into v_id;
+  if v_id is null then
+    raise exception 'name: an operator named % already exists', quote_literal(p_name) using errcode = 'PT409';
+  end if;
+  return query select v.id, v.operator from public.ops_user_objects v where v.id = v_id;
+end
+$_$;
+
+CREATE FUNCTION public.ops_users_list() RETURNS TABLE(operators jsonb, enabled integer)
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  select coalesce((select jsonb_agg(v.operator order by v.name) from public.ops_user_objects v), '[]'::jsonb),
+         (select count(*)::integer from public.ops_users u where not u.disabled);
+$$;
+
+CREATE FUNCTION public.ops_users_set_disabled(p_name text, p_disabled boolean) RETURNS TABLE(id uuid, operator jsonb)
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+#variable_conflict use_column
+declare
+  v_id uuid;
+  v_had_admin boolean;
+begin
+  if p_disabled is null then
+    raise exception 'disabled: disabled must be true or false' using errcode = 'PT422';
+  end if;
+  perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('cronrelay:ops_users'));
+  v_id := public._ops_user_id(p_name);
+  v_had_admin := exists (select 1 from public.ops_users u where u.role = 'admin' and not u.disabled);
+  update public.ops_users u set disabled = p_disabled, updated_at = now()
+   where u.id = v_id and u.disabled <> p_disabled;
+  if p_disabled then
+    -- At once: the next request of any of its browsers is a 401.
+    delete from public.ops_sessions s where s.user_id = v_id;
+  end if;
+  if v_had_admin then
+    perform public._ops_keep_an_admin();
+  end if;
+  return query select v.id, v.operator from public.ops_user_objects v where v.id = v_id;
+end
+$$;
+
+CREATE FUNCTION public.ops_users_set_password(p_name text, p_password_hash text) RETURNS TABLE(id uuid, operator jsonb)
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $_$
+#variable_conflict use_column
+declare
+  v_id uuid;
+begin
+  if coalesce(p_password_hash, '') !~ '^scrypt\$' then
+    raise exception 'password: password must be set' using errcode = 'PT422';
+  end if;
+  v_id := public._ops_user_id(p_name);
+  update public.ops_users u
+     set password_hash = p_password_hash, password_changed_at = now(), updated_at = now()
+   where u.id = v_id;
+  -- Whoever knew the old password is signed out everywhere.
+  delete from public.ops_sessions s where s.user_id = v_id;
+  return query select v.id, v.operator from public.ops_user_objects v where v.id = v_id;
+end
+$_$;
+
+CREATE FUNCTION public.ops_users_set_role(p_name text, p_role text) RETURNS TABLE(id uuid, operator jsonb)
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+#variable_conflict use_column
+declare
+  v_id uuid;
+  v_had_admin boolean;
+begin
+  perform public._ops_check_operator(null, coalesce(p_role, ''));
+  -- Every change of roles takes this lock first, so two admins demoting
+  -- each other at once cannot both pass the last-admin check.
+  perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('cronrelay:ops_users'));
+  v_id := public._ops_user_id(p_name);
+  v_had_admin := exists (select 1 from public.ops_users u where u.role = 'admin' and not u.disabled);
+  update public.ops_users u set role = p_role, updated_at = now() where u.id = v_id and u.role <> p_role;
+  if v_had_admin then
+    perform public._ops_keep_an_admin();
+  end if;
+  return query select v.id, v.operator from public.ops_user_objects v where v.id = v_id;
 end
 $$;
 
@@ -1732,6 +2151,29 @@ CREATE VIEW public.online_agents WITH (security_invoker='true') AS
    FROM public.agents a
   WHERE (status = 'online'::text);
 
+CREATE TABLE public.ops_audit (
+    id bigint NOT NULL,
+    at timestamp with time zone DEFAULT now() NOT NULL,
+    actor text DEFAULT ''::text NOT NULL,
+    action text DEFAULT ''::text NOT NULL,
+    object_type text,
+    object_id text,
+    object_name text,
+    before jsonb,
+    after jsonb,
+    detail jsonb,
+    call_key uuid
+);
+
+ALTER TABLE public.ops_audit ALTER COLUMN id ADD GENERATED BY DEFAULT AS IDENTITY (
+    SEQUENCE NAME public.ops_audit_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
 CREATE VIEW public.ops_job_objects WITH (security_invoker='true') AS
  SELECT id,
     project_id,
@@ -1750,6 +2192,59 @@ CREATE VIEW public.ops_run_objects WITH (security_invoker='true') AS
  SELECT id,
     jsonb_build_object('id', id, 'job', job, 'trigger', trigger, 'status', status, 'started_at', (started_at AT TIME ZONE 'UTC'::text), 'finished_at', (finished_at AT TIME ZONE 'UTC'::text), 'duration_ms', duration_ms, 'stats', stats, 'error', error, 'request_id', request_id, 'dry_run', dry_run, 'has_more', has_more) AS run
    FROM public.cron_runs r;
+
+CREATE TABLE public.ops_sessions (
+    token_hash text NOT NULL,
+    user_id uuid,
+    via text DEFAULT 'password'::text NOT NULL,
+    secret_tag text,
+    address text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    expires_at timestamp with time zone DEFAULT (now() + '12:00:00'::interval) NOT NULL,
+    CONSTRAINT ops_sessions_at_most_12_hours CHECK ((expires_at <= (created_at + '12:00:00'::interval))),
+    CONSTRAINT ops_sessions_user_or_secret CHECK (((via = 'password'::text) = (user_id IS NOT NULL))),
+    CONSTRAINT ops_sessions_via_check CHECK ((via = ANY (ARRAY['password'::text, 'secret'::text])))
+);
+
+CREATE TABLE public.ops_signin_failures (
+    id bigint NOT NULL,
+    address text DEFAULT ''::text NOT NULL,
+    account text,
+    failed_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+ALTER TABLE public.ops_signin_failures ALTER COLUMN id ADD GENERATED BY DEFAULT AS IDENTITY (
+    SEQUENCE NAME public.ops_signin_failures_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE public.ops_users (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    name text NOT NULL,
+    role text DEFAULT 'viewer'::text NOT NULL,
+    password_hash text DEFAULT ''::text NOT NULL,
+    disabled boolean DEFAULT false NOT NULL,
+    password_changed_at timestamp with time zone DEFAULT now() NOT NULL,
+    last_signin_at timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT ops_users_name_check CHECK ((name ~ '^[a-z0-9][a-z0-9._-]{0,63}$'::text)),
+    CONSTRAINT ops_users_role_check CHECK ((role = ANY (ARRAY['viewer'::text, 'operator'::text, 'admin'::text])))
+);
+
+COMMENT ON TABLE public.ops_users IS 'Console operators: name, role (viewer | operator | admin), scrypt password hash, disabled.';
+
+CREATE VIEW public.ops_user_objects WITH (security_invoker='true') AS
+ SELECT id,
+    name,
+    jsonb_build_object('name', name, 'role', role, 'disabled', disabled, 'has_password', (password_hash <> ''::text), 'password_changed_at', (password_changed_at AT TIME ZONE 'UTC'::text), 'last_signin_at', (last_signin_at AT TIME ZONE 'UTC'::text), 'created_at', (created_at AT TIME ZONE 'UTC'::text), 'updated_at', (updated_at AT TIME ZONE 'UTC'::text), 'sessions', ( SELECT count(*) AS count
+           FROM public.ops_sessions s
+          WHERE ((s.user_id = u.id) AND (s.expires_at > now())))) AS operator
+   FROM public.ops_users u;
 
 CREATE VIEW public.run_requests_ready WITH (security_invoker='true') AS
  SELECT id,
@@ -1819,6 +2314,21 @@ ALTER TABLE ONLY public.cron_runs
 ALTER TABLE ONLY public.heartbeats
     ADD CONSTRAINT heartbeats_pkey PRIMARY KEY (id);
 
+ALTER TABLE ONLY public.ops_audit
+    ADD CONSTRAINT ops_audit_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.ops_sessions
+    ADD CONSTRAINT ops_sessions_pkey PRIMARY KEY (token_hash);
+
+ALTER TABLE ONLY public.ops_signin_failures
+    ADD CONSTRAINT ops_signin_failures_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.ops_users
+    ADD CONSTRAINT ops_users_name_key UNIQUE (name);
+
+ALTER TABLE ONLY public.ops_users
+    ADD CONSTRAINT ops_users_pkey PRIMARY KEY (id);
+
 ALTER TABLE ONLY public.scheduled_reminders
     ADD CONSTRAINT scheduled_reminders_pkey PRIMARY KEY (id);
 
@@ -1856,6 +2366,20 @@ CREATE INDEX heartbeats_agent_id_idx ON public.heartbeats USING btree (agent_id,
 
 CREATE INDEX heartbeats_created_at_idx ON public.heartbeats USING btree (created_at);
 
+CREATE INDEX ops_audit_at_idx ON public.ops_audit USING btree (at DESC, id DESC);
+
+CREATE INDEX ops_audit_call_key_idx ON public.ops_audit USING btree (call_key) WHERE (call_key IS NOT NULL);
+
+CREATE INDEX ops_sessions_expires_idx ON public.ops_sessions USING btree (expires_at);
+
+CREATE INDEX ops_sessions_user_idx ON public.ops_sessions USING btree (user_id);
+
+CREATE INDEX ops_signin_failures_account_idx ON public.ops_signin_failures USING btree (account, failed_at) WHERE (account IS NOT NULL);
+
+CREATE INDEX ops_signin_failures_address_idx ON public.ops_signin_failures USING btree (address, failed_at);
+
+CREATE INDEX ops_signin_failures_at_idx ON public.ops_signin_failures USING btree (failed_at);
+
 CREATE INDEX scheduled_reminders_due_idx ON public.scheduled_reminders USING btree (due_at) WHERE (status = ANY (ARRAY['pending'::text, 'sent'::text]));
 
 CREATE INDEX scheduled_reminders_lead_idx ON public.scheduled_reminders USING btree (lead_id);
@@ -1868,6 +2392,12 @@ CREATE TRIGGER cron_run_requests_alert AFTER UPDATE OF status ON public.cron_run
 
 CREATE TRIGGER cron_runs_alert AFTER UPDATE OF status ON public.cron_runs FOR EACH ROW WHEN (((new.status = ANY (ARRAY['ok'::text, 'partial'::text, 'error'::text])) AND (NOT new.dry_run) AND ((old.status = 'running'::text) OR ((old.status = 'error'::text) AND (new.status <> 'error'::text))))) EXECUTE FUNCTION public.cron_runs_alert();
 
+CREATE TRIGGER ops_audit_jobs AFTER INSERT OR DELETE OR UPDATE ON public.cron_jobs FOR EACH ROW WHEN ((COALESCE(current_setting('cronrelay.actor'::text, true), ''::text) <> ''::text)) EXECUTE FUNCTION public._ops_audit_row('job');
+
+CREATE TRIGGER ops_audit_operators AFTER INSERT OR DELETE OR UPDATE ON public.ops_users FOR EACH ROW WHEN ((COALESCE(current_setting('cronrelay.actor'::text, true), ''::text) <> ''::text)) EXECUTE FUNCTION public._ops_audit_row('operator', 'password_hash', 'last_signin_at');
+
+CREATE TRIGGER ops_audit_requests AFTER INSERT OR UPDATE ON public.cron_run_requests FOR EACH ROW WHEN ((COALESCE(current_setting('cronrelay.actor'::text, true), ''::text) <> ''::text)) EXECUTE FUNCTION public._ops_audit_row('request');
+
 ALTER TABLE ONLY public.cron_job_alert_state
     ADD CONSTRAINT cron_job_alert_state_job_id_fkey FOREIGN KEY (job_id) REFERENCES public.cron_jobs(id) ON DELETE CASCADE;
 
@@ -1879,6 +2409,9 @@ ALTER TABLE ONLY public.cron_run_requests
 
 ALTER TABLE ONLY public.heartbeats
     ADD CONSTRAINT heartbeats_agent_id_fkey FOREIGN KEY (agent_id) REFERENCES public.agents(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.ops_sessions
+    ADD CONSTRAINT ops_sessions_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.ops_users(id) ON DELETE CASCADE;
 
 ALTER TABLE public.agents ENABLE ROW LEVEL SECURITY;
 
@@ -1895,6 +2428,14 @@ ALTER TABLE public.cron_run_requests ENABLE ROW LEVEL SECURITY;
 ALTER TABLE public.cron_runs ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE public.heartbeats ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE public.ops_audit ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE public.ops_sessions ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE public.ops_signin_failures ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE public.ops_users ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE public.scheduled_reminders ENABLE ROW LEVEL SECURITY;
 
@@ -1917,6 +2458,14 @@ CREATE POLICY service_role_all ON public.cron_run_requests TO service_role USING
 CREATE POLICY service_role_all ON public.cron_runs TO service_role USING (true) WITH CHECK (true);
 
 CREATE POLICY service_role_all ON public.heartbeats TO service_role USING (true) WITH CHECK (true);
+
+CREATE POLICY service_role_all ON public.ops_audit TO service_role USING (true) WITH CHECK (true);
+
+CREATE POLICY service_role_all ON public.ops_sessions TO service_role USING (true) WITH CHECK (true);
+
+CREATE POLICY service_role_all ON public.ops_signin_failures TO service_role USING (true) WITH CHECK (true);
+
+CREATE POLICY service_role_all ON public.ops_users TO service_role USING (true) WITH CHECK (true);
 
 CREATE POLICY service_role_all ON public.scheduled_reminders TO service_role USING (true) WITH CHECK (true);
 
@@ -1941,13 +2490,28 @@ GRANT ALL ON FUNCTION public._heartbeats_expire_before(p_retention_days integer)
 REVOKE ALL ON FUNCTION public._history_expires_before(p_retention_days integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION public._history_expires_before(p_retention_days integer) TO service_role;
 
+REVOKE ALL ON FUNCTION public._ops_audit_row() FROM PUBLIC;
+GRANT ALL ON FUNCTION public._ops_audit_row() TO service_role;
+
 REVOKE ALL ON FUNCTION public._ops_check_definition(p_project_id text, p_name text, p_kind text, p_target text, p_payload jsonb, p_schedule_type text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public._ops_check_definition(p_project_id text, p_name text, p_kind text, p_target text, p_payload jsonb, p_schedule_type text) TO service_role;
+
+REVOKE ALL ON FUNCTION public._ops_check_operator(p_name text, p_role text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public._ops_check_operator(p_name text, p_role text) TO service_role;
+
+REVOKE ALL ON FUNCTION public._ops_keep_an_admin() FROM PUBLIC;
+GRANT ALL ON FUNCTION public._ops_keep_an_admin() TO service_role;
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.cron_jobs TO service_role;
 
 REVOKE ALL ON FUNCTION public._ops_queue_request(p_job public.cron_jobs, p_requested_by text, p_payload jsonb, p_dedup_key text, p_retry_of uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION public._ops_queue_request(p_job public.cron_jobs, p_requested_by text, p_payload jsonb, p_dedup_key text, p_retry_of uuid) TO service_role;
+
+REVOKE ALL ON FUNCTION public._ops_signin_wait(p_address text, p_account text, p_window interval, p_limit integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION public._ops_signin_wait(p_address text, p_account text, p_window interval, p_limit integer) TO service_role;
+
+REVOKE ALL ON FUNCTION public._ops_user_id(p_name text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public._ops_user_id(p_name text) TO service_role;
 
 REVOKE ALL ON FUNCTION public._queue_run_request(p_job public.cron_jobs, p_requested_by text, p_payload jsonb, p_dedup_key text, p_retry_of uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION public._queue_run_request(p_job public.cron_jobs, p_requested_by text, p_payload jsonb, p_dedup_key text, p_retry_of uuid) TO service_role;
@@ -2033,6 +2597,12 @@ GRANT ALL ON FUNCTION public.list_stale_agents(p_stale_after_seconds integer, p_
 REVOKE ALL ON FUNCTION public.mark_stale_agents_offline(p_stale_after_seconds integer, p_limit integer, p_sample integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.mark_stale_agents_offline(p_stale_after_seconds integer, p_limit integer, p_sample integer) TO service_role;
 
+REVOKE ALL ON FUNCTION public.ops_act(p_actor text, p_action text, p_function text, p_args jsonb, p_call_key uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.ops_act(p_actor text, p_action text, p_function text, p_args jsonb, p_call_key uuid) TO service_role;
+
+REVOKE ALL ON FUNCTION public.ops_audit_list(p_actor text, p_object_id text, p_limit integer, p_offset integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.ops_audit_list(p_actor text, p_object_id text, p_limit integer, p_offset integer) TO service_role;
+
 REVOKE ALL ON FUNCTION public.ops_create_job(p_name text, p_project_id text, p_kind text, p_target text, p_payload jsonb, p_schedule_type text, p_schedule text, p_timezone text, p_enabled boolean, p_source text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.ops_create_job(p_name text, p_project_id text, p_kind text, p_target text, p_payload jsonb, p_schedule_type text, p_schedule text, p_timezone text, p_enabled boolean, p_source text) TO service_role;
 
@@ -2060,11 +2630,41 @@ GRANT ALL ON FUNCTION public.ops_retry_request(p_request_id uuid, p_requested_by
 REVOKE ALL ON FUNCTION public.ops_run_now(p_job_id uuid, p_requested_by text, p_payload jsonb, p_dedup_key text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.ops_run_now(p_job_id uuid, p_requested_by text, p_payload jsonb, p_dedup_key text) TO service_role;
 
+REVOKE ALL ON FUNCTION public.ops_session_end(p_token_hash text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.ops_session_end(p_token_hash text) TO service_role;
+
+REVOKE ALL ON FUNCTION public.ops_session_get(p_token_hash text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.ops_session_get(p_token_hash text) TO service_role;
+
 REVOKE ALL ON FUNCTION public.ops_set_job_enabled(p_job_id uuid, p_enabled boolean) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.ops_set_job_enabled(p_job_id uuid, p_enabled boolean) TO service_role;
 
+REVOKE ALL ON FUNCTION public.ops_signin_begin(p_address text, p_account text, p_window_seconds integer, p_address_limit integer, p_account_limit integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.ops_signin_begin(p_address text, p_account text, p_window_seconds integer, p_address_limit integer, p_account_limit integer) TO service_role;
+
+REVOKE ALL ON FUNCTION public.ops_signin_state() FROM PUBLIC;
+GRANT ALL ON FUNCTION public.ops_signin_state() TO service_role;
+
+REVOKE ALL ON FUNCTION public.ops_signin_succeeded(p_attempt_id bigint, p_token_hash text, p_user_id uuid, p_secret_tag text, p_address text, p_seconds integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.ops_signin_succeeded(p_attempt_id bigint, p_token_hash text, p_user_id uuid, p_secret_tag text, p_address text, p_seconds integer) TO service_role;
+
 REVOKE ALL ON FUNCTION public.ops_update_job(p_job_id uuid, p_changes jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.ops_update_job(p_job_id uuid, p_changes jsonb) TO service_role;
+
+REVOKE ALL ON FUNCTION public.ops_users_add(p_name text, p_role text, p_password_hash text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.ops_users_add(p_name text, p_role text, p_password_hash text) TO service_role;
+
+REVOKE ALL ON FUNCTION public.ops_users_list() FROM PUBLIC;
+GRANT ALL ON FUNCTION public.ops_users_list() TO service_role;
+
+REVOKE ALL ON FUNCTION public.ops_users_set_disabled(p_name text, p_disabled boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.ops_users_set_disabled(p_name text, p_disabled boolean) TO service_role;
+
+REVOKE ALL ON FUNCTION public.ops_users_set_password(p_name text, p_password_hash text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.ops_users_set_password(p_name text, p_password_hash text) TO service_role;
+
+REVOKE ALL ON FUNCTION public.ops_users_set_role(p_name text, p_role text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.ops_users_set_role(p_name text, p_role text) TO service_role;
 
 REVOKE ALL ON FUNCTION public.prune_history(p_retention_days integer, p_batch_size integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.prune_history(p_retention_days integer, p_batch_size integer) TO service_role;
@@ -2123,11 +2723,25 @@ GRANT SELECT,USAGE ON SEQUENCE public.heartbeats_id_seq TO service_role;
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.online_agents TO service_role;
 
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.ops_audit TO service_role;
+
+GRANT SELECT,USAGE ON SEQUENCE public.ops_audit_id_seq TO service_role;
+
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.ops_job_objects TO service_role;
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.ops_request_objects TO service_role;
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.ops_run_objects TO service_role;
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.ops_sessions TO service_role;
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.ops_signin_failures TO service_role;
+
+GRANT SELECT,USAGE ON SEQUENCE public.ops_signin_failures_id_seq TO service_role;
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.ops_users TO service_role;
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.ops_user_objects TO service_role;
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.run_requests_ready TO service_role;
 

@@ -14,7 +14,13 @@ from tests.reliability.counts import Counts
 
 ROLES = ["anon", "authenticated"]
 KNOWN_TABLES = {"agents", "heartbeats", "scheduled_reminders", "cron_jobs", "cron_run_requests", "cron_runs",
-                "cron_locks", "schema_migrations"}  # fmt: skip
+                "cron_locks", "schema_migrations",
+                "ops_users", "ops_sessions", "ops_signin_failures", "ops_audit"}  # fmt: skip
+# The console's people: sign-in, sessions, operators and the audit, which anon must never reach.
+KNOWN_FUNCTIONS = {"ops_act", "ops_signin_begin", "ops_signin_succeeded", "ops_session_get", "ops_session_end",
+                   "ops_signin_state", "ops_users_add", "ops_users_list", "ops_users_set_role",
+                   "ops_users_set_disabled", "ops_users_set_password", "ops_audit_list",
+                   "_ops_audit_row"}  # fmt: skip
 TABLE_PRIVILEGES = ["SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER"]
 SEQUENCE_PRIVILEGES = ["USAGE", "SELECT", "UPDATE"]
 
@@ -100,6 +106,7 @@ async def test_role_is_refused_every_verb_on_every_table_for_real(
 async def test_role_cannot_call_any_function(sql: asyncpg.Connection, role: str, counts: Counts) -> None:
     functions = await _our_functions(sql)
     assert len(functions) >= 10
+    assert {signature.split("(")[0] for signature in functions} >= KNOWN_FUNCTIONS
     for signature in functions:
         allowed = await sql.fetchval("select has_function_privilege($1, $2, 'execute')", role, signature)
         assert allowed is False, f"{role} may execute {signature}"
@@ -108,6 +115,28 @@ async def test_role_cannot_call_any_function(sql: asyncpg.Connection, role: str,
 
 async def test_anon_call_is_refused_by_the_database(sql: asyncpg.Connection, counts: Counts) -> None:
     await _as(sql, "anon", "select * from public.begin_run('x', 'manual', 60)")
+    counts.handled = 1
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "select * from public.ops_signin_begin('203.0.113.1', 'alice')",
+        "select * from public.ops_session_get(repeat('a', 64))",
+        "select * from public.ops_users_add('mallory', 'admin', 'scrypt$x')",
+        "select * from public.ops_act('ops:mallory', 'job.delete', 'ops_users_list', '{}'::jsonb)",
+        "select * from public.ops_audit_list()",
+        "select password_hash from public.ops_users",
+        "select token_hash from public.ops_sessions",
+        "insert into public.ops_audit (actor, action) values ('ops:mallory', 'forged')",
+        "delete from public.ops_signin_failures",
+    ],
+)
+async def test_role_cannot_sign_in_read_sessions_or_touch_operators_and_the_audit(
+    sql: asyncpg.Connection, role: str, statement: str, counts: Counts
+) -> None:
+    await _as(sql, role, statement)
     counts.handled = 1
 
 
