@@ -26,6 +26,7 @@
     armedDelete: null,   // job id whose Delete was clicked once
     detailId: null,
     projectsSeen: "",
+    session: null,       // GET /session's answer: who is signed in (role), or which sign-in form to show
   };
 
   // -- small helpers -------------------------------------------------------------
@@ -165,10 +166,12 @@
     $("last-refreshed").textContent = "";
     state.problems = {};
     renderBanner();
+    signedOutPeople();
   }
 
   function signedIn() {
     state.signedIn = true;
+    signedInPeople();
     show($("signin"), false);
     show($("signin-error"), false);
     show($("console"), true);
@@ -182,6 +185,7 @@
     bind();
     try {
       const session = await api("GET", "/session");
+      state.session = session;
       show($("loading"), false);
       if (session && session.signed_in) signedIn(); else signedOut();
     } catch (error) {
@@ -193,16 +197,20 @@
 
   async function submitSignin(event) {
     event.preventDefault();
-    const input = $("secret");
+    const byName = !$("signin-user-fields").hidden && $("user").value.trim() !== "";
+    const input = byName ? $("password") : $("secret");
     const message = $("signin-error");
     show(message, false);
     try {
-      await api("POST", "/login", { secret: input.value });
+      const body = byName ? { user: $("user").value.trim(), password: input.value } : { secret: input.value };
+      state.session = await api("POST", "/login", body);
       input.value = "";
       problem("session", null);
+      show($("signin-notice"), false);
+      state.session = await api("GET", "/session");
       signedIn();
     } catch (error) {
-      message.textContent = error.status === 401 ? "Wrong secret." : describe(error, "Sign-in failed");
+      message.textContent = signinRefusal(error, byName);
       show(message, true);
       input.select();
     }
@@ -258,7 +266,7 @@
     try {
       // One request per panel, in parallel.
       // A job's page hides the jobs list, so it asks for that job instead.
-      await Promise.all([loadStatus(), state.detailId ? loadDetail() : loadJobs(), loadRequests(), loadRuns()]);
+      await Promise.all([loadStatus(), state.detailId ? loadDetail() : loadJobs(), loadRequests(), loadRuns(), loadAdmin()]);
       const now = new Date();
       if (state.signedIn) {
         $("last-refreshed").textContent = `last refreshed ${pad(now.getHours())}:${pad(now.getMinutes())}:${pad(now.getSeconds())}`;
@@ -621,10 +629,173 @@
     }
   }
 
+  // -- people: the sign-in form, who is signed in, operators and the audit (admins) ----------------
+
+  function signinRefusal(error, byName) {
+    if (error.status === 401) return byName ? "Wrong name or password." : "Wrong secret.";
+    if (error.status === 429) return `Too many failed sign-ins from here: try again in ${error.body.retry_after || "a few"} seconds.`;
+    return describe(error, "Sign-in failed");
+  }
+
+  // Which fields the sign-in form shows: the cron secret alone while no operator exists (or with
+  // OPS_SECRET_SIGNIN also), else a name and a password.
+  function renderSigninForm() {
+    const session = state.session || {};
+    const bootstrap = Boolean(session.bootstrap);
+    show($("signin-bootstrap"), bootstrap);
+    show($("signin-user-fields"), !bootstrap);
+    show($("signin-secret-fields"), bootstrap || Boolean(session.secret_signin));
+    $("user").required = !bootstrap;
+    $("password").required = !bootstrap;
+    $("secret").required = bootstrap;
+  }
+
+  function signedOutPeople() {
+    delete document.body.dataset.role;
+    show($("who"), false);
+    show($("admin-panel"), false);
+    renderSigninForm();
+    // Whether operators exist may have changed since this page loaded (a first admin was made).
+    api("GET", "/session").then((session) => {
+      if (session && !session.signed_in) { state.session = session; renderSigninForm(); }
+    }).catch(() => {});
+  }
+
+  function signedInPeople() {
+    const session = state.session || {};
+    document.body.dataset.role = session.role || "viewer";
+    $("who").textContent = session.user ? `${session.user} (${session.role})` : `cron secret (${session.role || "admin"})`;
+    show($("who"), true);
+    show($("admin-panel"), session.role === "admin");
+    show($("admin-bootstrap"), !session.user);
+  }
+
+  function isAdmin() { return Boolean(state.session && state.session.role === "admin"); }
+
+  async function loadAdmin() {
+    if (!isAdmin()) return;
+    await Promise.all([loadOperators(), loadAudit()]);
+  }
+
+  async function loadOperators() {
+    const stateLine = $("operators-state");
+    try {
+      const page = await api("GET", "/operators");
+      const operators = page.operators || [];
+      stateLine.textContent = operators.length ? "" : "No operators yet: add the first admin below.";
+      show(stateLine, !operators.length);
+      $("operators-list").replaceChildren(...operators.map(operatorRow));
+    } catch (error) {
+      stateLine.textContent = describe(error, "Operators");
+      show(stateLine, true);
+    }
+  }
+
+  function operatorRow(operator) {
+    const roles = ["viewer", "operator", "admin"].map((role) =>
+      el("option", { value: role, selected: role === operator.role }, role));
+    const name = encodeURIComponent(operator.name);
+    return el("article", { class: `row${operator.disabled ? " paused" : ""}`, "data-testid": "operator-row", "data-name": operator.name },
+      el("div", { class: "row-head" },
+        el("span", { class: "name" }, operator.name),
+        el("span", { class: `pill ${operator.disabled ? "pill-off" : "pill-on"}` }, operator.disabled ? "disabled" : operator.role),
+        el("span", { class: "muted" }, `last sign-in ${when(operator.last_signin_at)} · ${operator.sessions} session(s)`)),
+      el("div", { class: "actions" },
+        el("label", {}, "Role ", el("select", {
+          "data-testid": "operator-role-select",
+          on: { change: (event) => personAct(`/operators/${name}`, "PATCH", { role: event.target.value }, "Role") },
+        }, roles)),
+        el("button", {
+          type: "button", class: "secondary", "data-testid": operator.disabled ? "enable-operator" : "disable-operator",
+          on: { click: () => personAct(`/operators/${name}`, "PATCH", { disabled: !operator.disabled }, operator.disabled ? "Enable" : "Disable") },
+        }, operator.disabled ? "Enable" : "Disable"),
+        el("button", {
+          type: "button", class: "secondary", "data-testid": "reset-password",
+          on: { click: () => personAct(`/operators/${name}/password`, "POST", {}, "New password") },
+        }, "New password")));
+  }
+
+  // An admin's action on operators; a generated password is shown once, here, and nowhere else.
+  async function personAct(path, method, body, what) {
+    const notice = $("operator-secret");
+    show(notice, false);
+    try {
+      const answer = await api(method, path, body);
+      problem("action", null);
+      if (answer && answer.password) {
+        notice.textContent = `Password for ${answer.operator.name}: ${answer.password} (shown once; pass it on now)`;
+        show(notice, true);
+      }
+    } catch (error) {
+      problem("action", describe(error, what));
+    }
+    // A session that changed itself out of admin (or the first admin made) hears 401 and signs out.
+    try { state.session = await api("GET", "/session"); } catch (error) { /* shown by the next refresh */ }
+    if (state.session && state.session.signed_in) { signedInPeople(); loadAdmin(); } else signedOut();
+  }
+
+  async function submitOperator(event) {
+    event.preventDefault();
+    const message = $("operator-error");
+    show(message, false);
+    const body = { name: $("o-name").value.trim(), role: $("o-role").value };
+    if ($("o-password").value) body.password = $("o-password").value;
+    try {
+      const answer = await api("POST", "/operators", body);
+      $("o-name").value = "";
+      $("o-password").value = "";
+      const notice = $("operator-secret");
+      notice.textContent = answer.password
+        ? `Password for ${answer.operator.name}: ${answer.password} (shown once; pass it on now)`
+        : `${answer.operator.name} can sign in now.`;
+      show(notice, true);
+    } catch (error) {
+      message.textContent = error.status === 422 ? sentence(error.message) : describe(error, "Add operator");
+      show(message, true);
+      return;
+    }
+    try { state.session = await api("GET", "/session"); } catch (error) { /* shown by the next refresh */ }
+    if (state.session && state.session.signed_in) { loadAdmin(); return; }
+    // The first admin ends the cron secret's session: the password goes to the sign-in form, once.
+    signedOut();
+    $("signin-notice").textContent = $("operator-secret").textContent + " Sign in as that operator now.";
+    show($("signin-notice"), true);
+    $("user").value = body.name;
+  }
+
+  async function loadAudit() {
+    const stateLine = $("audit-state");
+    try {
+      const page = await api("GET", "/audit?limit=50");
+      const entries = page.entries || [];
+      stateLine.textContent = entries.length ? "" : "Nothing changed through the console, its API or the CLI yet.";
+      show(stateLine, !entries.length);
+      $("audit-list").replaceChildren(...entries.map(auditRow));
+    } catch (error) {
+      stateLine.textContent = describe(error, "Audit");
+      show(stateLine, true);
+    }
+  }
+
+  function auditRow(entry) {
+    const changed = entry.before || entry.after
+      ? Object.keys({ ...(entry.after || {}), ...(entry.before || {}) }).map((key) =>
+        `${key}: ${JSON.stringify((entry.before || {})[key] ?? null)} → ${JSON.stringify((entry.after || {})[key] ?? null)}`)
+      : ["no change"];
+    return el("article", { class: "row", "data-testid": "audit-row" },
+      el("div", { class: "row-head" },
+        el("span", { class: "name" }, entry.actor),
+        el("span", {}, entry.action),
+        el("span", { class: "muted" }, `${entry.object_type || ""} ${entry.object_name || entry.object_id || ""}`),
+        el("span", { class: "muted" }, when(entry.at))),
+      el("div", { class: "audit-change" }, changed.join("; ")));
+  }
+
   // -- wiring ------------------------------------------------------------------------------------
 
   function bind() {
     $("signin-form").addEventListener("submit", submitSignin);
+    $("operator-form").addEventListener("submit", submitOperator);
     $("sign-out").addEventListener("click", signOut);
     $("create-job").addEventListener("click", () => openForm(null));
     $("job-form").addEventListener("submit", submitForm);
