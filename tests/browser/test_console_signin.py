@@ -56,7 +56,7 @@ def test_sign_in_wrong_then_right(browser: Browser, live_server: LiveServer, row
     assert_clean(browser, live_server, WRONG_SECRET)
 
 
-def test_sign_out_ends_the_session(browser: Browser, live_server: LiveServer) -> None:
+def test_sign_out_ends_the_session(browser: Browser, live_server: LiveServer, rows: Rows) -> None:
     page = browser.page
     page.goto(f"{live_server.url}/api/ops")
     _sign_in(browser, SECRET)
