@@ -654,6 +654,7 @@
     delete document.body.dataset.role;
     show($("who"), false);
     show($("admin-panel"), false);
+    show($("operator-secret"), false);
     renderSigninForm();
     // Whether operators exist may have changed since this page loaded (a first admin was made).
     api("GET", "/session").then((session) => {
@@ -778,10 +779,13 @@
   }
 
   function auditRow(entry) {
-    const changed = entry.before || entry.after
-      ? Object.keys({ ...(entry.after || {}), ...(entry.before || {}) }).map((key) =>
-        `${key}: ${JSON.stringify((entry.before || {})[key] ?? null)} → ${JSON.stringify((entry.after || {})[key] ?? null)}`)
-      : ["no change"];
+    const fields = (row) => Object.entries(row).map(([key, value]) => `${key}: ${JSON.stringify(value)}`);
+    let changed = ["no change"];
+    if (entry.before && entry.after) {
+      changed = Object.keys({ ...entry.after, ...entry.before }).map((key) =>
+        `${key}: ${JSON.stringify(entry.before[key] ?? null)} → ${JSON.stringify(entry.after[key] ?? null)}`);
+    } else if (entry.after) changed = ["created", ...fields(entry.after)];
+    else if (entry.before) changed = ["deleted", ...fields(entry.before)];
     return el("article", { class: "row", "data-testid": "audit-row" },
       el("div", { class: "row-head" },
         el("span", { class: "name" }, entry.actor),
