@@ -1,9 +1,9 @@
-"""A database port that acts for someone: roles checked, writes audited, in one place for every caller.
+"""Roles checked and writes audited, in one place for every caller: a port that acts for someone.
 
     db = acting(database_for(settings), actor)     # the console's API, the CLI
     await manage.pause_job(db, job_id)             # 403 for a viewer; audited for the others
 
-`call` looks up the SQL function a manage function calls:
+Each SQL function a manage function calls is decided here:
 - a read (`READ_ROLES`) needs its role and goes straight to the database;
 - a write (`WRITE_ROLES`) needs its role and runs through `ops_act`, which
   records who did it and the fields before and after in `ops_audit`, in the
@@ -16,15 +16,16 @@
   that led there.
 
 A plain `Database` (tests, the engine) is not wrapped and checks nothing.
+The mechanics are lib/db/acting.py (only lib/db calls the port).
 """
 
 from __future__ import annotations
 
-import uuid
-from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
-from lib.db.port import Database, Row, jsonable
+from lib.db.acting import ActingDatabase
+from lib.db.port import Database
 from lib.manage.actors import Actor, Role, allows
 from lib.manage.errors import ManageError
 
@@ -54,10 +55,11 @@ WRITE_ROLES: dict[str, tuple[Role, str]] = {
     "ops_users_set_password": ("admin", "operator.password"),
 }
 
-# How a refusal words the action.
+# How a refusal words an action.
 _DOING = {
     "job.run": "running jobs",
     "job.pause": "pausing and resuming jobs",
+    "job.resume": "pausing and resuming jobs",
     "request.retry": "retrying run requests",
     "job.create": "creating jobs",
     "job.update": "editing jobs",
@@ -75,56 +77,31 @@ def _action(function: str, args: dict[str, Any]) -> tuple[Role, str]:
     return role, action
 
 
-def forbidden(actor: Actor, needed: Role, doing: str) -> ManageError:
-    return ManageError(f"{doing} needs the {needed} role; {actor.who} is {actor.role}", status=403)
-
-
 def require(actor: Actor, needed: Role, doing: str) -> None:
-    """For a check that is not a SQL call (a route that writes nothing to the database)."""
+    """403 unless `actor`'s role includes `needed` (also for a check that is not a SQL call)."""
     if not allows(actor.role, needed):
-        raise forbidden(actor, needed, doing)
+        raise ManageError(f"{doing} needs the {needed} role; {actor.who} is {actor.role}", status=403)
 
 
-@dataclass
-class ActingDatabase:
-    """The port, acting for `actor` (see the module's doc)."""
-
-    inner: Database
-    actor: Actor
-    name: str = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.name = self.inner.name
-
-    async def call(self, function: str, /, **args: Any) -> list[Row]:
-        if function in READ_ROLES:
-            require(self.actor, *READ_ROLES[function])
-            return await self.inner.call(function, **args)
-        if function not in WRITE_ROLES and not function.startswith("ops_"):
-            return await self.inner.call(function, **args)
-        needed, action = _action(function, args)
-        require(self.actor, needed, _DOING.get(action, "managing operators" if "operator" in action else action))
-        rows = await self.inner.call(
-            "ops_act",
-            p_actor=self.actor.who,
-            p_action=action,
-            p_function=function,
-            p_args=jsonable(args),
-            # The same key on an adapter's retry: a call that had committed is not audited twice.
-            p_call_key=uuid.uuid4(),
-        )
-        return [row["result"] for row in rows]
-
-    async def close(self) -> None:
-        await self.inner.close()
+def decide(actor: Actor, function: str, args: dict[str, Any]) -> str | None:
+    """None: call `function` directly; else the audit's name for a write. Raises 403 when the role does not allow."""
+    if function in READ_ROLES:
+        require(actor, *READ_ROLES[function])
+        return None
+    if function not in WRITE_ROLES and not function.startswith("ops_"):
+        return None
+    needed, action = _action(function, args)
+    require(actor, needed, _DOING.get(action, "managing operators" if "operator" in action else action))
+    return action
 
 
 def acting(db: Database, actor: Actor) -> Database:
     """`db` acting for `actor`; an already acting one is re-wrapped for the new actor."""
     inner = db.inner if isinstance(db, ActingDatabase) else db
-    return ActingDatabase(inner, actor)
+    return ActingDatabase(inner, who=actor.who, decide=partial(decide, actor), actor=actor)
 
 
 def actor_of(db: Database) -> Actor | None:
     """Who `db` acts for; None for a plain port."""
-    return db.actor if isinstance(db, ActingDatabase) else None
+    found = db.actor if isinstance(db, ActingDatabase) else None
+    return found if isinstance(found, Actor) else None

@@ -6,13 +6,14 @@ PT409 or PT422 and a message starting with the field (lib/manage/errors.py).
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
 
-from lib.db.port import Database
+from lib.db.port import Database, Row, jsonable
 from lib.db.queries._parse import first
 from lib.db.queries.manage import Instant
 
@@ -152,3 +153,20 @@ async def ops_session_get(db: Database, *, token_hash: str) -> SessionRecord | N
 async def ops_session_end(db: Database, *, token_hash: str) -> bool:
     rows = await db.call("ops_session_end", p_token_hash=token_hash)
     return bool(first(rows, "ops_session_end")["ended"])
+
+
+async def ops_act(db: Database, *, actor: str, action: str, function: str, args: dict[str, Any]) -> list[Row]:
+    """`function(**args)` run by `ops_act` for `actor`, audited as `action`; its rows as the function answers them.
+
+    One key per call, the same on an adapter's retry: a call that had
+    committed is not audited twice.
+    """
+    rows = await db.call(
+        "ops_act",
+        p_actor=actor,
+        p_action=action,
+        p_function=function,
+        p_args=jsonable(args),
+        p_call_key=uuid.uuid4(),
+    )
+    return [row["result"] for row in rows]
