@@ -111,11 +111,17 @@ begin
   if p_args is not null and jsonb_typeof(p_args) <> 'object' then
     raise exception 'args: args must be a JSON object' using errcode = 'PT422';
   end if;
+  -- Of the functions by that name (an overload left by a changed signature),
+  -- the one that takes every argument given, and the fewest others.
   select p.oid into v_oid
     from pg_catalog.pg_proc p
-   where p.pronamespace = 'public'::regnamespace and p.proname = p_function;
+   where p.pronamespace = 'public'::regnamespace and p.proname = p_function
+     and not exists (select 1 from jsonb_object_keys(coalesce(p_args, '{}'::jsonb)) k (key)
+                      where not (k.key = any (coalesce(p.proargnames, '{}'::text[]))))
+   order by p.pronargs, p.oid
+   limit 1;
   if v_oid is null then
-    raise exception 'function: no function %', p_function using errcode = 'PT404';
+    raise exception 'function: no function % taking these arguments', p_function using errcode = 'PT404';
   end if;
 
   -- Each argument cast to its parameter's type, read from the catalog.
