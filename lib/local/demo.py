@@ -161,7 +161,7 @@ def summary(seed: DemoSeed, base_url: str) -> str:
         "  the stack's output: local telegram and local echo lines, and one JSON line per run",
         "  python3 dev.py cli runs: every job's runs and what they did (stats)",
         "  python3 dev.py cli requests: the webhook calls and the builtin runs the drain made",
-        f"  the console: {base_url}/api/ops (sign in with the stack's CRON_SECRET)",
+        f"  the console: {base_url}/api/ops (the stack's CRON_SECRET, or an operator once one exists)",
     ]
     return "\n".join(lines)
 

@@ -143,7 +143,7 @@ def _banner(port: int, secret: str, signing_secret: str, dsn: str, cron: bool, s
         "",
         "cronrelay local stack is up",
         f"  app: {base}",
-        f"  console: {base}/api/ops   (sign in with the CRON_SECRET below)",
+        f"  console: {base}/api/ops   (sign in with the CRON_SECRET below until the first operator exists)",
         f"  database: embedded Postgres, data in {DATA / 'postgres'}",
         f"  DATABASE_URL: {dsn}",
         f"  CRON_SECRET: {secret}",
