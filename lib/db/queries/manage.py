@@ -70,6 +70,8 @@ class JobRecord(BaseModel):
     enabled: bool
     source: str
     editable: bool
+    # Incremented by every change to the definition or enabled (migrations/repeatable/job_versions.sql).
+    version: int = 1
     next_run_at: Instant
     last_run_at: Instant
     last_status: str | None
@@ -104,6 +106,8 @@ class RequestRecord(BaseModel):
     payload: Any
     # The failed request this one retries.
     retry_of: UUID | None
+    # The request that retried this one: it cannot be retried again.
+    retried_by: UUID | None = None
 
 
 class RunRecord(BaseModel):
