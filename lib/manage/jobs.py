@@ -13,7 +13,7 @@ from lib.db.queries.manage import JobRecord
 from lib.manage.describe import describe_schedule, next_fire_times, next_run, vercel_schedule
 from lib.manage.errors import ManageError, id_of, translated
 from lib.manage.models import MAX_PAGE, JobDetail, JobFilter, JobInput, JobPage, JobView, RequestView, RunView
-from lib.manage.validate import SCHEDULE_FIELDS, TARGET_FIELDS, check_definition, invalid
+from lib.manage.validate import SCHEDULE_FIELDS, TARGET_FIELDS, check_definition, check_payload, invalid
 
 # Fields a caller may change with update_job (JobInput's).
 FIELDS = tuple(JobInput.model_fields)
@@ -178,8 +178,8 @@ async def run_now(
     `payload`, when given, replaces the job's payload for this run. A fresh
     dedup key per call makes the adapters' retry of a lost answer harmless.
     """
-    if payload is not None and not isinstance(payload, dict):
-        raise invalid("payload", "payload must be a JSON object")
+    if payload is not None:
+        check_payload(payload)
     with translated():
         request = await queries.ops_run_now(
             db,

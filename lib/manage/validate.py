@@ -9,6 +9,7 @@ from typing import Any
 from lib.clock.schedules import ScheduleError, first_fire, parse_schedule, parse_zone
 from lib.jobs.registry import JOBS
 from lib.manage.errors import ManageError
+from lib.manage.limits import json_problem, size_problem, text_problem
 from lib.outbound.webhooks import target_problem
 
 NAME = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
@@ -40,6 +41,11 @@ def check_definition(
     kind and target are checked together when either changes, and
     schedule_type, schedule and timezone together when any of them does.
     """
+    for field, value in definition.items():
+        # Text Postgres cannot hold is a 422 naming the field, never a database error.
+        problem = text_problem(value) if isinstance(value, str) and field not in unchanged else None
+        if problem:
+            raise invalid(field, f"{field} {problem}")
     for field in ("project_id", "name"):
         if field in unchanged:
             continue
@@ -52,8 +58,8 @@ def check_definition(
             raise invalid("kind", "kind must be builtin or webhook")
         _check_target(kind, target, allow_http_webhooks)
         definition = {**definition, "target": target.strip() if isinstance(target, str) else target}
-    if "payload" not in unchanged and not isinstance(definition.get("payload"), dict):
-        raise invalid("payload", "payload must be a JSON object")
+    if "payload" not in unchanged:
+        check_payload(definition.get("payload"))
     if not isinstance(definition.get("enabled"), bool):
         raise invalid("enabled", "enabled must be true or false")
     schedule_type = definition.get("schedule_type")
@@ -94,3 +100,12 @@ def _check_target(kind: str, target: Any, allow_http_webhooks: bool) -> None:
     problem = target_problem(target, allow_http=allow_http_webhooks)
     if problem:
         raise invalid("target", problem)
+
+
+def check_payload(payload: Any, field: str = "payload") -> None:
+    """A payload is a JSON object at most 32 levels deep and 64 KB long (lib/manage/limits.py)."""
+    if not isinstance(payload, dict):
+        raise invalid(field, f"{field} must be a JSON object")
+    problem = json_problem(payload) or size_problem(payload)
+    if problem:
+        raise invalid(field, f"{field} {problem}")
