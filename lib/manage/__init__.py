@@ -75,6 +75,7 @@ from __future__ import annotations
 
 from lib.manage.describe import describe_schedule, next_fire_times
 from lib.manage.errors import ManageError
+from lib.manage.history import BulkResult, RequestDetail, bulk_requests, cancel_request, get_request_detail
 from lib.manage.jobs import (
     create_job,
     delete_job,
@@ -100,21 +101,26 @@ from lib.manage.requests import get_request, list_requests, retry_request
 from lib.manage.runs import list_runs
 
 __all__ = [
+    "BulkResult",
     "JobDetail",
     "JobInput",
     "JobPage",
     "JobView",
     "ManageError",
+    "RequestDetail",
     "RequestPage",
     "RequestView",
     "RunPage",
     "RunView",
+    "bulk_requests",
+    "cancel_request",
     "create_job",
     "delete_job",
     "describe_schedule",
     "find_job",
     "get_job",
     "get_request",
+    "get_request_detail",
     "list_jobs",
     "list_requests",
     "list_runs",

@@ -101,24 +101,37 @@ async def get_job(db: Database, job_id: UUID | str) -> JobDetail:
     )
 
 
-async def create_job(db: Database, data: JobInput, *, allow_http_webhooks: bool = False) -> JobView:
+async def create_job(
+    db: Database, data: JobInput, *, allow_http_webhooks: bool = False, allow_private_targets: bool = False
+) -> JobView:
     """Validate, then insert a database-defined job (409 when its name is taken in its project).
 
     `allow_http_webhooks` is the ALLOW_HTTP_WEBHOOKS setting: plain http to
     localhost targets, for local development.
     """
-    definition = check_definition(data.model_dump(), allow_http_webhooks=allow_http_webhooks)
+    definition = check_definition(
+        data.model_dump(), allow_http_webhooks=allow_http_webhooks, allow_private_targets=allow_private_targets
+    )
     with translated():
         record = await queries.ops_create_job(db, **definition)
     return view(record)
 
 
 async def update_job(
-    db: Database, job_id: UUID | str, changes: dict[str, Any], *, allow_http_webhooks: bool = False
+    db: Database,
+    job_id: UUID | str,
+    changes: dict[str, Any],
+    *,
+    allow_http_webhooks: bool = False,
+    allow_private_targets: bool = False,
+    version: int | None = None,
 ) -> JobView:
     """Change some fields of a database-defined job; what changes is validated first (see check_definition).
 
     409 for vercel.json's jobs (only run, pause and resume apply) and for a name taken in the project.
+    `version`: the job's version the edit was based on; when the job is at
+    another one now, someone else changed it: 409 (field `version`) and
+    nothing is written. None skips the check (the CLI's `jobs edit`).
     """
     unknown = sorted(set(changes) - set(FIELDS))
     if unknown:
@@ -129,12 +142,18 @@ async def update_job(
     if found is None:
         raise ManageError(f"no job with id {str(wanted)!r}", status=404)
     current = found.job
+    if version is not None and version != current.version:
+        raise stale_version(current.version, version)
     if not current.editable:
         raise ManageError("builtin jobs are defined by vercel.json; only run, pause and resume apply", status=409)
     merged = {field: getattr(current, field) for field in FIELDS} | changes
     unchanged = frozenset(field for field in FIELDS if merged[field] == getattr(current, field))
     definition = check_definition(
-        merged, allow_http_webhooks=allow_http_webhooks, created_at=current.created_at, unchanged=unchanged
+        merged,
+        allow_http_webhooks=allow_http_webhooks,
+        allow_private_targets=allow_private_targets,
+        created_at=current.created_at,
+        unchanged=unchanged,
     )
     # What changed, with the rest of its group, so what is written is what was checked together.
     sent_fields = set(FIELDS) - unchanged
@@ -143,8 +162,15 @@ async def update_job(
             sent_fields |= group
     sent = {field: definition[field] for field in FIELDS if field in sent_fields}
     with translated():
-        record = await queries.ops_update_job(db, job_id=wanted, changes=sent)
+        # The version is checked again under the row's lock: an edit that lands between the read and here loses.
+        record = await queries.ops_update_job(db, job_id=wanted, changes=sent, version=version)
     return view(record)
+
+
+def stale_version(current: int, based_on: int) -> ManageError:
+    """The 409 of an edit based on an older version (the same words as job_versions.sql's)."""
+    message = f"someone else changed this job (it is at version {current}, the edit was based on {based_on})"
+    return ManageError(message, status=409, field="version")
 
 
 async def delete_job(db: Database, job_id: UUID | str) -> None:

@@ -28,6 +28,7 @@ def check_definition(
     definition: dict[str, Any],
     *,
     allow_http_webhooks: bool,
+    allow_private_targets: bool = False,
     created_at: datetime | None = None,
     unchanged: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
@@ -56,7 +57,7 @@ def check_definition(
     if not TARGET_FIELDS <= unchanged:
         if kind not in KINDS:
             raise invalid("kind", "kind must be builtin or webhook")
-        _check_target(kind, target, allow_http_webhooks)
+        _check_target(kind, target, allow_http_webhooks, allow_private_targets)
         definition = {**definition, "target": target.strip() if isinstance(target, str) else target}
     if "payload" not in unchanged:
         check_payload(definition.get("payload"))
@@ -90,14 +91,14 @@ def check_definition(
     return {**definition, "schedule": schedule, "timezone": timezone}
 
 
-def _check_target(kind: str, target: Any, allow_http_webhooks: bool) -> None:
+def _check_target(kind: str, target: Any, allow_http_webhooks: bool, allow_private_targets: bool) -> None:
     if target is not None and not isinstance(target, str):
         raise invalid("target", "target must be text")
     if kind == "builtin":
         if target not in JOBS:
             raise invalid("target", f"a builtin job's target must be one of: {', '.join(sorted(JOBS))}")
         return
-    problem = target_problem(target, allow_http=allow_http_webhooks)
+    problem = target_problem(target, allow_http=allow_http_webhooks, allow_private=allow_private_targets)
     if problem:
         raise invalid("target", problem)
 
