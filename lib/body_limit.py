@@ -76,7 +76,8 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         limit = limit_for(scope["path"])
-        words = f"the body is larger than {limit // 1024} KB"
+        # Lower case throughout: lib/app.py's handler lowers an HTTPException's words.
+        words = f"the body is over this route's limit of {limit} bytes"
         announced = _announced_length(scope)
         if announced == -1:
             await _refuse(send, 400, "the Content-Length header is not a single number")

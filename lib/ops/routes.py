@@ -127,7 +127,7 @@ async def _presented_secret(request: Request) -> str:
     if kind == "application/json":
         try:
             parsed = json.loads(body or b"null")
-        except ValueError:
+        except (ValueError, RecursionError):
             raise OpsError(422, "the sign-in body is not valid JSON", field="secret") from None
         value = parsed.get("secret") if isinstance(parsed, dict) else None
     elif kind == "application/x-www-form-urlencoded":

@@ -123,8 +123,8 @@ async def json_object(request: Request, *, empty_ok: bool = False) -> dict[str, 
         raise OpsError(422, "the body must be a JSON object", field="body")
     for key, value in parsed.items():
         field = _shown(key)
-        # One level for the field itself: a payload may nest MAX_DEPTH levels below it.
-        problem = text_problem(key) or json_problem(value, max_depth=MAX_DEPTH + 1)
+        # A field's value (a payload) counts as its first level, as lib/manage counts it.
+        problem = text_problem(key) or json_problem(value, max_depth=MAX_DEPTH)
         if problem:
             # Postgres text and jsonb cannot hold these: refused here, not a database error later.
             raise OpsError(422, f"{field} {problem}", field=field)
