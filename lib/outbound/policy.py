@@ -293,8 +293,8 @@ class PinnedBackend(httpcore.AsyncNetworkBackend):
     async def connect_unix_socket(
         self,
         path: str,
-        timeout: float | None = None,
-        socket_options: Any = None,  # noqa: ASYNC109
+        timeout: float | None = None,  # noqa: ASYNC109 -- httpcore's interface
+        socket_options: Any = None,
     ) -> httpcore.AsyncNetworkStream:
         raise httpcore.ConnectError("outbound calls never use a unix socket")
 

@@ -49,7 +49,9 @@ async def answering(access: OpsAccess) -> AsyncIterator[None]:
     try:
         yield
     except ManageError as error:
-        extra = {"field": error.field} if error.status == 422 and error.field else {}
+        # A stale edit's 409 names `version` too, so the page can tell it from a taken name.
+        named = error.field and (error.status == 422 or error.field == "version")
+        extra = {"field": error.field} if named else {}
         raise OpsError(error.status, one_line_of(error), **extra) from None
     except DatabaseUnavailable as error:
         # The cause goes to the log (redacted); the page shows a banner with this line.
