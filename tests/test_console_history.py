@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from uuid import UUID
 
 import asyncpg
 import httpx
@@ -122,7 +123,7 @@ async def test_the_version_is_checked_under_the_rows_lock(db: Any, sql: asyncpg.
     await sql.execute("update public.cron_jobs set name = 'moved' where id = $1::uuid", job)
     with pytest.raises(ManageError) as refused:
         with translated():
-            await ops_update_job(db, job_id=job, changes={"name": "stale"}, version=1)
+            await ops_update_job(db, job_id=UUID(job), changes={"name": "stale"}, version=1)
     assert (refused.value.status, refused.value.field) == (409, "version")
     assert await sql.fetchval("select name from public.cron_jobs where id = $1::uuid", job) == "moved"
 
