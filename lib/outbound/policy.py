@@ -170,7 +170,7 @@ def target_problem(url: str, access: TargetAccess) -> str | None:
     parts = urlsplit(url)
     scheme, host = parts.scheme.lower(), (parts.hostname or "")
     if parts.username is not None or parts.password is not None:
-        return "a target URL must not carry credentials (user:password@); put a token in the payload or a header"
+        return "target must not carry credentials in its URL (user:password@); put a token in the payload or a header"
     address = literal_address(host)
     loopback = host.lower() in LOOPBACK_NAMES or (address is not None and address_class(address) == "loopback")
     if scheme == "http":
