@@ -287,3 +287,6 @@ async def test_retry_and_cancel_by_filter_count_first_then_act(
         headers=WRITE,
     )
     assert backwards.status_code == 422 and backwards.json()["field"] == "since"
+    # Found by the fuzz (tests/reliability/test_console_fuzz.py): an instant past year 9999 in UTC.
+    overflow = await client.post("/api/ops/requests/cancel", json={"until": "9999-12-31T23:59:59-14:00"}, headers=WRITE)
+    assert overflow.status_code == 422 and overflow.json()["field"] == "until", overflow.text

@@ -78,9 +78,7 @@ async def bulk_requests(
         raise invalid("action", "action must be retry or cancel")
     if status is not None and status not in STATUSES:
         raise invalid("status", "status must be queued, running, done or error")
-    for field, moment in (("since", since), ("until", until)):
-        if moment is not None and moment.tzinfo is None:
-            raise invalid(field, f"{field} needs a time zone (for example 2026-12-01T00:00:00Z)")
+    since, until = _utc("since", since), _utc("until", until)
     with translated():
         counted = await queries.ops_bulk_requests(
             db,
@@ -89,12 +87,24 @@ async def bulk_requests(
             project=project,
             job_id=job_id,
             status=status,
-            since=None if since is None else since.astimezone(UTC),
-            until=None if until is None else until.astimezone(UTC),
+            since=since,
+            until=until,
             dry_run=dry_run,
             limit=BULK_LIMIT,
         )
     return BulkResult(action=action, dry_run=dry_run, **counted.model_dump())
+
+
+def _utc(field: str, moment: datetime | None) -> datetime | None:
+    """A filter's instant in UTC: 422 naming the field without a time zone, or past the years Python holds."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        raise invalid(field, f"{field} needs a time zone (for example 2026-12-01T00:00:00Z)")
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise invalid(field, f"{field} is out of range: it falls outside the years 1 to 9999") from None
 
 
 __all__ = ["BulkResult", "ManageError", "RequestDetail", "bulk_requests", "cancel_request", "get_request_detail"]
