@@ -329,8 +329,10 @@
       stateLine.dataset.state = "ok";
     }
     show(stateLine, Boolean(stateLine.textContent));
-    $("jobs-list").replaceChildren(...jobs.map(jobRow));
-    placeForm();
+    // The list holds still while a job is edited in it: the form sits under its row, and a
+    // re-render would take the form (and the focus in it) along.
+    const editingInList = !$("job-form-panel").hidden && (state.formNear || "").startsWith("row:");
+    if (!editingInList) $("jobs-list").replaceChildren(...jobs.map(jobRow));
     // The runs filter takes a job's exact name: offer the names on show.
     $("job-names").replaceChildren(...jobs.map((job) => el("option", { value: job.name })));
   }
