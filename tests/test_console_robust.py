@@ -296,3 +296,18 @@ async def test_a_database_error_is_never_quoted(client: httpx.AsyncClient, sql: 
     assert response.status_code == 500
     error = one_line_json_error(response)
     assert "marker-7731" not in error and "test_no_marker" not in error and "SQLSTATE 23514" in error
+
+
+async def test_credentials_in_a_stored_url_are_never_shown(client: httpx.AsyncClient, sql: asyncpg.Connection) -> None:
+    # Written by SQL (or before the outbound policy refused them at write time).
+    job = await add_job(sql, "old-hook", target="https://deploy:hunter2-pw@hooks.example.test/run?x=1")
+    listed = await client.get("/api/ops/jobs?q=old-hook", headers=AUTH)
+    shown = await client.get(f"/api/ops/jobs/{job}", headers=AUTH)
+    assert "hunter2-pw" not in listed.text and "hunter2-pw" not in shown.text
+    assert shown.json()["job"]["target"] == "https://***@hooks.example.test/run?x=1"
+    # An edit of another field leaves the stored target as it was.
+    edited = await client.patch(f"/api/ops/jobs/{job}", json={"name": "old-hook-2"}, headers=WRITE)
+    assert edited.status_code == 200 and "hunter2-pw" not in edited.text
+    assert await sql.fetchval("select target from public.cron_jobs where id = $1::uuid", job) == (
+        "https://deploy:hunter2-pw@hooks.example.test/run?x=1"
+    )

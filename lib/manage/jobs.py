@@ -14,6 +14,7 @@ from lib.manage.describe import describe_schedule, next_fire_times, next_run, ve
 from lib.manage.errors import ManageError, id_of, translated
 from lib.manage.models import MAX_PAGE, JobDetail, JobFilter, JobInput, JobPage, JobView, RequestView, RunView
 from lib.manage.validate import SCHEDULE_FIELDS, TARGET_FIELDS, check_definition, check_payload, invalid
+from lib.outbound.policy import without_credentials
 
 # Fields a caller may change with update_job (JobInput's).
 FIELDS = tuple(JobInput.model_fields)
@@ -27,6 +28,8 @@ def view(record: JobRecord, now: datetime | None = None) -> JobView:
     moment = now or datetime.now(UTC)
     # From the parsed record's values (validating those is cheap; model_construct is slower).
     fields = {field: getattr(record, field) for field in _RECORD_FIELDS}
+    # Credentials a stored URL may carry (written before the outbound policy, or by SQL) are never shown.
+    fields["target"] = without_credentials(record.target)
     fields["schedule_text"] = describe_schedule(record.schedule_type, _schedule_text_of(record), record.timezone)
     fields["next_run_at"] = next_run(record, moment, record.resumed_at)
     return JobView.model_validate(fields)

@@ -192,6 +192,22 @@ def target_problem(url: str, access: TargetAccess) -> str | None:
     return None
 
 
+def without_credentials(url: str | None) -> str | None:
+    """`url` with any user:password@ replaced by `***@`: what the console and the CLI show of a stored target.
+
+    Rows written before these rules (or by SQL) may hold credentials; they are never shown.
+    """
+    if not url or "@" not in url:
+        return url
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<not shown: not a valid URL>"
+    if "@" not in parts.netloc:
+        return url
+    return parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]).geturl()
+
+
 def check_target_at_write(url: str, settings: Settings) -> None:
     """Raise TargetRefused (one line, for a 422 naming the field) when `url` may not be stored as a target."""
     problem = target_problem(url, TargetAccess.of(settings))
