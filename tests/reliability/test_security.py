@@ -14,7 +14,7 @@ from tests.reliability.counts import Counts
 
 ROLES = ["anon", "authenticated"]
 KNOWN_TABLES = {"agents", "heartbeats", "scheduled_reminders", "cron_jobs", "cron_run_requests", "cron_runs",
-                "cron_locks", "schema_migrations"}  # fmt: skip
+                "cron_locks", "schema_migrations", "cron_request_attempts"}  # fmt: skip
 TABLE_PRIVILEGES = ["SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER"]
 SEQUENCE_PRIVILEGES = ["USAGE", "SELECT", "UPDATE"]
 
