@@ -73,9 +73,13 @@ PUBLIC_ADDRESS = "93.184.215.14"
 def outside_names_resolve_publicly(monkeypatch: pytest.MonkeyPatch) -> None:
     """The tests' outside hosts (hooks.example.test, ...) exist in no DNS: the outbound policy's
     resolver (lib/outbound/policy.py) gets a stub that gives them a public address, loopback
-    names loopback, and a literal address itself. Tests of the policy install their own stubs."""
+    names loopback, and a literal address itself. `.invalid` names (RFC 6761: never resolve) go
+    to the system resolver, which fails them as a missing name does (the reliability suite's
+    `resolver` fixture records them). Tests of the policy install their own stubs."""
 
     async def resolve(host: str, port: int) -> list[str]:
+        if host.rstrip(".").endswith(".invalid"):
+            return await policy.system_resolver(host, port)
         if policy.literal_address(host) is not None:
             return [host]
         if host in policy.LOOPBACK_NAMES:

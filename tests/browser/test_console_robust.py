@@ -163,7 +163,7 @@ def test_feedback_where_the_operator_looks(
 
     # The form opens under the row whose Edit was clicked, far down the list.
     last = _row(page, "job-29")
-    last.scroll_into_view_if_needed()
+    # The click scrolls the row into view (and waits out a re-render of the list).
     last.get_by_test_id("edit").click()
     form = page.get_by_test_id("job-form")
     form.wait_for()
