@@ -7,8 +7,9 @@ app at most the limit in memory, authorized or not: the console's sign-in
 used to read any body whole before checking its size.
 
 Limits: 4 KB for the console's sign-in (a name and a password, or the
-secret), 64 KB for everything else (the console's API, the cron and worker
-routes, whose bodies are small JSON objects or nothing).
+secret), 1 MB for the workers' API (a sync carries up to 1,000 jobs), and
+64 KB for everything else (the console's API and the cron routes, whose
+bodies are small JSON objects or nothing).
 """
 
 from __future__ import annotations
@@ -20,11 +21,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 SIGN_IN_LIMIT = 4 * 1024
 API_LIMIT = 64 * 1024
+WORKER_LIMIT = 1024 * 1024
 SIGN_IN_PATHS = frozenset({"/api/ops/login", "/api/ops/login/"})
+WORKER_PREFIX = "/api/worker/"
 
 
 def limit_for(path: str) -> int:
-    return SIGN_IN_LIMIT if path in SIGN_IN_PATHS else API_LIMIT
+    """The body limit of the route at `path`, in bytes."""
+    if path in SIGN_IN_PATHS:
+        return SIGN_IN_LIMIT
+    return WORKER_LIMIT if path.startswith(WORKER_PREFIX) else API_LIMIT
 
 
 class BodyTooLarge(HTTPException):

@@ -311,3 +311,14 @@ async def test_credentials_in_a_stored_url_are_never_shown(client: httpx.AsyncCl
     assert await sql.fetchval("select target from public.cron_jobs where id = $1::uuid", job) == (
         "https://deploy:hunter2-pw@hooks.example.test/run?x=1"
     )
+
+
+def test_each_route_has_its_limit() -> None:
+    from lib.body_limit import limit_for
+
+    assert [limit_for(path) for path in ("/api/ops/login", "/api/ops/jobs", "/api/cron/x", "/api/worker/sync")] == [
+        4 * 1024,
+        64 * 1024,
+        64 * 1024,
+        1024 * 1024,
+    ]
