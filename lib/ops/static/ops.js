@@ -423,7 +423,9 @@
   function openForm(job, near) {
     state.editing = job;
     // The form opens where it was asked for: under the job's row (or its page), or under New job.
-    state.formNear = near ? (near.dataset.id ? `row:${near.dataset.id}` : "detail") : "new";
+    // `near` is the element clicked in, or where the form already is (a key of state.formNear).
+    if (typeof near === "string") state.formNear = near;
+    else state.formNear = near ? (near.dataset.id ? `row:${near.dataset.id}` : "detail") : "new";
     clearFormErrors();
     $("job-form-title").textContent = job ? `Edit ${job.name}` : "New job";
     $("f-project_id").value = job ? job.project_id : $("project").value || "default";
@@ -503,10 +505,7 @@
       const field = error.body && error.body.field;
       if (error.status === 409 && field === "version" && error.body.job) {
         // Someone else saved first: nothing of this edit was written. Show their version.
-        const near = state.formNear;
-        openForm(error.body.job, null);
-        state.formNear = near;
-        placeForm();
+        openForm(error.body.job, state.formNear);
         $("job-form-error").textContent = "Someone else changed this job while you were editing it; nothing was saved. " +
           "The form now shows their version: make your change again and save.";
         $("job-form-error").dataset.conflict = "true";
