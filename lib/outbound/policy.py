@@ -241,8 +241,10 @@ async def resolve_target(url: str, access: TargetAccess, resolver: Resolver | No
     # The pool names the origin by its raw (IDNA) host, without brackets: what `pinned` keys on.
     host = parsed.raw_host.decode("ascii").lower()
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    literal = literal_address(host)
     try:
-        found = await (resolver or RESOLVER[0])(host, port)
+        # A literal address is its own answer: no resolver (and no thread hop) for it.
+        found = [str(literal)] if literal is not None else await (resolver or RESOLVER[0])(host, port)
     except (OSError, UnicodeError) as error:
         raise TargetUnresolved(f"the target's host did not resolve ({type(error).__name__})") from None
     addresses: list[Address] = []
