@@ -251,7 +251,8 @@ async def _seed(dsn: str, job_id: str, count: int) -> None:
 async def _crash(dsn: str) -> Crash:
     connection = await asyncpg.connect(dsn)
     try:
-        await connection.execute("truncate public.cron_run_requests, public.cron_locks")
+        # cascade: each request's attempts (cron_request_attempts) go with it.
+        await connection.execute("truncate public.cron_run_requests, public.cron_locks cascade")
         with tempfile.TemporaryDirectory(prefix="cronrelay-crash-") as folder:
             return await drain_crash(dsn, connection, Path(folder))
     finally:

@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from lib.auth import Unauthorized, check_authorization
+from lib.body_limit import BodyLimit
 from lib.db import Database, DatabaseError, DatabaseUnavailable, database_for
 from lib.db.queries.alerts import count_overdue_jobs
 from lib.db.queries.health import health_check
@@ -279,6 +280,8 @@ def create_app(settings_source: Callable[[], Settings] = get_settings) -> FastAP
     app.state.settings_source = settings_source
     app.include_router(router)
     app.add_middleware(ConsoleOnDemand, owner=app)
+    # Outermost of ours: a body over its route's limit is refused before anything reads it.
+    app.add_middleware(BodyLimit)
     for error_type, handler in EXCEPTION_HANDLERS.items():
         app.add_exception_handler(error_type, handler)
     return app

@@ -129,6 +129,8 @@ class Settings(BaseSettings):
     webhook_signing_secret: SecretStr | None = None
     webhook_timeout_seconds: float = Field(10, gt=0, le=800)
     allow_http_webhooks: bool = False
+    # Outbound calls (lib/outbound/policy.py): private ranges allowed, for a self-hosted deployment's own services.
+    allow_private_targets: bool = False
 
     # The console's page accepts the cron secret even once operators exist (else only until the first).
     ops_secret_signin: bool = False

@@ -19,6 +19,7 @@ import respx
 from lib.app import create_app
 from lib.db import Database, database_for
 from lib.migrate import migrate, vercel_crons
+from lib.outbound import policy
 from lib.settings import Settings, load_settings
 from tests.fakes.postgrest import PostgrestEmulator
 
@@ -63,6 +64,30 @@ def http_mock() -> Iterator[respx.MockRouter]:
         router.route(host="127.0.0.1").pass_through()
         router.route(host="localhost").pass_through()
         yield router
+
+
+# Where the stub resolver puts every outside name: a public address, never connected to (respx answers first).
+PUBLIC_ADDRESS = "93.184.215.14"
+
+
+@pytest.fixture(autouse=True)
+def outside_names_resolve_publicly(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tests' outside hosts (hooks.example.test, ...) exist in no DNS: the outbound policy's
+    resolver (lib/outbound/policy.py) gets a stub that gives them a public address, loopback
+    names loopback, and a literal address itself. `.invalid` names (RFC 6761: never resolve) go
+    to the system resolver, which fails them as a missing name does (the reliability suite's
+    `resolver` fixture records them). Tests of the policy install their own stubs."""
+
+    async def resolve(host: str, port: int) -> list[str]:
+        if host.rstrip(".").endswith(".invalid"):
+            return await policy.system_resolver(host, port)
+        if policy.literal_address(host) is not None:
+            return [host]
+        if host in policy.LOOPBACK_NAMES:
+            return ["127.0.0.1"]
+        return [PUBLIC_ADDRESS]
+
+    monkeypatch.setattr(policy, "RESOLVER", [resolve])
 
 
 @pytest.fixture(params=["postgres", "supabase"])

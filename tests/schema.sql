@@ -209,6 +209,7 @@ CREATE TABLE public.cron_jobs (
     schedule_locked_until timestamp with time zone,
     fired_at timestamp with time zone,
     resumed_at timestamp with time zone,
+    version bigint DEFAULT 1 NOT NULL,
     CONSTRAINT cron_jobs_kind_check CHECK ((kind = ANY (ARRAY['builtin'::text, 'webhook'::text]))),
     CONSTRAINT cron_jobs_schedule_type_check CHECK ((schedule_type = ANY (ARRAY['vercel'::text, 'cron'::text, 'interval'::text, 'once'::text, 'manual'::text]))),
     CONSTRAINT cron_jobs_source_check CHECK ((source = ANY (ARRAY['user'::text, 'agent'::text])))
@@ -223,6 +224,8 @@ COMMENT ON COLUMN public.cron_jobs.schedule_locked_until IS 'When that claim lap
 COMMENT ON COLUMN public.cron_jobs.fired_at IS 'When a `once` schedule fired; it never fires again (until its schedule is changed). enabled stays as it was.';
 
 COMMENT ON COLUMN public.cron_jobs.resumed_at IS 'When a paused cron/interval job was last resumed: ticks scheduled before it were missed while paused and are skipped, not caught up. Cleared by the next tick.';
+
+COMMENT ON COLUMN public.cron_jobs.version IS 'Incremented by every change to the job''s definition or enabled; an edit based on an older version is refused.';
 
 CREATE FUNCTION public._ops_queue_request(p_job public.cron_jobs, p_requested_by text, p_payload jsonb, p_dedup_key text, p_retry_of uuid) RETURNS uuid
     LANGUAGE plpgsql
@@ -673,6 +676,16 @@ begin
 end
 $$;
 
+CREATE FUNCTION public.cron_jobs_version() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+  new.version := old.version + 1;
+  return new;
+end
+$$;
+
 CREATE FUNCTION public.cron_run_requests_alert() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path TO ''
@@ -687,6 +700,37 @@ begin
   else
     perform public._alert_recovered(new.job_id, v_details || jsonb_build_object('status', new.status));
   end if;
+  return null;
+end
+$$;
+
+CREATE FUNCTION public.cron_run_requests_attempt() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  v_outcome text;
+  v_result  jsonb := case when jsonb_typeof(new.result) = 'object' then new.result else '{}'::jsonb end;
+begin
+  if new.status = 'running' then
+    v_outcome := 'abandoned';
+    v_result := jsonb_build_object('error', 'no result before its lease expired');
+  elsif new.status = 'queued' then
+    v_outcome := 'retry';
+  else
+    v_outcome := new.status;
+  end if;
+  insert into public.cron_request_attempts
+    (request_id, attempt, started_at, duration_ms, outcome, status_code, error, body)
+  values (
+    new.id, old.attempts, old.picked_up_at,
+    case when jsonb_typeof(v_result -> 'duration_ms') = 'number'
+         then least(greatest((v_result ->> 'duration_ms')::numeric, 0), 2147483647)::integer end,
+    v_outcome,
+    case when jsonb_typeof(v_result -> 'status_code') = 'number'
+         then least(greatest((v_result ->> 'status_code')::numeric, 0), 999)::integer end,
+    left(v_result ->> 'error', 2000),
+    left(v_result ->> 'body', 2048));
   return null;
 end
 $$;
@@ -1047,6 +1091,115 @@ begin
 end
 $$;
 
+CREATE FUNCTION public.ops_bulk_requests(p_action text, p_by text, p_project text DEFAULT NULL::text, p_job_id uuid DEFAULT NULL::uuid, p_status text DEFAULT NULL::text, p_since timestamp with time zone DEFAULT NULL::timestamp with time zone, p_until timestamp with time zone DEFAULT NULL::timestamp with time zone, p_dry_run boolean DEFAULT true, p_limit integer DEFAULT 500) RETURNS TABLE(matched bigint, done bigint, has_more boolean)
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  v_status text;
+  v_limit  integer := least(greatest(coalesce(p_limit, 500), 1), 1000);
+  v_matched bigint;
+  v_done    bigint := 0;
+  v_request record;
+  v_job     public.cron_jobs;
+begin
+  if p_action not in ('retry', 'cancel') or p_action is null then
+    raise exception 'action: action must be retry or cancel' using errcode = 'PT422';
+  end if;
+  v_status := case p_action when 'retry' then 'error' else 'queued' end;
+  if p_status is not null and p_status <> v_status then
+    raise exception 'status: % takes % requests only', p_action, v_status using errcode = 'PT422';
+  end if;
+  if p_since is not null and p_until is not null and p_since >= p_until then
+    raise exception 'since: since must be before until' using errcode = 'PT422';
+  end if;
+
+  select count(*) into v_matched
+    from public.cron_run_requests r
+    join public.cron_jobs j on j.id = r.job_id
+   where r.status = v_status
+     and (p_project is null or r.project_id = p_project)
+     and (p_job_id is null or r.job_id = p_job_id)
+     and (p_since is null or r.requested_at >= p_since)
+     and (p_until is null or r.requested_at < p_until)
+     and (p_action = 'cancel'
+          or (j.enabled and not exists (select 1 from public.cron_run_requests x where x.retry_of = r.id)));
+  if coalesce(p_dry_run, true) then
+    return query select v_matched, 0::bigint, false;
+    return;
+  end if;
+
+  if p_action = 'cancel' then
+    with picked as (
+      select r.id from public.cron_run_requests r
+       where r.status = 'queued'
+         and (p_project is null or r.project_id = p_project)
+         and (p_job_id is null or r.job_id = p_job_id)
+         and (p_since is null or r.requested_at >= p_since)
+         and (p_until is null or r.requested_at < p_until)
+       order by r.requested_at, r.id
+       limit v_limit
+         for update skip locked
+    )
+    update public.cron_run_requests r
+       set status = 'error', completed_at = now(), locked_until = null, claim_token = null,
+           result = jsonb_build_object('error', 'cancelled by ' || coalesce(nullif(p_by, ''), 'ops'),
+                                       'cancelled', true)
+      from picked p
+     where r.id = p.id and r.status = 'queued';
+    get diagnostics v_done = row_count;
+  else
+    for v_request in
+      select r.id, r.job_id, r.payload from public.cron_run_requests r
+        join public.cron_jobs j on j.id = r.job_id
+       where r.status = 'error'
+         and j.enabled
+         and (p_project is null or r.project_id = p_project)
+         and (p_job_id is null or r.job_id = p_job_id)
+         and (p_since is null or r.requested_at >= p_since)
+         and (p_until is null or r.requested_at < p_until)
+         and not exists (select 1 from public.cron_run_requests x where x.retry_of = r.id)
+       order by r.requested_at, r.id
+       limit v_limit
+         for update of r skip locked
+    loop
+      select * into v_job from public.cron_jobs j where j.id = v_request.job_id;
+      perform public._queue_run_request(v_job, p_by, v_request.payload, 'retry:' || v_request.id::text,
+                                        v_request.id);
+      v_done := v_done + 1;
+    end loop;
+  end if;
+  return query select v_matched, v_done, v_matched > v_done;
+end
+$$;
+
+CREATE FUNCTION public.ops_cancel_request(p_request_id uuid, p_by text) RETURNS TABLE(id uuid, request jsonb)
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+#variable_conflict use_column
+declare
+  v_old public.cron_run_requests;
+begin
+  select * into v_old from public.cron_run_requests r where r.id = p_request_id for update;
+  if v_old.id is null then
+    raise exception 'request: no run request with id %', p_request_id using errcode = 'PT404';
+  end if;
+  if v_old.status = 'queued' then
+    update public.cron_run_requests r
+       set status = 'error', completed_at = now(), locked_until = null, claim_token = null,
+           result = jsonb_build_object('error', 'cancelled by ' || coalesce(nullif(p_by, ''), 'ops'),
+                                       'cancelled', true)
+     where r.id = p_request_id;
+  elsif not (v_old.status = 'error' and coalesce((v_old.result ->> 'cancelled') = 'true', false)) then
+    raise exception 'request: only a queued request can be cancelled; this one is %',
+                    case when v_old.status = 'running' then 'running (it is not interrupted)' else v_old.status end
+      using errcode = 'PT409';
+  end if;
+  return query select v.id, v.request from public.ops_request_objects v where v.id = p_request_id;
+end
+$$;
+
 CREATE FUNCTION public.ops_create_job(p_name text, p_project_id text DEFAULT 'default'::text, p_kind text DEFAULT 'webhook'::text, p_target text DEFAULT NULL::text, p_payload jsonb DEFAULT '{}'::jsonb, p_schedule_type text DEFAULT 'manual'::text, p_schedule text DEFAULT NULL::text, p_timezone text DEFAULT 'UTC'::text, p_enabled boolean DEFAULT true, p_source text DEFAULT 'user'::text) RETURNS TABLE(id uuid, job jsonb)
     LANGUAGE plpgsql
     SET search_path TO ''
@@ -1261,6 +1414,20 @@ begin
 end
 $$;
 
+CREATE FUNCTION public.ops_request_history(p_request_id uuid) RETURNS TABLE(attempts jsonb, retried_by uuid)
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  select coalesce((select jsonb_agg(jsonb_build_object(
+                            'attempt', a.attempt, 'started_at', a.started_at at time zone 'UTC',
+                            'finished_at', a.finished_at at time zone 'UTC', 'duration_ms', a.duration_ms,
+                            'outcome', a.outcome, 'status_code', a.status_code, 'error', a.error, 'body', a.body)
+                          order by a.id)
+                     from public.cron_request_attempts a where a.request_id = p_request_id), '[]'::jsonb),
+         (select r.id from public.cron_run_requests r where r.retry_of = p_request_id
+           order by r.requested_at limit 1);
+$$;
+
 CREATE FUNCTION public.ops_retry_request(p_request_id uuid, p_requested_by text DEFAULT 'ops'::text, p_dedup_key text DEFAULT NULL::text) RETURNS TABLE(id uuid, request jsonb)
     LANGUAGE plpgsql
     SET search_path TO ''
@@ -1280,6 +1447,13 @@ begin
   if v_old.status <> 'error' then
     raise exception 'request: only a request that ended in error can be retried; this one is %', v_old.status
       using errcode = 'PT409';
+  end if;
+  -- Retried once is enough: a second click must not queue a duplicate. A
+  -- repeat of the same call (its key) still answers with its retry.
+  select r.id into v_id from public.cron_run_requests r
+   where r.retry_of = v_old.id and r.dedup_key is distinct from nullif(p_dedup_key, '') limit 1;
+  if v_id is not null then
+    raise exception 'request: this request was already retried by %', v_id using errcode = 'PT409';
   end if;
   select * into v_job from public.cron_jobs j where j.id = v_old.job_id;
   v_id := public._ops_queue_request(v_job, p_requested_by, v_old.payload, nullif(p_dedup_key, ''), v_old.id);
@@ -1521,6 +1695,27 @@ begin
     update public.cron_run_requests r set project_id = v_new.project_id where r.job_id = p_job_id;
   end if;
   return query select v.id, v.job from public.ops_job_objects v where v.id = v_new.id;
+end
+$$;
+
+CREATE FUNCTION public.ops_update_job_at_version(p_job_id uuid, p_changes jsonb, p_version bigint) RETURNS TABLE(id uuid, job jsonb)
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+#variable_conflict use_column
+declare
+  v_current bigint;
+begin
+  select j.version into v_current from public.cron_jobs j where j.id = p_job_id for update;
+  if v_current is null then
+    raise exception 'job: no job with id %', p_job_id using errcode = 'PT404';
+  end if;
+  if p_version is not null and p_version <> v_current then
+    raise exception 'version: someone else changed this job (it is at version %, the edit was based on %)',
+                    v_current, p_version
+      using errcode = 'PT409';
+  end if;
+  return query select u.id, u.job from public.ops_update_job(p_job_id, p_changes) u;
 end
 $$;
 
@@ -2041,6 +2236,30 @@ CREATE TABLE public.cron_locks (
     locked_until timestamp with time zone NOT NULL
 );
 
+CREATE TABLE public.cron_request_attempts (
+    id bigint NOT NULL,
+    request_id uuid NOT NULL,
+    attempt integer NOT NULL,
+    started_at timestamp with time zone,
+    finished_at timestamp with time zone DEFAULT now() NOT NULL,
+    duration_ms integer,
+    outcome text NOT NULL,
+    status_code integer,
+    error text,
+    body text
+);
+
+COMMENT ON TABLE public.cron_request_attempts IS 'Every attempt of a run request (the request keeps only its last result).';
+
+ALTER TABLE public.cron_request_attempts ALTER COLUMN id ADD GENERATED BY DEFAULT AS IDENTITY (
+    SEQUENCE NAME public.cron_request_attempts_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
 CREATE TABLE public.cron_run_requests (
     id uuid DEFAULT gen_random_uuid() NOT NULL,
     project_id text DEFAULT 'default'::text NOT NULL,
@@ -2184,19 +2403,43 @@ CREATE VIEW public.ops_job_objects WITH (security_invoker='true') AS
  SELECT id,
     project_id,
     name,
-    jsonb_build_object('id', id, 'project_id', project_id, 'name', name, 'kind', kind, 'target', target, 'payload', payload, 'schedule_type', schedule_type, 'schedule', schedule, 'timezone', timezone, 'enabled', enabled, 'source', source, 'editable', (schedule_type <> 'vercel'::text), 'next_run_at', (next_run_at AT TIME ZONE 'UTC'::text), 'last_run_at', (last_run_at AT TIME ZONE 'UTC'::text), 'last_status', last_status, 'last_duration_ms', last_duration_ms, 'schedule_error', schedule_error, 'fired_at', (fired_at AT TIME ZONE 'UTC'::text), 'resumed_at', (resumed_at AT TIME ZONE 'UTC'::text), 'created_at', (created_at AT TIME ZONE 'UTC'::text), 'updated_at', (updated_at AT TIME ZONE 'UTC'::text)) AS job
+    jsonb_build_object('id', id, 'project_id', project_id, 'name', name, 'kind', kind, 'target', target, 'payload',
+        CASE
+            WHEN (pg_column_size(payload) > 65536) THEN to_jsonb('<not shown: larger than 64 KB stored>'::text)
+            WHEN jsonb_path_exists(payload, 'strict $.**{64}'::jsonpath) THEN to_jsonb('<not shown: nested deeper than 64 levels>'::text)
+            ELSE payload
+        END, 'schedule_type', schedule_type, 'schedule', schedule, 'timezone', timezone, 'enabled', enabled, 'source', source, 'editable', (schedule_type <> 'vercel'::text), 'version', version, 'next_run_at', (next_run_at AT TIME ZONE 'UTC'::text), 'last_run_at', (last_run_at AT TIME ZONE 'UTC'::text), 'last_status', last_status, 'last_duration_ms', last_duration_ms, 'schedule_error', schedule_error, 'fired_at', (fired_at AT TIME ZONE 'UTC'::text), 'resumed_at', (resumed_at AT TIME ZONE 'UTC'::text), 'created_at', (created_at AT TIME ZONE 'UTC'::text), 'updated_at', (updated_at AT TIME ZONE 'UTC'::text)) AS job
    FROM public.cron_jobs j;
 
 CREATE VIEW public.ops_request_objects WITH (security_invoker='true') AS
  SELECT r.id,
     r.job_id,
-    jsonb_build_object('id', r.id, 'job_id', r.job_id, 'job_name', j.name, 'project_id', r.project_id, 'status', r.status, 'held', ((r.status = 'queued'::text) AND (NOT j.enabled)), 'requested_by', r.requested_by, 'requested_at', (r.requested_at AT TIME ZONE 'UTC'::text), 'picked_up_at', (r.picked_up_at AT TIME ZONE 'UTC'::text), 'completed_at', (r.completed_at AT TIME ZONE 'UTC'::text), 'attempts', r.attempts, 'max_attempts', r.max_attempts, 'available_at', (r.available_at AT TIME ZONE 'UTC'::text), 'result', r.result, 'payload', r.payload, 'retry_of', r.retry_of) AS request
+    jsonb_build_object('id', r.id, 'job_id', r.job_id, 'job_name', j.name, 'project_id', r.project_id, 'status', r.status, 'held', ((r.status = 'queued'::text) AND (NOT j.enabled)), 'requested_by', r.requested_by, 'requested_at', (r.requested_at AT TIME ZONE 'UTC'::text), 'picked_up_at', (r.picked_up_at AT TIME ZONE 'UTC'::text), 'completed_at', (r.completed_at AT TIME ZONE 'UTC'::text), 'attempts', r.attempts, 'max_attempts', r.max_attempts, 'available_at', (r.available_at AT TIME ZONE 'UTC'::text), 'result',
+        CASE
+            WHEN (pg_column_size(r.result) > 65536) THEN to_jsonb('<not shown: larger than 64 KB stored>'::text)
+            WHEN jsonb_path_exists(r.result, 'strict $.**{64}'::jsonpath) THEN to_jsonb('<not shown: nested deeper than 64 levels>'::text)
+            ELSE r.result
+        END, 'payload',
+        CASE
+            WHEN (pg_column_size(r.payload) > 65536) THEN to_jsonb('<not shown: larger than 64 KB stored>'::text)
+            WHEN jsonb_path_exists(r.payload, 'strict $.**{64}'::jsonpath) THEN to_jsonb('<not shown: nested deeper than 64 levels>'::text)
+            ELSE r.payload
+        END, 'retry_of', r.retry_of, 'retried_by', ( SELECT x.id
+           FROM public.cron_run_requests x
+          WHERE (x.retry_of = r.id)
+          ORDER BY x.requested_at
+         LIMIT 1)) AS request
    FROM (public.cron_run_requests r
      JOIN public.cron_jobs j ON ((j.id = r.job_id)));
 
 CREATE VIEW public.ops_run_objects WITH (security_invoker='true') AS
  SELECT id,
-    jsonb_build_object('id', id, 'job', job, 'trigger', trigger, 'status', status, 'started_at', (started_at AT TIME ZONE 'UTC'::text), 'finished_at', (finished_at AT TIME ZONE 'UTC'::text), 'duration_ms', duration_ms, 'stats', stats, 'error', error, 'request_id', request_id, 'dry_run', dry_run, 'has_more', has_more) AS run
+    jsonb_build_object('id', id, 'job', job, 'trigger', trigger, 'status', status, 'started_at', (started_at AT TIME ZONE 'UTC'::text), 'finished_at', (finished_at AT TIME ZONE 'UTC'::text), 'duration_ms', duration_ms, 'stats',
+        CASE
+            WHEN (pg_column_size(stats) > 65536) THEN to_jsonb('<not shown: larger than 64 KB stored>'::text)
+            WHEN jsonb_path_exists(stats, 'strict $.**{64}'::jsonpath) THEN to_jsonb('<not shown: nested deeper than 64 levels>'::text)
+            ELSE stats
+        END, 'error', error, 'request_id', request_id, 'dry_run', dry_run, 'has_more', has_more) AS run
    FROM public.cron_runs r;
 
 CREATE TABLE public.ops_sessions (
@@ -2308,6 +2551,9 @@ ALTER TABLE ONLY public.cron_jobs
 ALTER TABLE ONLY public.cron_locks
     ADD CONSTRAINT cron_locks_pkey PRIMARY KEY (job);
 
+ALTER TABLE ONLY public.cron_request_attempts
+    ADD CONSTRAINT cron_request_attempts_pkey PRIMARY KEY (id);
+
 ALTER TABLE ONLY public.cron_run_requests
     ADD CONSTRAINT cron_run_requests_dedup_key_key UNIQUE (dedup_key);
 
@@ -2347,6 +2593,8 @@ ALTER TABLE ONLY public.schema_repeatables
 CREATE INDEX agents_online_last_seen_idx ON public.agents USING btree (COALESCE(last_heartbeat_at, created_at)) WHERE (status = 'online'::text);
 
 CREATE INDEX cron_jobs_due_idx ON public.cron_jobs USING btree (next_run_at) WHERE (enabled AND (schedule_type = ANY (ARRAY['cron'::text, 'interval'::text, 'once'::text])));
+
+CREATE INDEX cron_request_attempts_request_idx ON public.cron_request_attempts USING btree (request_id, attempt);
 
 CREATE INDEX cron_run_requests_finished_idx ON public.cron_run_requests USING btree (completed_at) WHERE (status = ANY (ARRAY['done'::text, 'error'::text]));
 
@@ -2394,7 +2642,11 @@ CREATE TRIGGER cron_jobs_alert_watch AFTER UPDATE OF enabled, schedule, schedule
 
 CREATE TRIGGER cron_jobs_schedule_changed BEFORE UPDATE OF schedule, schedule_type, timezone, enabled ON public.cron_jobs FOR EACH ROW EXECUTE FUNCTION public.cron_jobs_schedule_changed();
 
+CREATE TRIGGER cron_jobs_version BEFORE UPDATE ON public.cron_jobs FOR EACH ROW WHEN ((((((((((new.project_id IS DISTINCT FROM old.project_id) OR (new.name IS DISTINCT FROM old.name)) OR (new.kind IS DISTINCT FROM old.kind)) OR (new.target IS DISTINCT FROM old.target)) OR (new.payload IS DISTINCT FROM old.payload)) OR (new.schedule_type IS DISTINCT FROM old.schedule_type)) OR (new.schedule IS DISTINCT FROM old.schedule)) OR (new.timezone IS DISTINCT FROM old.timezone)) OR (new.enabled IS DISTINCT FROM old.enabled))) EXECUTE FUNCTION public.cron_jobs_version();
+
 CREATE TRIGGER cron_run_requests_alert AFTER UPDATE OF status ON public.cron_run_requests FOR EACH ROW WHEN (((old.status = 'running'::text) AND (new.status = ANY (ARRAY['done'::text, 'error'::text])))) EXECUTE FUNCTION public.cron_run_requests_alert();
+
+CREATE TRIGGER cron_run_requests_attempt AFTER UPDATE OF status, attempts ON public.cron_run_requests FOR EACH ROW WHEN (((old.status = 'running'::text) AND ((new.status = ANY (ARRAY['done'::text, 'error'::text])) OR ((new.status = 'queued'::text) AND (new.attempts >= old.attempts)) OR ((new.status = 'running'::text) AND (new.attempts > old.attempts))))) EXECUTE FUNCTION public.cron_run_requests_attempt();
 
 CREATE TRIGGER cron_runs_alert AFTER UPDATE OF status ON public.cron_runs FOR EACH ROW WHEN (((new.status = ANY (ARRAY['ok'::text, 'partial'::text, 'error'::text])) AND (NOT new.dry_run) AND ((old.status = 'running'::text) OR ((old.status = 'error'::text) AND (new.status <> 'error'::text))))) EXECUTE FUNCTION public.cron_runs_alert();
 
@@ -2406,6 +2658,9 @@ CREATE TRIGGER ops_audit_requests AFTER INSERT OR UPDATE ON public.cron_run_requ
 
 ALTER TABLE ONLY public.cron_job_alert_state
     ADD CONSTRAINT cron_job_alert_state_job_id_fkey FOREIGN KEY (job_id) REFERENCES public.cron_jobs(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.cron_request_attempts
+    ADD CONSTRAINT cron_request_attempts_request_id_fkey FOREIGN KEY (request_id) REFERENCES public.cron_run_requests(id) ON DELETE CASCADE;
 
 ALTER TABLE ONLY public.cron_run_requests
     ADD CONSTRAINT cron_run_requests_job_id_fkey FOREIGN KEY (job_id) REFERENCES public.cron_jobs(id) ON DELETE CASCADE;
@@ -2428,6 +2683,8 @@ ALTER TABLE public.cron_job_alert_state ENABLE ROW LEVEL SECURITY;
 ALTER TABLE public.cron_jobs ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE public.cron_locks ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE public.cron_request_attempts ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE public.cron_run_requests ENABLE ROW LEVEL SECURITY;
 
@@ -2458,6 +2715,8 @@ CREATE POLICY service_role_all ON public.cron_job_alert_state TO service_role US
 CREATE POLICY service_role_all ON public.cron_jobs TO service_role USING (true) WITH CHECK (true);
 
 CREATE POLICY service_role_all ON public.cron_locks TO service_role USING (true) WITH CHECK (true);
+
+CREATE POLICY service_role_all ON public.cron_request_attempts TO service_role USING (true) WITH CHECK (true);
 
 CREATE POLICY service_role_all ON public.cron_run_requests TO service_role USING (true) WITH CHECK (true);
 
@@ -2564,8 +2823,14 @@ GRANT ALL ON FUNCTION public.cron_jobs_alert_watch() TO service_role;
 REVOKE ALL ON FUNCTION public.cron_jobs_schedule_changed() FROM PUBLIC;
 GRANT ALL ON FUNCTION public.cron_jobs_schedule_changed() TO service_role;
 
+REVOKE ALL ON FUNCTION public.cron_jobs_version() FROM PUBLIC;
+GRANT ALL ON FUNCTION public.cron_jobs_version() TO service_role;
+
 REVOKE ALL ON FUNCTION public.cron_run_requests_alert() FROM PUBLIC;
 GRANT ALL ON FUNCTION public.cron_run_requests_alert() TO service_role;
+
+REVOKE ALL ON FUNCTION public.cron_run_requests_attempt() FROM PUBLIC;
+GRANT ALL ON FUNCTION public.cron_run_requests_attempt() TO service_role;
 
 REVOKE ALL ON FUNCTION public.cron_runs_alert() FROM PUBLIC;
 GRANT ALL ON FUNCTION public.cron_runs_alert() TO service_role;
@@ -2609,6 +2874,12 @@ GRANT ALL ON FUNCTION public.ops_act(p_actor text, p_action text, p_function tex
 REVOKE ALL ON FUNCTION public.ops_audit_list(p_actor text, p_object_id text, p_limit integer, p_offset integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.ops_audit_list(p_actor text, p_object_id text, p_limit integer, p_offset integer) TO service_role;
 
+REVOKE ALL ON FUNCTION public.ops_bulk_requests(p_action text, p_by text, p_project text, p_job_id uuid, p_status text, p_since timestamp with time zone, p_until timestamp with time zone, p_dry_run boolean, p_limit integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.ops_bulk_requests(p_action text, p_by text, p_project text, p_job_id uuid, p_status text, p_since timestamp with time zone, p_until timestamp with time zone, p_dry_run boolean, p_limit integer) TO service_role;
+
+REVOKE ALL ON FUNCTION public.ops_cancel_request(p_request_id uuid, p_by text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.ops_cancel_request(p_request_id uuid, p_by text) TO service_role;
+
 REVOKE ALL ON FUNCTION public.ops_create_job(p_name text, p_project_id text, p_kind text, p_target text, p_payload jsonb, p_schedule_type text, p_schedule text, p_timezone text, p_enabled boolean, p_source text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.ops_create_job(p_name text, p_project_id text, p_kind text, p_target text, p_payload jsonb, p_schedule_type text, p_schedule text, p_timezone text, p_enabled boolean, p_source text) TO service_role;
 
@@ -2629,6 +2900,9 @@ GRANT ALL ON FUNCTION public.ops_list_requests(p_project text, p_job_id uuid, p_
 
 REVOKE ALL ON FUNCTION public.ops_list_runs(p_job text, p_status text, p_limit integer, p_offset integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.ops_list_runs(p_job text, p_status text, p_limit integer, p_offset integer) TO service_role;
+
+REVOKE ALL ON FUNCTION public.ops_request_history(p_request_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.ops_request_history(p_request_id uuid) TO service_role;
 
 REVOKE ALL ON FUNCTION public.ops_retry_request(p_request_id uuid, p_requested_by text, p_dedup_key text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.ops_retry_request(p_request_id uuid, p_requested_by text, p_dedup_key text) TO service_role;
@@ -2656,6 +2930,9 @@ GRANT ALL ON FUNCTION public.ops_signin_succeeded(p_attempt_id bigint, p_token_h
 
 REVOKE ALL ON FUNCTION public.ops_update_job(p_job_id uuid, p_changes jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.ops_update_job(p_job_id uuid, p_changes jsonb) TO service_role;
+
+REVOKE ALL ON FUNCTION public.ops_update_job_at_version(p_job_id uuid, p_changes jsonb, p_version bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.ops_update_job_at_version(p_job_id uuid, p_changes jsonb, p_version bigint) TO service_role;
 
 REVOKE ALL ON FUNCTION public.ops_users_add(p_name text, p_role text, p_password_hash text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.ops_users_add(p_name text, p_role text, p_password_hash text) TO service_role;
@@ -2710,6 +2987,10 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.cron_alert_outbox TO service_r
 GRANT SELECT,USAGE ON SEQUENCE public.cron_alert_outbox_id_seq TO service_role;
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.cron_locks TO service_role;
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.cron_request_attempts TO service_role;
+
+GRANT SELECT,USAGE ON SEQUENCE public.cron_request_attempts_id_seq TO service_role;
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.cron_run_requests TO service_role;
 

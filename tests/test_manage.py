@@ -39,11 +39,11 @@ from tests.fakes.webhook import WEBHOOK_SECRET, hook_route
 JOB_KEYS = {
     "id", "project_id", "name", "kind", "target", "payload", "schedule_type", "schedule", "timezone",
     "schedule_text", "enabled", "source", "editable", "next_run_at", "last_run_at", "last_status",
-    "last_duration_ms", "schedule_error", "fired_at", "created_at", "updated_at",
+    "last_duration_ms", "schedule_error", "fired_at", "created_at", "updated_at", "version",
 }  # fmt: skip
 REQUEST_KEYS = {
     "id", "job_id", "job_name", "project_id", "status", "held", "requested_by", "requested_at", "picked_up_at",
-    "completed_at", "attempts", "max_attempts", "available_at", "result", "payload", "retry_of",
+    "completed_at", "attempts", "max_attempts", "available_at", "result", "payload", "retry_of", "retried_by",
 }  # fmt: skip
 RUN_KEYS = {
     "id", "job", "trigger", "status", "started_at", "finished_at", "duration_ms", "stats", "error", "request_id",
@@ -485,9 +485,11 @@ async def test_retry_request_queues_the_same_job_and_payload_linked_to_the_faile
     row = await sql.fetchrow("select * from cron_run_requests where id = $1", retry.id)
     assert (str(row["retry_of"]), row["job_id"], row["status"]) == (failed, job.id, "queued")
     assert json.loads(row["payload"]) == {"n": 1} and row["requested_by"] == "ops"
-    # The failed request stays as it was, and may be retried again.
-    assert (await manage.get_request(db, failed)).status == "error"
-    assert (await manage.retry_request(db, failed, requested_by="ops")).retry_of == UUID(failed)
+    # The failed request stays as it was, shows its retry, and cannot be retried again (issue 20).
+    shown = await manage.get_request(db, failed)
+    assert (shown.status, shown.retried_by) == ("error", retry.id)
+    again = await refused(manage.retry_request(db, failed, requested_by="ops"))
+    assert (again.status, str(again)) == (409, f"this request was already retried by {retry.id}")
 
     not_failed = await refused(manage.retry_request(db, retry.id, requested_by="ops"))
     assert (not_failed.status, str(not_failed)) == (

@@ -21,8 +21,9 @@ MIGRATIONS = ROOT / "migrations"
 
 # Write paths only other apps call (the agents, the reminder bot); the service never does.
 OTHER_APPS_ONLY = {"record_heartbeat", "snooze_reminder", "complete_reminder", "cancel_reminders_for_lead"}
-# Called only from other SQL functions (begin_run and list_runs reap before they read).
-SQL_ONLY = {"reap_abandoned_runs"}
+# Called only from other SQL functions (begin_run and list_runs reap before they read;
+# ops_update_job_at_version checks the version, then edits through ops_update_job).
+SQL_ONLY = {"reap_abandoned_runs", "ops_update_job"}
 # Called by `migrate` on its own connection, under its advisory lock, not through the port.
 MIGRATE_ONLY = {"upsert_builtin_job"}
 

@@ -207,7 +207,13 @@ async def _add(db: Database, args: argparse.Namespace) -> str:
     except ValueError as error:
         # argparse's choices already hold the enumerations; this is a safety net.
         raise manage.ManageError(f"invalid job: {error}".splitlines()[0], status=422) from None
-    job = await manage.create_job(db, job_input, allow_http_webhooks=get_settings().allow_http_webhooks)
+    settings = get_settings()
+    job = await manage.create_job(
+        db,
+        job_input,
+        allow_http_webhooks=settings.allow_http_webhooks,
+        allow_private_targets=settings.allow_private_targets,
+    )
     return _job_answer(job, args.json)
 
 
@@ -218,7 +224,14 @@ async def _edit(db: Database, args: argparse.Namespace) -> str:
     if not changes:
         raise manage.ManageError("nothing to change: give --name, --target, --schedule, ... (see --help)", status=422)
     job = await manage.find_job(db, args.job, project=args.project)
-    updated = await manage.update_job(db, job.id, changes, allow_http_webhooks=get_settings().allow_http_webhooks)
+    settings = get_settings()
+    updated = await manage.update_job(
+        db,
+        job.id,
+        changes,
+        allow_http_webhooks=settings.allow_http_webhooks,
+        allow_private_targets=settings.allow_private_targets,
+    )
     return _job_answer(updated, args.json)
 
 

@@ -125,6 +125,7 @@ def parse_cron(text: str) -> tuple[str, bool]:
             f"cron schedule {text!r} is not valid: it needs 5 fields "
             f"(minute hour day-of-month month day-of-week), got {len(fields)}"
         )
+    _check_cron_fields(text, fields)
     # croniter (with dateutil) is imported where a cron is read, not with this
     # module: most routes load it for the other schedule types and never pay.
     from croniter import CroniterError, croniter
@@ -151,10 +152,14 @@ def parse_interval(text: str) -> timedelta:
     if milliseconds % 1000:
         # Fire times (and their dedup keys) fall on whole seconds.
         raise ScheduleError(f"interval schedule {text!r} is not a whole number of seconds")
-    every = timedelta(milliseconds=milliseconds)
-    if not MIN_INTERVAL <= every <= MAX_INTERVAL:
+    # Checked as a number first: timedelta overflows (a 500) long before an int does.
+    if not _ms(MIN_INTERVAL) <= milliseconds <= _ms(MAX_INTERVAL):
         raise ScheduleError(f"interval schedule {text!r} is out of range: at least 1s and at most {MAX_INTERVAL.days}d")
-    return every
+    return timedelta(milliseconds=milliseconds)
+
+
+def _ms(every: timedelta) -> int:
+    return (every.days * 86_400 + every.seconds) * 1000 + every.microseconds // 1000
 
 
 def parse_once(text: str, zone: ZoneInfo, created_at: datetime | None = None) -> datetime:
@@ -175,9 +180,13 @@ def parse_once(text: str, zone: ZoneInfo, created_at: datetime | None = None) ->
             f"once schedule {text!r} is not an ISO 8601 timestamp such as 2026-05-01T09:00:00+02:00, "
             "nor 'in <duration>' such as in 20m"
         ) from None
-    if moment.tzinfo is None:
-        return resolve_wall_time(moment, zone, every_hour=False)[0]
-    return moment.astimezone(UTC)
+    try:
+        if moment.tzinfo is None:
+            return resolve_wall_time(moment, zone, every_hour=False)[0]
+        return moment.astimezone(UTC)
+    except OverflowError:
+        # 0001-01-01 or 9999-12-31 moved into UTC leaves the years Python can hold.
+        raise ScheduleError(f"once schedule {text!r} is out of range: it falls outside the years 1 to 9999") from None
 
 
 def parse_instant(value: str, column: str = "next_run_at") -> datetime:
@@ -278,3 +287,31 @@ def _repeat_length(wall: datetime, zone: ZoneInfo) -> timedelta:
     after = wall.replace(tzinfo=zone, fold=1).utcoffset()
     assert before is not None and after is not None
     return max(before - after, timedelta(0))
+
+
+# The five fields and their ranges; a number outside one is named with its field.
+_CRON_FIELDS = (("minute", 0, 59), ("hour", 0, 23), ("day-of-month", 1, 31), ("month", 1, 12), ("day-of-week", 0, 7))
+_CRON_PART = re.compile(r"^(?:\*|\?|(\d+)(?:-(\d+))?)(?:/(\d+))?$")
+
+
+def _check_cron_fields(text: str, fields: list[str]) -> None:
+    """A number out of its field's range as one line naming the field: `hour 25 is out of range 0-23`.
+
+    Only plain numbers, ranges and steps are checked here; names (jan, mon)
+    and croniter's extensions (L, #) are left to croniter.
+    """
+    for (name, low, high), field in zip(_CRON_FIELDS, fields, strict=True):
+        for part in field.split(","):
+            match = _CRON_PART.match(part)
+            if match is None:
+                continue
+            start, end, step = match.groups()
+            for number in (start, end):
+                if number is not None and not low <= int(number) <= high:
+                    raise ScheduleError(
+                        f"cron schedule {text!r} is not valid: {name} {int(number)} is out of range {low}-{high}"
+                    )
+            if start is not None and end is not None and int(start) > int(end):
+                raise ScheduleError(f"cron schedule {text!r} is not valid: {name} range {start}-{end} runs backwards")
+            if step is not None and not 1 <= int(step) <= high + 1:
+                raise ScheduleError(f"cron schedule {text!r} is not valid: {name} step /{int(step)} is out of range")

@@ -43,7 +43,7 @@ from lib.db.statuses import JobKind, RequestOutcome, RunStatus, Trigger
 from lib.deadline import RESERVE_SECONDS, Deadline
 from lib.jobs.base import Job, JobContext, JobResult
 from lib.jobs.settling import Settler
-from lib.outbound.http import http_client
+from lib.outbound.policy import TargetAccess, TargetRefused, TargetUnresolved, pinned, pinned_client, resolve_target
 from lib.outbound.webhooks import post_signed, target_problem
 from lib.runner import one_line, run_job
 from lib.settings import Settings
@@ -141,7 +141,9 @@ def preflight(row: QueuedRequest, settings: Settings, jobs: Mapping[str, Job]) -
     if kind == JobKind.WEBHOOK:
         if settings.webhook_signing_secret is None:
             return "WEBHOOK_SIGNING_SECRET is not set, so webhook calls cannot be signed"
-        return target_problem(row.job_target, allow_http=settings.allow_http_webhooks)
+        return target_problem(
+            row.job_target, allow_http=settings.allow_http_webhooks, allow_private=settings.allow_private_targets
+        )
     return f"unknown job kind {kind!r}"
 
 
@@ -206,13 +208,22 @@ async def _call_webhook(ctx: JobContext, row: QueuedRequest, payload: dict[str, 
         return _release(row)
     # preflight checked both
     assert settings.webhook_signing_secret is not None and row.job_target is not None
-    delivery = await post_signed(
-        await http_client(),
-        row.job_target,
-        webhook_body(row, payload),
-        secret=settings.webhook_signing_secret.get_secret_value(),
-        seconds=window,
-    )
+    # Resolved once and checked (lib/outbound/policy.py): a refused address is final, a name that
+    # does not resolve now is tried again; the call then connects only to what was checked.
+    try:
+        target = await resolve_target(row.job_target, TargetAccess.of(settings))
+    except TargetRefused as refused:
+        return _error(row, str(refused))
+    except TargetUnresolved as unresolved:
+        return _failed_attempt(row, {"error": f"webhook unreachable: {unresolved}"}, 0)
+    with pinned(target):
+        delivery = await post_signed(
+            await pinned_client(),
+            row.job_target,
+            webhook_body(row, payload),
+            secret=settings.webhook_signing_secret.get_secret_value(),
+            seconds=window,
+        )
     if delivery.verdict == "delivered":
         return _done(row, delivery.result, delivery.duration_ms)
     if delivery.verdict == "rejected":

@@ -18,15 +18,20 @@ Functions (ids are UUIDs or their text):
     list_jobs(db, *, project=None, q=None, filter="all"|"enabled"|"paused"|"failing", limit=50, offset=0) -> JobPage
     find_job(db, ref, *, project="default") -> JobView            # ref: an id, or a name in `project`
     get_job(db, job_id) -> JobDetail
-    create_job(db, data: JobInput, *, allow_http_webhooks=False) -> JobView
-    update_job(db, job_id, changes: dict, *, allow_http_webhooks=False) -> JobView
+    create_job(db, data: JobInput, *, allow_http_webhooks=False, allow_private_targets=False) -> JobView
+    update_job(db, job_id, changes: dict, *, allow_http_webhooks=False, allow_private_targets=False,
+               version=None) -> JobView                            # version: 409 when the job is at another
     delete_job(db, job_id) -> None
     pause_job(db, job_id) -> JobView
     resume_job(db, job_id) -> JobView
     run_now(db, job_id, *, requested_by, payload=None) -> RequestView
     list_requests(db, *, project=None, job_id=None, status=None, limit=50, offset=0) -> RequestPage
     get_request(db, request_id) -> RequestView
-    retry_request(db, request_id, *, requested_by) -> RequestView
+    retry_request(db, request_id, *, requested_by) -> RequestView   # once: 409 when already retried
+    get_request_detail(db, request_id) -> RequestDetail            # the request and every attempt
+    cancel_request(db, request_id, *, by) -> RequestView          # a queued or held one; 409 when running
+    bulk_requests(db, "retry"|"cancel", *, by, project=None, job_id=None, status=None,
+                  since=None, until=None, dry_run=True) -> BulkResult
     list_runs(db, *, job=None, status=None, limit=50, offset=0) -> RunPage
     describe_schedule(schedule_type, schedule, timezone) -> str
     next_fire_times(job, count=5, now=None) -> list[datetime]
@@ -48,7 +53,9 @@ Rules:
 - Every refusal is a `ManageError(message, status, field)`: 404 unknown job
   or request; 409 a name taken in its project, an edit or delete of one of
   vercel.json's jobs (only run, pause and resume apply to them), a run or
-  retry of a paused job, a retry of a request that did not end `error`; 422
+  retry of a paused job, a retry of a request that did not end `error` or
+  was retried already, an edit based on an older `version` (field
+  `version`), a cancel of a request that is not queued; 422
   invalid input, `field` naming it (name, project_id, kind, target, payload,
   schedule_type, schedule, timezone, enabled, status, filter, limit, offset).
   The message is one line and never echoes a webhook URL (it can carry a
@@ -57,8 +64,10 @@ Rules:
 - Validation before writing: the schedule and timezone parse as the
   `schedule` job will parse them (lib/clock/schedules.py), and a cron
   expression must fire at least once; a webhook target passes
-  lib/outbound/webhooks.target_problem (`allow_http_webhooks` is the
-  ALLOW_HTTP_WEBHOOKS setting); a builtin target is a name in
+  lib/outbound/webhooks.target_problem, the outbound policy of
+  lib/outbound/policy.py (`allow_http_webhooks` is the ALLOW_HTTP_WEBHOOKS
+  setting, `allow_private_targets` ALLOW_PRIVATE_TARGETS); a payload is a JSON
+  object at most 32 levels deep and 64 KB (lib/manage/limits.py); a builtin target is a name in
   lib/jobs/registry.JOBS; names and project ids are 1 to 100 characters of
   letters, digits and `. _ : -`; a manual job has no schedule. The SQL checks
   again what must hold atomically (unique names, editability, the retried
@@ -89,6 +98,7 @@ from lib.manage.acting import acting, actor_of, require
 from lib.manage.actors import CLI, CRON_SECRET, ROLES, Actor, Role
 from lib.manage.describe import describe_schedule, next_fire_times
 from lib.manage.errors import ManageError
+from lib.manage.history import BulkResult, RequestDetail, bulk_requests, cancel_request, get_request_detail
 from lib.manage.jobs import (
     create_job,
     delete_job,
@@ -131,6 +141,7 @@ __all__ = [
     "ROLES",
     "Actor",
     "AuditList",
+    "BulkResult",
     "JobDetail",
     "JobInput",
     "JobPage",
@@ -139,6 +150,7 @@ __all__ = [
     "NewPassword",
     "OperatorList",
     "OperatorView",
+    "RequestDetail",
     "RequestPage",
     "RequestView",
     "Role",
@@ -147,12 +159,15 @@ __all__ = [
     "acting",
     "actor_of",
     "add_operator",
+    "bulk_requests",
+    "cancel_request",
     "create_job",
     "delete_job",
     "describe_schedule",
     "find_job",
     "get_job",
     "get_request",
+    "get_request_detail",
     "list_audit",
     "list_jobs",
     "list_operators",

@@ -36,6 +36,7 @@ READ_ROLES: dict[str, tuple[Role, str]] = {
     "ops_list_requests": ("viewer", "reading run requests"),
     "ops_get_request": ("viewer", "reading run requests"),
     "ops_list_runs": ("viewer", "reading runs"),
+    "ops_request_history": ("viewer", "reading run requests"),
     "ops_users_list": ("admin", "managing operators"),
     "ops_audit_list": ("admin", "reading the audit"),
 }
@@ -46,8 +47,11 @@ WRITE_ROLES: dict[str, tuple[Role, str]] = {
     "request_run": ("operator", "job.run"),
     "ops_set_job_enabled": ("operator", "job.pause"),
     "ops_retry_request": ("operator", "request.retry"),
+    "ops_cancel_request": ("operator", "request.cancel"),
+    "ops_bulk_requests": ("operator", "request.bulk"),
     "ops_create_job": ("admin", "job.create"),
     "ops_update_job": ("admin", "job.update"),
+    "ops_update_job_at_version": ("admin", "job.update"),
     "ops_delete_job": ("admin", "job.delete"),
     "ops_users_add": ("admin", "operator.add"),
     "ops_users_set_role": ("admin", "operator.role"),
@@ -61,6 +65,8 @@ _DOING = {
     "job.pause": "pausing and resuming jobs",
     "job.resume": "pausing and resuming jobs",
     "request.retry": "retrying run requests",
+    "request.cancel": "cancelling run requests",
+    "request.bulk": "retrying and cancelling run requests",
     "job.create": "creating jobs",
     "job.update": "editing jobs",
     "job.delete": "deleting jobs",
@@ -85,6 +91,10 @@ def require(actor: Actor, needed: Role, doing: str) -> None:
 
 def decide(actor: Actor, function: str, args: dict[str, Any]) -> str | None:
     """None: call `function` directly; else the audit's name for a write. Raises 403 when the role does not allow."""
+    if function == "ops_bulk_requests" and args.get("p_dry_run") is not False:
+        # A dry run only counts what a bulk action would touch: the operator's role, no audit row.
+        require(actor, "operator", _DOING["request.bulk"])
+        return None
     if function in READ_ROLES:
         require(actor, *READ_ROLES[function])
         return None

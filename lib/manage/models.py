@@ -56,6 +56,8 @@ class JobView(BaseModel):
     source: str
     # False for vercel.json's jobs: only run, pause and resume apply to them.
     editable: bool
+    # What an edit sends back (`If-Match` or "version"): a stale one is a 409.
+    version: int
     # When it fires next: vercel rows from vercel.json, a resumed job at its
     # first tick after the resume; None when paused, manual, fired or broken.
     next_run_at: datetime | None

@@ -9,6 +9,7 @@ from typing import Any
 from lib.clock.schedules import ScheduleError, first_fire, parse_schedule, parse_zone
 from lib.jobs.registry import JOBS
 from lib.manage.errors import ManageError
+from lib.manage.limits import json_problem, size_problem, text_problem
 from lib.outbound.webhooks import target_problem
 
 NAME = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
@@ -27,6 +28,7 @@ def check_definition(
     definition: dict[str, Any],
     *,
     allow_http_webhooks: bool,
+    allow_private_targets: bool = False,
     created_at: datetime | None = None,
     unchanged: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
@@ -40,6 +42,11 @@ def check_definition(
     kind and target are checked together when either changes, and
     schedule_type, schedule and timezone together when any of them does.
     """
+    for field, value in definition.items():
+        # Text Postgres cannot hold is a 422 naming the field, never a database error.
+        problem = text_problem(value) if isinstance(value, str) and field not in unchanged else None
+        if problem:
+            raise invalid(field, f"{field} {problem}")
     for field in ("project_id", "name"):
         if field in unchanged:
             continue
@@ -50,10 +57,10 @@ def check_definition(
     if not TARGET_FIELDS <= unchanged:
         if kind not in KINDS:
             raise invalid("kind", "kind must be builtin or webhook")
-        _check_target(kind, target, allow_http_webhooks)
+        _check_target(kind, target, allow_http_webhooks, allow_private_targets)
         definition = {**definition, "target": target.strip() if isinstance(target, str) else target}
-    if "payload" not in unchanged and not isinstance(definition.get("payload"), dict):
-        raise invalid("payload", "payload must be a JSON object")
+    if "payload" not in unchanged:
+        check_payload(definition.get("payload"))
     if not isinstance(definition.get("enabled"), bool):
         raise invalid("enabled", "enabled must be true or false")
     schedule_type = definition.get("schedule_type")
@@ -84,13 +91,22 @@ def check_definition(
     return {**definition, "schedule": schedule, "timezone": timezone}
 
 
-def _check_target(kind: str, target: Any, allow_http_webhooks: bool) -> None:
+def _check_target(kind: str, target: Any, allow_http_webhooks: bool, allow_private_targets: bool) -> None:
     if target is not None and not isinstance(target, str):
         raise invalid("target", "target must be text")
     if kind == "builtin":
         if target not in JOBS:
             raise invalid("target", f"a builtin job's target must be one of: {', '.join(sorted(JOBS))}")
         return
-    problem = target_problem(target, allow_http=allow_http_webhooks)
+    problem = target_problem(target, allow_http=allow_http_webhooks, allow_private=allow_private_targets)
     if problem:
         raise invalid("target", problem)
+
+
+def check_payload(payload: Any, field: str = "payload") -> None:
+    """A payload is a JSON object at most 32 levels deep and 64 KB long (lib/manage/limits.py)."""
+    if not isinstance(payload, dict):
+        raise invalid(field, f"{field} must be a JSON object")
+    problem = json_problem(payload) or size_problem(payload)
+    if problem:
+        raise invalid(field, f"{field} {problem}")

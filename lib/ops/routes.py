@@ -18,6 +18,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.routing import APIRoute
 
+from lib.ops.last_resort import last_resort
 from lib.ops.session import OpsError
 from lib.problems import ProblemError
 
@@ -64,10 +65,8 @@ class OpsRoute(APIRoute):
             try:
                 response = await handler(request)
             except Exception as error:
-                answer = _error_answer(error)
-                if answer is None:
-                    raise
-                response = answer
+                # Anything else is answered as JSON too (lib/ops/last_resort.py), 5xx included.
+                response = _error_answer(error) or last_resort(error)
             response.headers.update(SECURITY_HEADERS)
             return response
 

@@ -25,12 +25,13 @@ from urllib.parse import urlsplit
 import httpx
 import idna
 
+from lib.outbound import policy
+
 SIGNATURE_HEADER = "X-Cronrelay-Signature"
 TOLERANCE_SECONDS = 300
 # result.body keeps the start of the answer: enough to debug, never a whole download.
 BODY_PREVIEW_BYTES = 2048
 USER_AGENT = "cronrelay-webhook/1"
-LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1"})
 
 
 # -- signing and verifying ------------------------------------------------------
@@ -86,8 +87,13 @@ def verify_signature(
 # -- targets --------------------------------------------------------------------
 
 
-def target_problem(url: str | None, *, allow_http: bool) -> str | None:
-    """Why `url` may not be called, as one line for result.error; None when it may."""
+def target_problem(url: str | None, *, allow_http: bool, allow_private: bool = False) -> str | None:
+    """Why `url` may not be called, as one line for result.error or a 422; None when it may.
+
+    The URL must parse as httpx will call it; then lib/outbound/policy.py
+    decides (https only, no credentials, literal addresses checked).
+    `allow_http` is ALLOW_HTTP_WEBHOOKS, `allow_private` ALLOW_PRIVATE_TARGETS.
+    """
     if not url or not url.strip():
         return "webhook job has no target URL"
     if any(c.isspace() for c in url):
@@ -104,18 +110,10 @@ def target_problem(url: str | None, *, allow_http: bool) -> str | None:
                 idna.decode(label)
     except (ValueError, httpx.InvalidURL):
         return "webhook target is not a valid URL"
-    scheme = parts.scheme.lower()
-    if scheme in ("http", "https") and not host:
+    if parts.scheme.lower() in ("http", "https") and not host:
         return "webhook target is not a valid URL (no host)"
-    if scheme == "https":
-        return None
-    if scheme == "http" and host in LOCAL_HOSTS:
-        if allow_http:
-            return None
-        return f"webhook target http://{host} refused: plain http needs ALLOW_HTTP_WEBHOOKS=true"
-    # Only scheme and host are echoed: a webhook URL often carries a token in its path or query.
-    shown = f"{scheme}://{host}" if scheme and host else "a URL without a scheme" if not scheme else f"{scheme}:"
-    return f"webhook target must be an https URL, got {shown}"
+    problem = policy.target_problem(url, policy.TargetAccess(allow_loopback=allow_http, allow_private=allow_private))
+    return None if problem is None else f"webhook {problem}"
 
 
 # -- delivery -------------------------------------------------------------------

@@ -33,6 +33,11 @@ drop function if exists public._ops_request_json(public.cron_run_requests, publi
 drop function if exists public._ops_run_json(public.cron_runs);
 drop function if exists public._ops_ts(timestamptz);
 
+-- One stored value can never break a page: a JSON value too large or too
+-- deeply nested to render (written by SQL, by hand, by an older version) is
+-- shown as a placeholder string that says why, and the rest of the row and
+-- the page render as usual (issue 20).
+--
 -- The console's objects, each written once, as views: the planner inlines
 -- them, so building a page costs no per-row function call. Timestamps are
 -- in UTC without an offset (`at time zone 'UTC'`), whatever the session's
@@ -46,8 +51,12 @@ create or replace view public.ops_job_objects with (security_invoker = true) as
   select j.id, j.project_id, j.name,
          jsonb_build_object(
            'id', j.id, 'project_id', j.project_id, 'name', j.name, 'kind', j.kind, 'target', j.target,
-           'payload', j.payload, 'schedule_type', j.schedule_type, 'schedule', j.schedule, 'timezone', j.timezone,
-           'enabled', j.enabled, 'source', j.source, 'editable', j.schedule_type <> 'vercel',
+           'payload', case when pg_column_size(j.payload) > 65536 then to_jsonb('<not shown: larger than 64 KB stored>'::text)
+                when jsonb_path_exists(j.payload, 'strict $.**{64}')
+                then to_jsonb('<not shown: nested deeper than 64 levels>'::text)
+                else j.payload end,
+           'schedule_type', j.schedule_type, 'schedule', j.schedule, 'timezone', j.timezone,
+           'enabled', j.enabled, 'source', j.source, 'editable', j.schedule_type <> 'vercel', 'version', j.version,
            'next_run_at', j.next_run_at at time zone 'UTC', 'last_run_at', j.last_run_at at time zone 'UTC',
            'last_status', j.last_status, 'last_duration_ms', j.last_duration_ms, 'schedule_error', j.schedule_error,
            'fired_at', j.fired_at at time zone 'UTC', 'resumed_at', j.resumed_at at time zone 'UTC',
@@ -63,7 +72,18 @@ create or replace view public.ops_request_objects with (security_invoker = true)
            'requested_at', r.requested_at at time zone 'UTC', 'picked_up_at', r.picked_up_at at time zone 'UTC',
            'completed_at', r.completed_at at time zone 'UTC', 'attempts', r.attempts,
            'max_attempts', r.max_attempts, 'available_at', r.available_at at time zone 'UTC',
-           'result', r.result, 'payload', r.payload, 'retry_of', r.retry_of) as request
+           'result', case when pg_column_size(r.result) > 65536 then to_jsonb('<not shown: larger than 64 KB stored>'::text)
+                when jsonb_path_exists(r.result, 'strict $.**{64}')
+                then to_jsonb('<not shown: nested deeper than 64 levels>'::text)
+                else r.result end,
+           'payload', case when pg_column_size(r.payload) > 65536 then to_jsonb('<not shown: larger than 64 KB stored>'::text)
+                when jsonb_path_exists(r.payload, 'strict $.**{64}')
+                then to_jsonb('<not shown: nested deeper than 64 levels>'::text)
+                else r.payload end,
+           'retry_of', r.retry_of,
+           -- The request that retried this one (request_history.sql): it cannot be retried again.
+           'retried_by', (select x.id from public.cron_run_requests x where x.retry_of = r.id
+                           order by x.requested_at limit 1)) as request
     from public.cron_run_requests r
     join public.cron_jobs j on j.id = r.job_id;
 
@@ -73,7 +93,12 @@ create or replace view public.ops_run_objects with (security_invoker = true) as
          jsonb_build_object(
            'id', r.id, 'job', r.job, 'trigger', r.trigger, 'status', r.status,
            'started_at', r.started_at at time zone 'UTC', 'finished_at', r.finished_at at time zone 'UTC',
-           'duration_ms', r.duration_ms, 'stats', r.stats, 'error', r.error, 'request_id', r.request_id,
+           'duration_ms', r.duration_ms,
+           'stats', case when pg_column_size(r.stats) > 65536 then to_jsonb('<not shown: larger than 64 KB stored>'::text)
+                when jsonb_path_exists(r.stats, 'strict $.**{64}')
+                then to_jsonb('<not shown: nested deeper than 64 levels>'::text)
+                else r.stats end,
+           'error', r.error, 'request_id', r.request_id,
            'dry_run', r.dry_run, 'has_more', r.has_more) as run
     from public.cron_runs r;
 
@@ -538,6 +563,13 @@ begin
   if v_old.status <> 'error' then
     raise exception 'request: only a request that ended in error can be retried; this one is %', v_old.status
       using errcode = 'PT409';
+  end if;
+  -- Retried once is enough: a second click must not queue a duplicate. A
+  -- repeat of the same call (its key) still answers with its retry.
+  select r.id into v_id from public.cron_run_requests r
+   where r.retry_of = v_old.id and r.dedup_key is distinct from nullif(p_dedup_key, '') limit 1;
+  if v_id is not null then
+    raise exception 'request: this request was already retried by %', v_id using errcode = 'PT409';
   end if;
   select * into v_job from public.cron_jobs j where j.id = v_old.job_id;
   v_id := public._ops_queue_request(v_job, p_requested_by, v_old.payload, nullif(p_dedup_key, ''), v_old.id);

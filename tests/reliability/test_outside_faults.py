@@ -111,7 +111,8 @@ FAULTS: dict[str, Fault] = {
     "unresolvable host": Fault(
         None,
         ("pending", 1, "network error: ConnectError", 1, HOUR),
-        ("queued", 1, "webhook unreachable: ConnectError", 1, HOUR),
+        # Resolved once before the call (lib/outbound/policy.py): a name that does not resolve is tried again.
+        ("queued", 1, "webhook unreachable: the target's host did not resolve", 1, HOUR),
     ),
     "404 (receiver refuses)": Fault(
         Reply(404, b"no such hook", "text/plain"),

@@ -14,7 +14,7 @@ from tests.reliability.counts import Counts
 
 ROLES = ["anon", "authenticated"]
 KNOWN_TABLES = {"agents", "heartbeats", "scheduled_reminders", "cron_jobs", "cron_run_requests", "cron_runs",
-                "cron_locks", "schema_migrations",
+                "cron_locks", "schema_migrations", "cron_request_attempts",
                 "ops_users", "ops_sessions", "ops_signin_failures", "ops_audit"}  # fmt: skip
 # The console's people: sign-in, sessions, operators and the audit, which anon must never reach.
 KNOWN_FUNCTIONS = {"ops_act", "ops_signin_begin", "ops_signin_succeeded", "ops_session_get", "ops_session_end",

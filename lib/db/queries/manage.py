@@ -70,6 +70,8 @@ class JobRecord(BaseModel):
     enabled: bool
     source: str
     editable: bool
+    # Incremented by every change to the definition or enabled (migrations/repeatable/job_versions.sql).
+    version: int = 1
     next_run_at: Instant
     last_run_at: Instant
     last_status: str | None
@@ -104,6 +106,8 @@ class RequestRecord(BaseModel):
     payload: Any
     # The failed request this one retries.
     retry_of: UUID | None
+    # The request that retried this one: it cannot be retried again.
+    retried_by: UUID | None = None
 
 
 class RunRecord(BaseModel):
@@ -194,10 +198,15 @@ async def ops_create_job(
     return JobRecord.model_validate(first(rows, "ops_create_job")["job"])
 
 
-async def ops_update_job(db: Database, *, job_id: UUID, changes: dict[str, Any]) -> JobRecord:
-    """Set the given fields of a database-defined job (PT404 missing, PT409 vercel row or name taken)."""
-    rows = await db.call("ops_update_job", p_job_id=job_id, p_changes=changes)
-    return JobRecord.model_validate(first(rows, "ops_update_job")["job"])
+async def ops_update_job(
+    db: Database, *, job_id: UUID, changes: dict[str, Any], version: int | None = None
+) -> JobRecord:
+    """Set the given fields of a database-defined job (PT404 missing, PT409 vercel row or name taken).
+
+    `version`: the one the edit was based on; PT409 (`version: ...`) when the job is at another now.
+    """
+    rows = await db.call("ops_update_job_at_version", p_job_id=job_id, p_changes=changes, p_version=version)
+    return JobRecord.model_validate(first(rows, "ops_update_job_at_version")["job"])
 
 
 async def ops_delete_job(db: Database, *, job_id: UUID) -> bool:

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 
 from lib.db import Database, DatabaseError, DatabaseUnavailable, database_for
 from lib.manage import ManageError, acting
+from lib.manage.limits import MAX_DEPTH, json_problem, text_problem
 from lib.ops.session import OpsAccess, OpsError
 from lib.runner import one_line
 from lib.settings import SettingsError
@@ -50,16 +51,21 @@ async def answering(access: OpsAccess) -> AsyncIterator[None]:
     try:
         yield
     except ManageError as error:
-        extra = {"field": error.field} if error.status == 422 and error.field else {}
+        # A stale edit's 409 names `version` too, so the page can tell it from a taken name.
+        named = error.field and (error.status == 422 or error.field == "version")
+        extra = {"field": error.field} if named else {}
         raise OpsError(error.status, one_line_of(error), **extra) from None
     except DatabaseUnavailable as error:
         # The cause goes to the log (redacted); the page shows a banner with this line.
         log.error("ops: database unreachable: %s", access.settings.redact(one_line(error)))
         raise OpsError(503, "the database cannot be reached; the console retries by itself") from None
     except DatabaseError as error:
-        problem = access.settings.redact(one_line(error))
-        log.error("ops: database error: %s", problem)
-        raise OpsError(500, problem) from None
+        # The database's own words stay in the log: they can quote the value that was refused.
+        log.error("ops: database error: %s", access.settings.redact(one_line(error)))
+        code = f" (SQLSTATE {error.code})" if error.code and error.code.isalnum() and len(error.code) == 5 else ""
+        raise OpsError(
+            500, f"the database could not complete this request{code}; the server log has the details"
+        ) from None
 
 
 def page_answer(page: BaseModel) -> Response:
@@ -98,7 +104,11 @@ def _invalid(error: ValidationError, what: str, allowed: list[str]) -> OpsError:
 
 
 async def json_object(request: Request, *, empty_ok: bool = False) -> dict[str, Any]:
-    """The request body as a JSON object; 413/415/422 with one clear line otherwise."""
+    """The request body as a JSON object; 413/415/422 with one clear line otherwise.
+
+    lib/body_limit.py already refused a body over 64 KB before it was read;
+    this checks again for an app built without that middleware.
+    """
     body = await request.body()
     if len(body) > MAX_BODY_BYTES:
         raise OpsError(413, f"the body is larger than {MAX_BODY_BYTES // 1024} KB")
@@ -108,36 +118,35 @@ async def json_object(request: Request, *, empty_ok: bool = False) -> dict[str, 
         raise OpsError(422, "send a JSON object as the body", field="body")
     # Read as JSON whatever the content type says: `curl -d '{...}'` labels it a form.
     try:
-        parsed = json.loads(body)
+        parsed = json.loads(body, parse_constant=_no_constant)
+    except _NotJson as error:
+        raise OpsError(422, f"the body {error}", field="body") from None
     except (ValueError, RecursionError):
         raise OpsError(422, "the body is not valid JSON", field="body") from None
     if not isinstance(parsed, dict):
         raise OpsError(422, "the body must be a JSON object", field="body")
-    field = _nul_field(parsed)
-    if field is not None:
-        # Postgres text and jsonb cannot hold U+0000: refused here, not a database error later.
-        raise OpsError(422, f"{field} contains a NUL character (\\u0000)", field=field)
+    for key, value in parsed.items():
+        field = _shown(key)
+        # A field's value (a payload) counts as its first level, as lib/manage counts it.
+        problem = text_problem(key) or json_problem(value, max_depth=MAX_DEPTH)
+        if problem:
+            # Postgres text and jsonb cannot hold these: refused here, not a database error later.
+            raise OpsError(422, f"{field} {problem}", field=field)
     return parsed
 
 
-def _nul_field(body: dict[str, Any]) -> str | None:
-    """The top-level field whose value (at any depth) holds a NUL character, or None.
+class _NotJson(ValueError):
+    """A body JSON parses but this service cannot store: NaN, Infinity."""
 
-    A loop, not recursion: a body may nest as deep as the JSON parser allows."""
-    for key, value in body.items():
-        field = key.replace("\x00", "") or "body"
-        pending: list[Any] = [key, value]
-        while pending:
-            item = pending.pop()
-            if isinstance(item, str):
-                if "\x00" in item:
-                    return field
-            elif isinstance(item, dict):
-                pending.extend(item.keys())
-                pending.extend(item.values())
-            elif isinstance(item, list):
-                pending.extend(item)
-    return None
+
+def _no_constant(name: str) -> Any:
+    raise _NotJson(f"holds {name}, which JSON does not allow (and Postgres cannot store)")
+
+
+def _shown(key: str) -> str:
+    """A field name fit to echo: what the client sent, less what cannot be text, at most 100 characters."""
+    shown = key.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")[:100]
+    return shown or "body"
 
 
 def validate_body(model: type[Params], data: dict[str, Any]) -> Params:

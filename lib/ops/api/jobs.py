@@ -62,7 +62,12 @@ async def create_job(request: Request, access: OpsWriter) -> JSONResponse:
     # JobInput refuses an unknown field, so a misspelt one is a 422, not silently dropped.
     data = validate_body(JobInput, await json_object(request))
     async with answering(access):
-        job = await manage.create_job(database(access), data, allow_http_webhooks=access.settings.allow_http_webhooks)
+        job = await manage.create_job(
+            database(access),
+            data,
+            allow_http_webhooks=access.settings.allow_http_webhooks,
+            allow_private_targets=access.settings.allow_private_targets,
+        )
     return JSONResponse({"job": job.model_dump(mode="json")}, status_code=201)
 
 
@@ -70,21 +75,56 @@ async def create_job(request: Request, access: OpsWriter) -> JSONResponse:
 async def show_job(job_id: str, access: OpsReader) -> Response:
     async with answering(access):
         detail = await manage.get_job(database(access), job_id)
-    return page_answer(detail)
+    answer = page_answer(detail)
+    # What an edit sends back as If-Match (or "version").
+    answer.headers["ETag"] = f'"{detail.job.version}"'
+    return answer
 
 
 @router.patch("/{job_id}")
 async def update_job(job_id: str, request: Request, access: OpsWriter) -> JSONResponse:
     changes = await json_object(request)
+    version = based_on(request.headers.get("if-match"), changes.pop("version", None))
     unknown = sorted(set(changes) - EDITABLE_FIELDS)
     if unknown:
-        allowed = ", ".join(JobInput.model_fields)
+        allowed = ", ".join([*JobInput.model_fields, "version"])
         raise OpsError(422, f"unknown field {unknown[0]!r} (allowed: {allowed})", field=unknown[0])
-    async with answering(access):
-        job = await manage.update_job(
-            database(access), job_id, changes, allow_http_webhooks=access.settings.allow_http_webhooks
-        )
+    db = database(access)
+    try:
+        async with answering(access):
+            job = await manage.update_job(
+                db,
+                job_id,
+                changes,
+                allow_http_webhooks=access.settings.allow_http_webhooks,
+                allow_private_targets=access.settings.allow_private_targets,
+                version=version,
+            )
+    except OpsError as error:
+        if error.status != 409 or error.body.get("field") != "version":
+            raise
+        # The 409 carries the job as it is now, so the page can show what the other edit did.
+        async with answering(access):
+            current = await manage.get_job(db, job_id)
+        raise OpsError(409, error.body["error"], field="version", job=current.job.model_dump(mode="json")) from None
     return JSONResponse({"job": job.model_dump(mode="json")})
+
+
+def based_on(if_match: str | None, in_body: Any) -> int | None:
+    """The version an edit was based on, from `If-Match` ("3", W/"3" or 3) or the body's "version"; None: unchecked."""
+    versions: list[int] = []
+    if if_match is not None:
+        text = if_match.strip().removeprefix("W/").strip('"')
+        if not (text.isascii() and text.isdigit() and len(text) <= 18):
+            raise OpsError(422, "If-Match must be the job's version, as its ETag gives it", field="version")
+        versions.append(int(text))
+    if in_body is not None:
+        if not isinstance(in_body, int) or isinstance(in_body, bool) or not 1 <= in_body <= 2**62:
+            raise OpsError(422, "version must be the job's version (a positive whole number)", field="version")
+        versions.append(in_body)
+    if len(set(versions)) > 1:
+        raise OpsError(422, "If-Match and version name different versions", field="version")
+    return versions[0] if versions else None
 
 
 @router.delete("/{job_id}")

@@ -1,7 +1,9 @@
-"""/api/ops/requests: run requests, list, show and retry."""
+"""/api/ops/requests: run requests: list, show (with every attempt), retry, cancel, and retry or cancel by filter."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Request, Response
@@ -10,7 +12,16 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from lib import manage
 from lib.db.statuses import RequestStatus
-from lib.ops.api._common import OFFSET_MAX, PAGE_MAX, answering, database, page_answer, parse_query
+from lib.ops.api._common import (
+    OFFSET_MAX,
+    PAGE_MAX,
+    answering,
+    database,
+    json_object,
+    page_answer,
+    parse_query,
+    validate_body,
+)
 from lib.ops.routes import OpsRoute
 from lib.ops.session import OpsReader, OpsWriter
 
@@ -41,11 +52,60 @@ async def list_requests(request: Request, access: OpsReader) -> Response:
     return page_answer(page)
 
 
-@router.get("/{request_id}")
-async def show_request(request_id: str, access: OpsReader) -> JSONResponse:
+class BulkBody(BaseModel):
+    """Which requests a bulk retry or cancel takes; without `"dry_run": false` it only counts them."""
+
+    model_config = ConfigDict(extra="forbid")
+    project: str | None = Field(None, max_length=200)
+    job_id: UUID | None = None
+    status: RequestStatus | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    dry_run: bool = True
+
+
+@router.post("/retry")
+async def retry_many(request: Request, access: OpsWriter) -> JSONResponse:
+    """Retry every request that ended error (and has no retry yet) matching the filter; dry_run counts."""
+    return await _bulk("retry", request, access)
+
+
+@router.post("/cancel")
+async def cancel_many(request: Request, access: OpsWriter) -> JSONResponse:
+    """Cancel every queued (or held) request matching the filter; dry_run counts."""
+    return await _bulk("cancel", request, access)
+
+
+async def _bulk(action: Literal["retry", "cancel"], request: Request, access: OpsWriter) -> JSONResponse:
+    body = validate_body(BulkBody, await json_object(request, empty_ok=True))
     async with answering(access):
-        found = await manage.get_request(database(access), request_id)
-    return JSONResponse({"request": found.model_dump(mode="json")})
+        result = await manage.bulk_requests(
+            database(access),
+            action,
+            by=access.actor.requested_by,
+            project=body.project,
+            job_id=body.job_id,
+            status=None if body.status is None else str(body.status),
+            since=body.since,
+            until=body.until,
+            dry_run=body.dry_run,
+        )
+    return JSONResponse(result.model_dump(mode="json"))
+
+
+@router.get("/{request_id}")
+async def show_request(request_id: str, access: OpsReader) -> Response:
+    """The request and every attempt it made (when, how long, status code or error, the answer's first 2 KB)."""
+    async with answering(access):
+        found = await manage.get_request_detail(database(access), request_id)
+    return page_answer(found)
+
+
+@router.post("/{request_id}/cancel")
+async def cancel_request(request_id: str, access: OpsWriter) -> JSONResponse:
+    async with answering(access):
+        cancelled = await manage.cancel_request(database(access), request_id, by=access.actor.requested_by)
+    return JSONResponse({"request": cancelled.model_dump(mode="json")})
 
 
 @router.post("/{request_id}/retry", status_code=201)

@@ -27,6 +27,9 @@
     detailId: null,
     projectsSeen: "",
     session: null,       // GET /session's answer: who is signed in (role), or which sign-in form to show
+    formNear: null,      // the element the job form opened next to (the Edit's row, the New job button)
+    attempts: {},        // request id -> its attempts, loaded when its chip is unfolded
+    bulk: null,          // a counted bulk action waiting for its confirmation: { action, matched }
   };
 
   // -- small helpers -------------------------------------------------------------
@@ -334,7 +337,10 @@
       stateLine.dataset.state = "ok";
     }
     show(stateLine, Boolean(stateLine.textContent));
-    $("jobs-list").replaceChildren(...jobs.map(jobRow));
+    // The list holds still while a job is edited in it: the form sits under its row, and a
+    // re-render would take the form (and the focus in it) along.
+    const editingInList = !$("job-form-panel").hidden && (state.formNear || "").startsWith("row:");
+    if (!editingInList) $("jobs-list").replaceChildren(...jobs.map(jobRow));
     // The runs filter takes a job's exact name: offer the names on show.
     $("job-names").replaceChildren(...jobs.map((job) => el("option", { value: job.name })));
   }
@@ -349,7 +355,7 @@
       job.enabled
         ? el("button", { type: "button", class: "secondary", "data-testid": "pause", on: { click: () => act(`/jobs/${job.id}/pause`, "POST", {}, "Pause") } }, "Pause")
         : el("button", { type: "button", class: "secondary", "data-testid": "resume", on: { click: () => act(`/jobs/${job.id}/resume`, "POST", {}, "Resume") } }, "Resume"),
-      job.editable ? el("button", { type: "button", class: "secondary", "data-testid": "edit", on: { click: () => openForm(job) } }, "Edit") : null,
+      job.editable ? el("button", { type: "button", class: "secondary", "data-testid": "edit", on: { click: (event) => openForm(job, event.target.closest("article, #detail-actions")) } }, "Edit") : null,
       job.editable ? deleteButton(job) : null);
   }
 
@@ -418,11 +424,16 @@
 
   function clearFormErrors() {
     for (const name of FIELDS) fieldError(name, null);
+    delete $("job-form-error").dataset.conflict;
     show($("job-form-error"), false);
   }
 
-  function openForm(job) {
+  function openForm(job, near) {
     state.editing = job;
+    // The form opens where it was asked for: under the job's row (or its page), or under New job.
+    // `near` is the element clicked in, or where the form already is (a key of state.formNear).
+    if (typeof near === "string") state.formNear = near;
+    else state.formNear = near ? (near.dataset.id ? `row:${near.dataset.id}` : "detail") : "new";
     clearFormErrors();
     $("job-form-title").textContent = job ? `Edit ${job.name}` : "New job";
     $("f-project_id").value = job ? job.project_id : $("project").value || "default";
@@ -435,12 +446,41 @@
     $("f-payload").value = JSON.stringify(job ? job.payload || {} : {}, null, 2);
     $("f-enabled").checked = job ? job.enabled : true;
     show($("job-form-panel"), true);
-    $("f-name").focus();
+    placeForm();
+    $("job-form-panel").scrollIntoView({ block: "nearest" });
+    $("f-name").focus({ preventScroll: true });
+  }
+
+  // After the row it was opened from (the list re-renders under it), the job page's actions, or New job.
+  function placeForm() {
+    const panel = $("job-form-panel");
+    if (panel.hidden || !state.formNear) return;
+    let anchor = $("jobs-panel").querySelector(".panel-head");
+    if (state.formNear === "detail") anchor = $("detail-actions");
+    else if (state.formNear.startsWith("row:")) {
+      anchor = $("jobs-list").querySelector(`[data-testid="job-row"][data-id="${CSS.escape(state.formNear.slice(4))}"]`) || anchor;
+    }
+    if (anchor.nextElementSibling !== panel) anchor.after(panel);
   }
 
   function closeForm() {
     state.editing = null;
+    state.formNear = null;
     show($("job-form-panel"), false);
+    // Back where the page keeps it, so a list re-render never takes it along.
+    $("jobs-panel").after($("job-form-panel"));
+  }
+
+  // The fields an edit changed, and the version it was based on: nothing else is sent, so a
+  // field someone else changed meanwhile is not written back (and a stale version is a 409).
+  function changedFields(job, body) {
+    const changed = {};
+    for (const name of FIELDS) {
+      const before = name === "payload" ? JSON.stringify(job.payload ?? {}) : job[name] ?? null;
+      const after = name === "payload" ? JSON.stringify(body.payload) : body[name] ?? null;
+      if (before !== after) changed[name] = body[name];
+    }
+    return { ...changed, version: job.version };
   }
 
   async function submitForm(event) {
@@ -465,12 +505,22 @@
       enabled: $("f-enabled").checked,
     };
     try {
-      if (state.editing) await api("PATCH", `/jobs/${state.editing.id}`, body);
+      if (state.editing) await api("PATCH", `/jobs/${state.editing.id}`, changedFields(state.editing, body));
       else await api("POST", "/jobs", body);
       closeForm();
       refresh();
     } catch (error) {
       const field = error.body && error.body.field;
+      if (error.status === 409 && field === "version" && error.body.job) {
+        // Someone else saved first: nothing of this edit was written. Show their version.
+        openForm(error.body.job, state.formNear);
+        $("job-form-error").textContent = "Someone else changed this job while you were editing it; nothing was saved. " +
+          "The form now shows their version: make your change again and save.";
+        $("job-form-error").dataset.conflict = "true";
+        show($("job-form-error"), true);
+        refresh();
+        return;
+      }
       if (!(field && fieldError(field, error.message))) {
         $("job-form-error").textContent = describe(error, "Not saved");
         show($("job-form-error"), true);
@@ -508,7 +558,7 @@
         el("button", {
           type: "button", class: `chip chip-${status}`, "data-testid": "request-chip", "data-status": status,
           "aria-expanded": String(open), title: "show the full result",
-          on: { click: () => { state.openResult = open ? null : request.id; refresh(); } },
+          on: { click: () => toggleRequest(request, open) },
         }, status),
         el("span", { class: "name" }, request.job_name),
         el("span", { class: "muted" }, `${request.requested_by ? `by ${request.requested_by} · ` : ""}attempt ${request.attempts}/${request.max_attempts}`)),
@@ -516,11 +566,71 @@
       request.completed_at ? el("div", {}, el("span", { class: "label" }, "Finished "), when(request.completed_at)) : null,
       requestSummary(request, status),
       request.retry_of ? el("div", { class: "muted" }, `retry of ${request.retry_of}`) : null,
-      open ? el("pre", { class: "result", "data-testid": "request-result" }, JSON.stringify(request.result === undefined ? null : request.result, null, 2)) : null,
-      request.status === "error"
+      request.retried_by ? el("div", { class: "muted", "data-testid": "retried-by" }, `retried by ${request.retried_by}`) : null,
+      open ? el("pre", { class: "result", "data-testid": "request-result" }, resultText(request, status)) : null,
+      open ? attemptList(request.id) : null,
+      // A request is retried once: the retry is where to look next (and a second click cannot queue a duplicate).
+      request.status === "error" && !request.retried_by
         ? el("div", { class: "actions" },
           el("button", { type: "button", "data-testid": "retry", on: { click: () => act(`/requests/${request.id}/retry`, "POST", {}, "Retry") } }, "Retry"))
+        : null,
+      request.status === "queued"
+        ? el("div", { class: "actions" },
+          el("button", { type: "button", class: "secondary", "data-testid": "cancel-request", on: { click: () => act(`/requests/${request.id}/cancel`, "POST", {}, "Cancel") } }, "Cancel"))
         : null);
+  }
+
+  // What an unfolded chip shows: the result, or what the request is waiting for (never `null`).
+  function resultText(request, status) {
+    if (request.result !== null && request.result !== undefined) return JSON.stringify(request.result, null, 2);
+    if (status === "held") return "No result yet: held while its job is paused; it runs after Resume.";
+    if (status === "queued") return `No result yet: queued, due ${when(request.available_at)}.`;
+    if (status === "running") return `No result yet: running since ${when(request.picked_up_at)}.`;
+    return "No result was recorded.";
+  }
+
+  function toggleRequest(request, open) {
+    state.openResult = open ? null : request.id;
+    if (!open) {
+      api("GET", `/requests/${request.id}`).then((data) => { state.attempts[request.id] = data.attempts || []; refresh(); },
+        () => { state.attempts[request.id] = null; });
+    }
+    refresh();
+  }
+
+  function attemptList(id) {
+    const attempts = state.attempts[id];
+    if (!attempts || !attempts.length) return null;
+    return el("ol", { class: "plain attempts", "data-testid": "attempts" }, ...attempts.map((a) =>
+      el("li", { "data-testid": "attempt" }, `#${a.attempt} ${a.outcome} ${when(a.finished_at)} `,
+        el("span", { class: "muted" }, [a.status_code ? `HTTP ${a.status_code}` : "", duration(a.duration_ms)].filter(Boolean).join(" · ")),
+        a.error ? el("div", { class: "error" }, a.error) : null,
+        a.body ? el("pre", { class: "result" }, a.body) : null)));
+  }
+
+  // Retry every failed request, or cancel every queued one, of the project: counted first, then confirmed.
+  async function bulk(action) {
+    const filter = { project: $("project").value || null };
+    try {
+      if (state.bulk && state.bulk.action === action) {
+        const done = await api("POST", `/requests/${action}`, { ...filter, dry_run: false });
+        state.bulk = null;
+        $("bulk-state").textContent = `${action === "retry" ? "Retried" : "Cancelled"} ${done.done} request${done.done === 1 ? "" : "s"}` +
+          (done.has_more ? "; more match: press again for the next batch." : ".");
+      } else {
+        const counted = await api("POST", `/requests/${action}`, { ...filter, dry_run: true });
+        state.bulk = counted.matched ? { action, matched: counted.matched } : null;
+        $("bulk-state").textContent = counted.matched
+          ? `${counted.matched} request${counted.matched === 1 ? "" : "s"} would be ${action === "retry" ? "retried" : "cancelled"}: press again to confirm.`
+          : `No request to ${action}.`;
+      }
+      problem("action", null);
+    } catch (error) {
+      state.bulk = null;
+      $("bulk-state").textContent = describe(error, action === "retry" ? "Retry failed" : "Cancel queued");
+    }
+    show($("bulk-state"), true);
+    refresh();
   }
 
   async function loadRequests() {
@@ -584,6 +694,8 @@
     show($("job-detail"), Boolean(state.detailId));
     show($("jobs-panel"), !state.detailId);
     if (state.detailId) {
+      // Opening a job shows it where the operator is looking, however far down the page was scrolled.
+      $("job-detail").scrollIntoView({ block: "start" });
       $("detail-title").textContent = "Job";
       $("detail-facts").replaceChildren();
       $("detail-actions").replaceChildren();
@@ -805,6 +917,8 @@
     $("job-form").addEventListener("submit", submitForm);
     $("job-form-cancel").addEventListener("click", closeForm);
     $("detail-close").addEventListener("click", () => { location.hash = ""; });
+    $("bulk-retry").addEventListener("click", () => bulk("retry"));
+    $("bulk-cancel").addEventListener("click", () => bulk("cancel"));
     window.addEventListener("hashchange", () => {
       openFromHash();
       if (!state.detailId && state.signedIn) refresh();  // back to the list: it was not polled meanwhile
