@@ -30,6 +30,7 @@ EMULATOR = pytest.StashKey[PostgrestEmulator]()
 
 TABLES = (
     "agents, heartbeats, scheduled_reminders, cron_run_requests, cron_runs, cron_locks, cron_jobs, cron_alert_outbox"
+    ", cron_workers"
 )
 
 
