@@ -17,6 +17,9 @@ supabase-cron install|status|uninstall
 jobs list|show|add|edit|rm|pause|resume|run
                              manage jobs (lib/cli/jobs.py; --json everywhere)
 retry <request id>           retry a run request that ended in error
+workers add|list|revoke      manage outside workers and their tokens (lib/workers/cli.py)
+worker --url U --token T --jobs worker.toml
+                             the reference worker: run this machine's jobs (lib/workers/agent.py)
 """
 
 from __future__ import annotations
@@ -75,6 +78,9 @@ def _parser() -> argparse.ArgumentParser:
     # Listed for --help; lib/cli/jobs.py parses their arguments.
     commands.add_parser("jobs", help="list, show, add, edit, rm, pause, resume or run jobs")
     commands.add_parser("retry", help="retry a run request that ended in error")
+    # Listed for --help; lib/workers/ parses their arguments.
+    commands.add_parser("workers", help="add, list or revoke outside workers")
+    commands.add_parser("worker", help="run the reference worker: this machine's jobs from worker.toml")
     return parser
 
 
@@ -151,6 +157,14 @@ def main(argv: list[str] | None = None) -> int:
         from lib.cli.jobs import main as jobs
 
         return jobs(argv)
+    if argv[:1] == ["workers"]:
+        from lib.workers.cli import main as workers
+
+        return workers(argv[1:])
+    if argv[:1] == ["worker"]:
+        from lib.workers.agent import main as worker
+
+        return worker(argv[1:])
     if argv[:1] == ["supabase-cron"]:
         from lib.cli.supabase_cron import main as supabase_cron
 
