@@ -783,14 +783,21 @@ CREATE FUNCTION public.list_jobs_to_watch(p_limit integer DEFAULT 500) RETURNS T
     LANGUAGE sql STABLE
     SET search_path TO ''
     AS $$
-  select j.id, j.name, j.schedule, j.schedule_type, j.timezone,
+  select j.id, j.name,
+         case when m.mirrored then j.mirror_schedule else j.schedule end,
+         case when m.mirrored then j.mirror_schedule_kind else j.schedule_type end,
+         case when m.mirrored then coalesce(nullif(j.mirror_timezone, ''), 'UTC') else j.timezone end,
          greatest(j.last_run_at, j.created_at, s.watch_from)
     from public.cron_jobs j
     left join public.cron_job_alert_state s on s.job_id = j.id
+   cross join lateral (select j.kind = 'worker' and j.schedule_type = 'manual' as mirrored) m
    where j.enabled
-     and j.schedule_type in ('vercel', 'cron', 'interval')
-     and j.schedule_error is null
-     and nullif(btrim(j.schedule), '') is not null
+     and ((j.schedule_type in ('vercel', 'cron', 'interval')
+           and j.schedule_error is null
+           and nullif(btrim(j.schedule), '') is not null)
+          or (m.mirrored and j.worker_removed_at is null and coalesce(j.mirror_enabled, true)
+              and j.mirror_schedule_kind in ('cron', 'interval')
+              and nullif(btrim(j.mirror_schedule), '') is not null))
      and s.due_basis is distinct from greatest(j.last_run_at, j.created_at, s.watch_from)
    order by j.id
    limit greatest(1, least(coalesce(p_limit, 500), 10000));
@@ -1960,7 +1967,7 @@ CREATE VIEW public.alert_overdue_jobs WITH (security_invoker='true') AS
     s.overdue_since
    FROM (public.cron_jobs j
      JOIN public.cron_job_alert_state s ON ((s.job_id = j.id)))
-  WHERE (j.enabled AND (j.schedule_type = ANY (ARRAY['vercel'::text, 'cron'::text, 'interval'::text])) AND (j.schedule_error IS NULL) AND (s.due_by < now()) AND ((GREATEST(j.last_run_at, j.created_at, s.watch_from) + (s.due_by - s.due_basis)) < now()));
+  WHERE (j.enabled AND ((j.schedule_type = ANY (ARRAY['vercel'::text, 'cron'::text, 'interval'::text])) OR ((j.kind = 'worker'::text) AND (j.schedule_type = 'manual'::text) AND (j.worker_removed_at IS NULL) AND COALESCE(j.mirror_enabled, true))) AND (j.schedule_error IS NULL) AND (s.due_by < now()) AND ((GREATEST(j.last_run_at, j.created_at, s.watch_from) + (s.due_by - s.due_basis)) < now()));
 
 CREATE TABLE public.cron_alert_outbox (
     id bigint NOT NULL,
