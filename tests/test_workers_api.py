@@ -208,9 +208,45 @@ async def test_five_workers_long_polling_one_queue_run_each_request_once(
                 settled = await client.post(
                     f"/api/worker/requests/{item['id']}/settle", json=body, headers=bearer(worker.token)
                 )
-                assert settled.status_code == 200
+                assert settled.status_code == 200, settled.text
 
     await asyncio.gather(*(one_worker() for _ in range(5)))
     assert set(ran) == requests and set(ran.values()) == {1}
     counts = dict(await sql.fetch("select status, count(*) from public.cron_run_requests group by status"))
     assert counts == {"done": 2000}
+
+
+async def test_a_cronrelay_schedule_on_a_worker_job_queues_its_fires_for_the_worker(
+    client: httpx.AsyncClient, db: Database, sql: asyncpg.Connection
+) -> None:
+    worker = await synced_worker(client, db, ["digest"])
+    job_id = await sql.fetchval("select id::text from public.cron_jobs where kind = 'worker'")
+    edited = await client.patch(
+        f"/api/ops/jobs/{job_id}", json={"schedule_type": "interval", "schedule": "1m"}, headers=AUTH
+    )
+    assert edited.status_code == 200, edited.text
+    assert edited.json()["job"]["kind"] == "worker" and edited.json()["job"]["schedule_text"] == "every minute (UTC)"
+    await sql.execute(
+        "update public.cron_jobs set next_run_at = now() - interval '1 second' where id = $1::uuid", job_id
+    )
+    tick = (await client.get("/api/cron/schedule", headers=AUTH)).json()
+    assert tick["stats"]["enqueued"] == 1
+    # The drain leaves it to the worker; the worker claims it.
+    await client.get("/api/cron/run-requests", headers=AUTH)
+    assert await sql.fetchval("select status from public.cron_run_requests") == "queued"
+    [claimed] = (await client.post("/api/worker/claim", json={}, headers=bearer(worker.token))).json()["requests"]
+    assert claimed["job_key"] == "digest"
+    # A later sync keeps the operator's schedule.
+    await client.post("/api/worker/sync", json={"jobs": [{"job_id": "digest"}]}, headers=bearer(worker.token))
+    assert await sql.fetchval("select schedule from public.cron_jobs where id = $1::uuid", job_id) == "1m"
+
+
+async def test_run_now_on_a_worker_job_stays_queued_for_the_worker(
+    client: httpx.AsyncClient, db: Database, sql: asyncpg.Connection
+) -> None:
+    await synced_worker(client, db, ["digest"])
+    job_id = await sql.fetchval("select id::text from public.cron_jobs where kind = 'worker'")
+    answer = await client.post(f"/api/ops/jobs/{job_id}/run", headers=AUTH)
+    assert answer.status_code == 201 and answer.json()["request"]["status"] == "queued"
+    shown = (await client.get(f"/api/ops/jobs/{job_id}", headers=AUTH)).json()["job"]
+    assert shown["worker"]["name"] == "mac-mini" and shown["worker"]["online"] is True

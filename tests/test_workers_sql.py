@@ -254,3 +254,30 @@ async def test_the_drain_never_claims_a_worker_jobs_requests(
     await run_job(JOB, db=db, settings=settings, trigger=Trigger.MANUAL)
     row = await sql.fetchrow("select status, claim_token::text from public.cron_run_requests")
     assert (row["status"], row["claim_token"]) == ("running", claimed.claim_token)
+
+
+async def test_a_call_that_cannot_beat_right_now_still_acts_as_its_worker(
+    db: Database, sql: asyncpg.Connection, pg_dsn: str
+) -> None:
+    """Concurrent calls of one worker: only one writes the heartbeat; the others neither wait for it nor lose
+    track of which worker they are (the five-workers test found a settle that did)."""
+    worker = await a_worker(db)
+    await queries.worker_sync(db, token=worker.token, jobs=[mirrored("a")], complete=False)
+    request_id = await queue(db, "a")
+    await sql.execute("update public.cron_workers set last_seen_at = now() - interval '1 minute'")
+    holder = await asyncpg.connect(pg_dsn)
+    try:
+        # Another call of the same worker is beating right now: it holds the row.
+        transaction = holder.transaction()
+        await transaction.start()
+        await holder.execute("select 1 from public.cron_workers for update")
+        [claimed] = await queries.worker_claim(db, token=worker.token, limit=1, lease_seconds=30)
+        settled = await queries.worker_settle(
+            db,
+            token=worker.token,
+            outcomes=[{"id": claimed.id, "claim_token": claimed.claim_token, "outcome": "done"}],
+        )
+        assert [(s.id, s.status) for s in settled] == [(request_id, "done")]
+        await transaction.rollback()
+    finally:
+        await holder.close()

@@ -33,6 +33,7 @@ set search_path = ''
 as $$
 declare
   v_worker public.cron_workers;
+  v_beat   timestamptz;
 begin
   if p_token is null or p_token !~ '^crw_[A-Za-z0-9_-]{32,200}$' then
     raise exception 'worker token refused' using errcode = 'PT401';
@@ -44,13 +45,18 @@ begin
     raise exception 'worker token refused (unknown or revoked)' using errcode = 'PT401';
   end if;
   if v_worker.last_seen_at is null or v_worker.last_seen_at < now() - interval '5 seconds' then
-    -- Re-checked under the row lock: of concurrent calls, one beats.
+    -- Of concurrent calls, one beats; the others skip the locked row rather
+    -- than wait for the winner's whole call. Into a variable of its own: a
+    -- call that did not beat keeps v_worker as it read it.
     update public.cron_workers w
        set last_seen_at = now()
-     where w.id = v_worker.id
-       and (w.last_seen_at is null or w.last_seen_at < now() - interval '5 seconds')
-    returning * into v_worker;
-    if found then
+     where w.id = (select x.id from public.cron_workers x
+                    where x.id = v_worker.id
+                      and (x.last_seen_at is null or x.last_seen_at < now() - interval '5 seconds')
+                      for update skip locked)
+    returning w.last_seen_at into v_beat;
+    if v_beat is not null then
+      v_worker.last_seen_at := v_beat;
       perform public.record_heartbeat(v_worker.agent_id,
                                       jsonb_build_object('worker', v_worker.name, 'project_id', v_worker.project_id));
     end if;
