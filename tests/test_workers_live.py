@@ -160,3 +160,24 @@ async def test_a_refused_token_is_one_clear_line_and_exit_status_3(
     output = process.output()
     assert output.strip().splitlines() == [REFUSED_LINE]
     assert worker.token not in output
+
+
+async def test_a_command_longer_than_its_lease_is_extended_not_run_twice(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    """Two workers with one token and a 5 s lease; the command takes 8 s: the first extends, the second never
+    takes it."""
+    worker = await add_worker(db, name="mac-mini")
+    marks = tmp_path / "marks.txt"
+    code = (
+        f"import os, time; open({str(marks)!r}, 'a').write(os.environ['CRONRELAY_REQUEST_ID'] + '\\n'); time.sleep(8)"
+    )
+    jobs = write_jobs(tmp_path / "worker.toml", [{"id": "long", "command": python_command(code), "timeout": 30}])
+    options = ("--wait", "2", "--lease", "5")
+    async with serving(settings) as url, httpx.AsyncClient(base_url=url) as client:
+        async with running_worker(url, worker.token, jobs, *options), running_worker(url, worker.token, jobs, *options):
+            job_id = (await eventually(lambda: _one(client)))["id"]
+            request_id = await run_now(client, job_id)
+            state = await final_state(client, request_id, within=60)
+    assert state["status"] == "done" and state["attempts"] == 1
+    assert _read(marks).split() == [request_id]
