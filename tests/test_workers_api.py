@@ -250,3 +250,14 @@ async def test_run_now_on_a_worker_job_stays_queued_for_the_worker(
     assert answer.status_code == 201 and answer.json()["request"]["status"] == "queued"
     shown = (await client.get(f"/api/ops/jobs/{job_id}", headers=AUTH)).json()["job"]
     assert shown["worker"]["name"] == "mac-mini" and shown["worker"]["online"] is True
+
+
+async def test_a_nul_character_is_422_not_a_database_error(client: httpx.AsyncClient, db: Database) -> None:
+    worker = await synced_worker(client, db, ["a"])
+    body = {"claim_token": str(uuid.uuid4()), "outcome": "done", "result": {"output": "a\u0000b"}}
+    answer = await client.post(f"/api/worker/requests/{uuid.uuid4()}/settle", json=body, headers=bearer(worker.token))
+    assert answer.status_code == 422 and "NUL" in answer.json()["error"]
+    # A backslash and "u0000" as text is fine.
+    body["result"] = {"output": "\\u0000"}
+    answer = await client.post(f"/api/worker/requests/{uuid.uuid4()}/settle", json=body, headers=bearer(worker.token))
+    assert answer.status_code == 409

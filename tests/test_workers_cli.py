@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import asyncpg
+import httpx
 import pytest
 
 from lib.cli.main import main
+from lib.workers.agent import Worker
+from lib.workers.config import WorkerJob
 from lib.workers.tokens import token_hash
 from tests.test_cli_jobs import cli, cli_env  # noqa: F401  (the fixture)
 
@@ -69,3 +73,13 @@ def test_the_worker_needs_its_url_and_token(
     assert "--url" in capsys.readouterr().err
     assert main(["worker", "--url", "http://127.0.0.1:9"]) == 2
     assert "--token" in capsys.readouterr().err
+
+
+async def test_the_result_keeps_the_last_2_kb_of_output_without_nul_characters() -> None:
+    code = "import sys; sys.stdout.write('x' * 5000 + 'tail\\x00end'); sys.exit(4)"
+    job = WorkerJob(id="a", name="a", command=(sys.executable, "-c", code), timeout=30)
+    async with httpx.AsyncClient() as client:
+        worker = Worker(client, {"a": job})
+        outcome, result = await worker.run_command(job, {"id": "r", "claim_token": "t", "attempt": 1})
+    assert (outcome, result["exit_code"], result["error"]) == ("error", 4, "exited with code 4")
+    assert len(result["output"].encode()) <= 2048 + 2 and result["output"].endswith("tail\ufffdend")

@@ -132,7 +132,7 @@ class Worker:
                 return
             try:
                 await self.sync()
-            except Unavailable as error:
+            except (Unavailable, RuntimeError) as error:
                 say(f"sync failed, trying again in {self.sync_every:g} s: {error}")
             except TokenRefused:
                 self.refuse()
@@ -202,7 +202,8 @@ class Worker:
         result: dict[str, Any] = {
             "exit_code": code,
             "duration_ms": int((time.monotonic() - started) * 1000),
-            "output": bytes(tail).decode("utf-8", "replace"),
+            # Postgres text cannot hold U+0000: a NUL a command prints is shown as U+FFFD.
+            "output": bytes(tail).decode("utf-8", "replace").replace("\x00", "\ufffd"),
         }
         if timed_out:
             result["error"] = f"timed out after {job.timeout:g} s (killed)"
@@ -221,7 +222,7 @@ class Worker:
                 if await self.post(f"/api/worker/requests/{request['id']}/extend", body) is None:
                     say(f"request {request['id']}: its claim lapsed (another worker may run it)")
                     return
-            except Unavailable as error:
+            except (Unavailable, RuntimeError) as error:
                 say(f"extending request {request['id']} failed, trying again: {error}")
             except TokenRefused:
                 self.refuse()
@@ -241,6 +242,10 @@ class Worker:
             except TokenRefused:
                 self.refuse()
                 return
+            except RuntimeError as error:
+                # Refused as sent (4xx): repeating it would not help.
+                say(f"request {request['id']}: the server refused the settle: {error}")
+                return
         say(f"request {request['id']}: gave up settling; it runs again once its lease lapses")
 
     # -- the loop -----------------------------------------------------------------------
@@ -250,6 +255,9 @@ class Worker:
             await self.first_sync()
         except TokenRefused:
             self.refused = True
+        except RuntimeError as error:
+            say(f"the server refused this worker's jobs: {error}")
+            return 2
         if self.refused:
             print(REFUSED_LINE, file=sys.stderr, flush=True)
             return REFUSED_EXIT
@@ -275,7 +283,7 @@ class Worker:
             except TokenRefused:
                 self.refuse()
                 break
-            except Unavailable as error:
+            except (Unavailable, RuntimeError) as error:
                 delay = min(2.0**failures, MAX_BACKOFF_SECONDS)
                 failures += 1
                 say(f"claim failed, trying again in {delay:g} s: {error}")

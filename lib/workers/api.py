@@ -121,11 +121,31 @@ async def _body(request: Request, model: type[Body], limit: int) -> Body:
         chunks.append(chunk)
     raw = b"".join(chunks).strip() or b"{}"
     try:
-        return model.model_validate_json(raw)
+        body = model.model_validate_json(raw)
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "body"
         raise ProblemError(422, f"invalid field {where!r}: {first['msg']}", field=where) from None
+    if _holds_nul(body.model_dump()):
+        # Postgres text and jsonb cannot hold U+0000: refused here, not a database error later.
+        raise ProblemError(422, "the body contains a NUL character (\\u0000), which the database cannot store")
+    return body
+
+
+def _holds_nul(value: Any) -> bool:
+    """Whether a string anywhere in `value` (keys included) holds U+0000; a loop, so any depth is fine."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
 
 
 async def _calling(settings: Settings, action: Any) -> Any:
