@@ -25,6 +25,7 @@ BENCHMARKS = [
     "empty_run",
     "console",
     "operators",
+    "workers",
 ]
 
 

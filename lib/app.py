@@ -279,6 +279,10 @@ def create_app(settings_source: Callable[[], Settings] = get_settings) -> FastAP
     app = FastAPI(title="cronrelay", redirect_slashes=False, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.settings_source = settings_source
     app.include_router(router)
+    # The worker API (lib/workers/api.py): imported here, since it builds on this module.
+    from lib.workers.api import router as worker_router
+
+    app.include_router(worker_router)
     app.add_middleware(ConsoleOnDemand, owner=app)
     # Outermost of ours: a body over its route's limit is refused before anything reads it.
     app.add_middleware(BodyLimit)

@@ -32,6 +32,7 @@ EMULATOR = pytest.StashKey[PostgrestEmulator]()
 TABLES = (
     "agents, heartbeats, scheduled_reminders, cron_run_requests, cron_runs, cron_locks, cron_jobs, cron_alert_outbox"
     ", ops_users, ops_sessions, ops_signin_failures, ops_audit"
+    ", cron_workers"
 )
 
 

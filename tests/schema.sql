@@ -209,10 +209,20 @@ CREATE TABLE public.cron_jobs (
     schedule_locked_until timestamp with time zone,
     fired_at timestamp with time zone,
     resumed_at timestamp with time zone,
+    worker_id uuid,
+    instructions text,
+    mirror_schedule_kind text,
+    mirror_schedule text,
+    mirror_timezone text,
+    mirror_enabled boolean,
+    mirror_next_run_at timestamp with time zone,
+    mirrored_at timestamp with time zone,
+    worker_removed_at timestamp with time zone,
     version bigint DEFAULT 1 NOT NULL,
-    CONSTRAINT cron_jobs_kind_check CHECK ((kind = ANY (ARRAY['builtin'::text, 'webhook'::text]))),
+    CONSTRAINT cron_jobs_kind_check CHECK ((kind = ANY (ARRAY['builtin'::text, 'webhook'::text, 'worker'::text]))),
     CONSTRAINT cron_jobs_schedule_type_check CHECK ((schedule_type = ANY (ARRAY['vercel'::text, 'cron'::text, 'interval'::text, 'once'::text, 'manual'::text]))),
-    CONSTRAINT cron_jobs_source_check CHECK ((source = ANY (ARRAY['user'::text, 'agent'::text])))
+    CONSTRAINT cron_jobs_source_check CHECK ((source = ANY (ARRAY['user'::text, 'agent'::text]))),
+    CONSTRAINT cron_jobs_worker_kind_check CHECK (((kind <> 'worker'::text) OR (worker_id IS NOT NULL)))
 );
 
 COMMENT ON COLUMN public.cron_jobs.schedule_error IS 'Why this row''s schedule cannot be used (bad cron expression, time zone, interval or timestamp): it stops firing until the schedule, schedule_type or timezone is changed, which clears this. null when fine.';
@@ -224,6 +234,8 @@ COMMENT ON COLUMN public.cron_jobs.schedule_locked_until IS 'When that claim lap
 COMMENT ON COLUMN public.cron_jobs.fired_at IS 'When a `once` schedule fired; it never fires again (until its schedule is changed). enabled stays as it was.';
 
 COMMENT ON COLUMN public.cron_jobs.resumed_at IS 'When a paused cron/interval job was last resumed: ticks scheduled before it were missed while paused and are skipped, not caught up. Cleared by the next tick.';
+
+COMMENT ON COLUMN public.cron_jobs.worker_removed_at IS 'When the worker''s complete sync no longer listed this job: it is not claimed or watched any more, and its queued requests ended error. A later sync that lists it again clears this.';
 
 COMMENT ON COLUMN public.cron_jobs.version IS 'Incremented by every change to the job''s definition or enabled; an edit based on an older version is refused.';
 
@@ -327,6 +339,57 @@ CREATE FUNCTION public._replay_begin_run(p_run_key text) RETURNS TABLE(run_id bi
     from public.cron_runs r
    where r.run_key = p_run_key;
 $$;
+
+CREATE TABLE public.cron_workers (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    project_id text DEFAULT 'default'::text NOT NULL,
+    name text NOT NULL,
+    token_hash text NOT NULL,
+    agent_id uuid DEFAULT gen_random_uuid() NOT NULL,
+    last_seen_at timestamp with time zone,
+    disabled_at timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+COMMENT ON TABLE public.cron_workers IS 'Outside workers (python -m lib workers add): token_hash is the hex sha256 of the crw_ token, shown once; disabled_at set means revoked (every call with its token is refused at once).';
+
+CREATE FUNCTION public._worker_for_token(p_token text) RETURNS public.cron_workers
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $_$
+declare
+  v_worker public.cron_workers;
+  v_beat   timestamptz;
+begin
+  if p_token is null or p_token !~ '^crw_[A-Za-z0-9_-]{32,200}$' then
+    raise exception 'worker token refused' using errcode = 'PT401';
+  end if;
+  select * into v_worker
+    from public.cron_workers w
+   where w.token_hash = pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(p_token, 'UTF8')), 'hex');
+  if v_worker.id is null or v_worker.disabled_at is not null then
+    raise exception 'worker token refused (unknown or revoked)' using errcode = 'PT401';
+  end if;
+  if v_worker.last_seen_at is null or v_worker.last_seen_at < now() - interval '5 seconds' then
+    -- Of concurrent calls, one beats; the others skip the locked row rather
+    -- than wait for the winner's whole call. Into a variable of its own: a
+    -- call that did not beat keeps v_worker as it read it.
+    update public.cron_workers w
+       set last_seen_at = now()
+     where w.id = (select x.id from public.cron_workers x
+                    where x.id = v_worker.id
+                      and (x.last_seen_at is null or x.last_seen_at < now() - interval '5 seconds')
+                      for update skip locked)
+    returning w.last_seen_at into v_beat;
+    if v_beat is not null then
+      v_worker.last_seen_at := v_beat;
+      perform public.record_heartbeat(v_worker.agent_id,
+                                      jsonb_build_object('worker', v_worker.name, 'project_id', v_worker.project_id));
+    end if;
+  end if;
+  return v_worker;
+end
+$_$;
 
 CREATE FUNCTION public.advance_schedules(p_items jsonb) RETURNS TABLE(job_id uuid, applied boolean, enqueued boolean, request_id uuid, dedup_key text)
     LANGUAGE sql
@@ -873,14 +936,21 @@ CREATE FUNCTION public.list_jobs_to_watch(p_limit integer DEFAULT 500) RETURNS T
     LANGUAGE sql STABLE
     SET search_path TO ''
     AS $$
-  select j.id, j.name, j.schedule, j.schedule_type, j.timezone,
+  select j.id, j.name,
+         case when m.mirrored then j.mirror_schedule else j.schedule end,
+         case when m.mirrored then j.mirror_schedule_kind else j.schedule_type end,
+         case when m.mirrored then coalesce(nullif(j.mirror_timezone, ''), 'UTC') else j.timezone end,
          greatest(j.last_run_at, j.created_at, s.watch_from)
     from public.cron_jobs j
     left join public.cron_job_alert_state s on s.job_id = j.id
+   cross join lateral (select j.kind = 'worker' and j.schedule_type = 'manual' as mirrored) m
    where j.enabled
-     and j.schedule_type in ('vercel', 'cron', 'interval')
-     and j.schedule_error is null
-     and nullif(btrim(j.schedule), '') is not null
+     and ((j.schedule_type in ('vercel', 'cron', 'interval')
+           and j.schedule_error is null
+           and nullif(btrim(j.schedule), '') is not null)
+          or (m.mirrored and j.worker_removed_at is null and coalesce(j.mirror_enabled, true)
+              and j.mirror_schedule_kind in ('cron', 'interval')
+              and nullif(btrim(j.mirror_schedule), '') is not null))
      and s.due_basis is distinct from greatest(j.last_run_at, j.created_at, s.watch_from)
    order by j.id
    limit greatest(1, least(coalesce(p_limit, 500), 10000));
@@ -1060,6 +1130,40 @@ begin
     end if;
   end if;
   return query select e.value, v_audited from jsonb_array_elements(v_rows) e;
+end
+$_$;
+
+CREATE FUNCTION public.ops_add_worker(p_project_id text, p_name text, p_token_hash text) RETURNS TABLE(id uuid, worker jsonb)
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $_$
+#variable_conflict use_column
+declare
+  v_id    uuid;
+  v_agent uuid;
+begin
+  if p_project_id is null or p_project_id !~ '^[A-Za-z0-9._:-]{1,100}$' then
+    raise exception 'project_id: project_id must be 1 to 100 characters of letters, digits, . _ : -'
+      using errcode = 'PT422';
+  end if;
+  if p_name is null or p_name !~ '^[A-Za-z0-9._:-]{1,100}$' then
+    raise exception 'name: name must be 1 to 100 characters of letters, digits, . _ : -' using errcode = 'PT422';
+  end if;
+  if p_token_hash is null or p_token_hash !~ '^[0-9a-f]{64}$' then
+    raise exception 'token_hash: token_hash must be a hex sha256' using errcode = 'PT422';
+  end if;
+  insert into public.cron_workers as w (project_id, name, token_hash)
+  values (p_project_id, p_name, p_token_hash)
+  on conflict (project_id, name) do nothing
+  returning w.id, w.agent_id into v_id, v_agent;
+  if v_id is null then
+    raise exception 'name: a worker named % already exists in project %', p_name, p_project_id
+      using errcode = 'PT409';
+  end if;
+  insert into public.agents (id, name, metadata)
+  values (v_agent, format('worker %s/%s', p_project_id, p_name), jsonb_build_object('worker_id', v_id))
+  on conflict do nothing;
+  return query select o.id, o.worker from public.ops_worker_objects o where o.id = v_id;
 end
 $_$;
 
@@ -1414,6 +1518,17 @@ begin
 end
 $$;
 
+CREATE FUNCTION public.ops_list_workers(p_project text DEFAULT NULL::text) RETURNS TABLE(count integer, workers jsonb)
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  select count(*)::integer, coalesce(jsonb_agg(o.worker order by o.project_id, o.name), '[]'::jsonb)
+    from (select * from public.ops_worker_objects o
+           where p_project is null or o.project_id = p_project
+           order by o.project_id, o.name
+           limit 1000) o;
+$$;
+
 CREATE FUNCTION public.ops_request_history(p_request_id uuid) RETURNS TABLE(attempts jsonb, retried_by uuid)
     LANGUAGE sql STABLE
     SET search_path TO ''
@@ -1459,6 +1574,26 @@ begin
   v_id := public._ops_queue_request(v_job, p_requested_by, v_old.payload, nullif(p_dedup_key, ''), v_old.id);
   return query
     select v.id, v.request from public.ops_request_objects v where v.id = v_id;
+end
+$$;
+
+CREATE FUNCTION public.ops_revoke_worker(p_worker_id uuid DEFAULT NULL::uuid, p_project text DEFAULT NULL::text, p_name text DEFAULT NULL::text) RETURNS TABLE(id uuid, worker jsonb)
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+#variable_conflict use_column
+declare
+  v_id uuid;
+begin
+  update public.cron_workers w
+     set disabled_at = coalesce(w.disabled_at, now())
+   where (p_worker_id is not null and w.id = p_worker_id)
+      or (p_worker_id is null and w.project_id = coalesce(p_project, 'default') and w.name = p_name)
+  returning w.id into v_id;
+  if v_id is null then
+    raise exception 'worker: no such worker' using errcode = 'PT404';
+  end if;
+  return query select o.id, o.worker from public.ops_worker_objects o where o.id = v_id;
 end
 $$;
 
@@ -2178,6 +2313,254 @@ CREATE FUNCTION public.upsert_builtin_job(p_name text, p_schedule text DEFAULT N
   returning j.id, j.name;
 $$;
 
+CREATE FUNCTION public.worker_claim(p_token text, p_limit integer DEFAULT 1, p_lease_seconds integer DEFAULT 60) RETURNS TABLE(id uuid, job_id uuid, job_key text, job_name text, payload jsonb, instructions text, attempt integer, max_attempts integer, requested_at timestamp with time zone, requested_by text, locked_until timestamp with time zone, claim_token uuid, recovered boolean)
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+#variable_conflict use_column
+declare
+  v_worker public.cron_workers := public._worker_for_token(p_token);
+begin
+  if p_limit is null or p_limit < 1 or p_limit > 50 then
+    raise exception 'limit: limit must be between 1 and 50, got %', p_limit using errcode = 'PT422';
+  end if;
+  if p_lease_seconds is null or p_lease_seconds < 5 or p_lease_seconds > 3600 then
+    raise exception 'lease_seconds: lease_seconds must be between 5 and 3600, got %', p_lease_seconds
+      using errcode = 'PT422';
+  end if;
+
+  with lapsed as (
+    select r.id
+      from public.cron_run_requests r
+     where r.status = 'running' and r.locked_until < now() and r.attempts >= r.max_attempts
+       and exists (select 1 from public.cron_jobs j where j.id = r.job_id and j.worker_id = v_worker.id)
+       for update skip locked
+  )
+  update public.cron_run_requests r
+     set status = 'error', completed_at = now(), locked_until = null, claim_token = null,
+         result = coalesce(r.result, '{}'::jsonb) || jsonb_build_object(
+           'error', format('the worker''s lease lapsed on all %s attempts (it stopped or crashed while running it)',
+                           r.attempts))
+    from lapsed l
+   where r.id = l.id;
+
+  return query
+    with expired as (
+      select r.id, true as recovered
+        from public.cron_run_requests r
+       where r.status = 'running' and r.locked_until < now() and r.attempts < r.max_attempts
+         and exists (select 1 from public.cron_jobs j
+                      where j.id = r.job_id and j.worker_id = v_worker.id and j.enabled
+                        and j.worker_removed_at is null)
+       order by r.locked_until
+       limit p_limit
+         for update of r skip locked
+    ), due as (
+      select r.id, false as recovered
+        from public.cron_run_requests r
+       where r.status = 'queued' and r.available_at <= now()
+         and exists (select 1 from public.cron_jobs j
+                      where j.id = r.job_id and j.worker_id = v_worker.id and j.enabled
+                        and j.worker_removed_at is null)
+       order by r.available_at
+       limit p_limit
+         for update of r skip locked
+    ), picked as (
+      select * from expired
+      union all
+      select * from due
+      limit p_limit
+    ), claimed as (
+      update public.cron_run_requests r
+         set status = 'running',
+             picked_up_at = now(),
+             attempts = r.attempts + 1,
+             locked_until = now() + make_interval(secs => p_lease_seconds),
+             claim_token = gen_random_uuid()
+        from picked p
+       where r.id = p.id
+      returning r.id, r.job_id, r.payload, r.attempts, r.max_attempts, r.requested_at, r.requested_by,
+                r.locked_until, r.claim_token, p.recovered
+    )
+    select c.id, c.job_id, j.target, j.name, coalesce(c.payload, j.payload), j.instructions, c.attempts,
+           c.max_attempts, c.requested_at, c.requested_by, c.locked_until, c.claim_token, c.recovered
+      from claimed c
+      join public.cron_jobs j on j.id = c.job_id
+     order by c.requested_at, c.id;
+end
+$$;
+
+CREATE FUNCTION public.worker_extend(p_token text, p_request_id uuid, p_claim_token uuid, p_lease_seconds integer DEFAULT 60) RETURNS TABLE(id uuid, locked_until timestamp with time zone)
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+#variable_conflict use_column
+declare
+  v_worker public.cron_workers := public._worker_for_token(p_token);
+begin
+  if p_lease_seconds is null or p_lease_seconds < 5 or p_lease_seconds > 3600 then
+    raise exception 'lease_seconds: lease_seconds must be between 5 and 3600, got %', p_lease_seconds
+      using errcode = 'PT422';
+  end if;
+  return query
+    update public.cron_run_requests r
+       set locked_until = now() + make_interval(secs => p_lease_seconds)
+     where r.id = p_request_id
+       and r.claim_token = p_claim_token
+       and r.status = 'running'
+       and exists (select 1 from public.cron_jobs j where j.id = r.job_id and j.worker_id = v_worker.id)
+    returning r.id, r.locked_until;
+end
+$$;
+
+CREATE FUNCTION public.worker_settle(p_token text, p_outcomes jsonb) RETURNS TABLE(id uuid, status text, outcome text)
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $_$
+#variable_conflict use_column
+declare
+  v_worker public.cron_workers := public._worker_for_token(p_token);
+  v_mine   jsonb;
+begin
+  if p_outcomes is null or jsonb_typeof(p_outcomes) <> 'array' then
+    raise exception 'outcomes: outcomes must be a JSON array' using errcode = 'PT422';
+  end if;
+  if jsonb_array_length(p_outcomes) > 50 then
+    raise exception 'outcomes: at most 50 outcomes per call' using errcode = 'PT422';
+  end if;
+  if exists (select 1 from jsonb_array_elements(p_outcomes) e
+              where jsonb_typeof(e) <> 'object'
+                 or coalesce(e ->> 'outcome', '') not in ('done', 'error', 'retry')
+                 or (e ->> 'id') !~* '^[0-9a-f-]{36}$' or (e ->> 'claim_token') !~* '^[0-9a-f-]{36}$'
+                 or (e ? 'result' and jsonb_typeof(e -> 'result') not in ('object', 'null'))) then
+    raise exception 'outcomes: every outcome must be an object with an id, a claim_token, an outcome of done, '
+                    'error or retry, and an optional result object'
+      using errcode = 'PT422';
+  end if;
+
+  select coalesce(jsonb_agg(jsonb_build_object(
+           'id', r.id, 'claim_token', r.claim_token,
+           'outcome', case when o.outcome = 'retry' and r.attempts >= r.max_attempts then 'error' else o.outcome end,
+           'result', coalesce(o.result, '{}'::jsonb),
+           'delay_seconds', coalesce(o.delay_seconds, least(10 * power(2, greatest(r.attempts - 1, 0)), 3600)),
+           'duration_ms', case when jsonb_typeof(o.result -> 'duration_ms') = 'number'
+                               then least(greatest((o.result ->> 'duration_ms')::numeric, 0), 2147483647)::integer end,
+           'job_status', case o.outcome when 'done' then 'ok' else 'error' end)), '[]'::jsonb)
+    into v_mine
+    from jsonb_to_recordset(p_outcomes) as o (id uuid, claim_token uuid, outcome text, result jsonb,
+                                              delay_seconds double precision)
+    join public.cron_run_requests r on r.id = o.id and r.claim_token = o.claim_token and r.status = 'running'
+   where exists (select 1 from public.cron_jobs j where j.id = r.job_id and j.worker_id = v_worker.id);
+
+  return query select s.id, s.status, s.outcome from public.settle_run_requests(v_mine) s;
+end
+$_$;
+
+CREATE FUNCTION public.worker_sync(p_token text, p_jobs jsonb, p_complete boolean DEFAULT false) RETURNS TABLE(upserted integer, removed integer, rejected jsonb)
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+#variable_conflict use_column
+declare
+  v_worker   public.cron_workers := public._worker_for_token(p_token);
+  v_upserted integer;
+  v_removed  integer := 0;
+  v_rejected jsonb;
+begin
+  if p_jobs is null or jsonb_typeof(p_jobs) <> 'array' then
+    raise exception 'jobs: jobs must be a JSON array' using errcode = 'PT422';
+  end if;
+  if jsonb_array_length(p_jobs) > 1000 then
+    raise exception 'jobs: at most 1000 jobs per sync, got %', jsonb_array_length(p_jobs) using errcode = 'PT422';
+  end if;
+  if exists (select 1 from jsonb_array_elements(p_jobs) e
+              where jsonb_typeof(e) <> 'object' or jsonb_typeof(e -> 'job_id') is distinct from 'string'
+                 or btrim(e ->> 'job_id') = '' or length(e ->> 'job_id') > 200) then
+    raise exception 'jobs: every job must be an object with a job_id (1 to 200 characters)' using errcode = 'PT422';
+  end if;
+  if (select count(distinct e ->> 'job_id') from jsonb_array_elements(p_jobs) e) <> jsonb_array_length(p_jobs) then
+    raise exception 'jobs: a job_id appears more than once' using errcode = 'PT422';
+  end if;
+
+  create temporary table if not exists _worker_sync_jobs (
+    job_id text, name text, schedule_kind text, schedule_expr text, tz text, enabled boolean,
+    next_run_at timestamptz, last_run_at timestamptz, last_status text, last_duration_ms integer,
+    instructions text, reason text
+  ) on commit drop;
+  truncate _worker_sync_jobs;
+  insert into _worker_sync_jobs
+  select x.job_id, left(coalesce(nullif(btrim(x.name), ''), x.job_id), 200), left(x.schedule_kind, 50),
+         left(x.schedule_expr, 500), left(x.tz, 100), x.enabled, x.next_run_at, x.last_run_at,
+         left(x.last_status, 50), x.last_duration_ms, left(x.instructions, 10000), null
+    from jsonb_to_recordset(p_jobs) as x (job_id text, name text, schedule_kind text, schedule_expr text, tz text,
+                                          enabled boolean, next_run_at timestamptz, last_run_at timestamptz,
+                                          last_status text, last_duration_ms integer, instructions text);
+
+  -- A name is unique in its project: one that another job already has, or
+  -- that two of these jobs share, is refused for that job alone.
+  update _worker_sync_jobs i
+     set reason = 'name is taken by another job of the project'
+   where exists (select 1 from public.cron_jobs j
+                  where j.project_id = v_worker.project_id and j.name = i.name
+                    and (j.worker_id is distinct from v_worker.id or j.target <> i.job_id))
+      or (select count(*) from _worker_sync_jobs o where o.name = i.name) > 1;
+
+  with written as (
+    insert into public.cron_jobs as j (project_id, name, kind, target, worker_id, source, schedule_type,
+                                       instructions, mirror_schedule_kind, mirror_schedule, mirror_timezone,
+                                       mirror_enabled, mirror_next_run_at, last_run_at, last_status,
+                                       last_duration_ms, mirrored_at)
+    select v_worker.project_id, i.name, 'worker', i.job_id, v_worker.id, 'agent', 'manual', i.instructions,
+           i.schedule_kind, i.schedule_expr, i.tz, i.enabled, i.next_run_at, i.last_run_at, i.last_status,
+           i.last_duration_ms, now()
+      from _worker_sync_jobs i
+     where i.reason is null
+    on conflict (worker_id, target) where worker_id is not null do update
+       set name = excluded.name,
+           instructions = excluded.instructions,
+           mirror_schedule_kind = excluded.mirror_schedule_kind,
+           mirror_schedule = excluded.mirror_schedule,
+           mirror_timezone = excluded.mirror_timezone,
+           mirror_enabled = excluded.mirror_enabled,
+           mirror_next_run_at = excluded.mirror_next_run_at,
+           -- The newer of the worker's own last run and the last request settled here.
+           last_run_at = greatest(j.last_run_at, excluded.last_run_at),
+           last_status = case when excluded.last_run_at >= coalesce(j.last_run_at, '-infinity'::timestamptz)
+                              then excluded.last_status else j.last_status end,
+           last_duration_ms = case when excluded.last_run_at >= coalesce(j.last_run_at, '-infinity'::timestamptz)
+                                   then excluded.last_duration_ms else j.last_duration_ms end,
+           mirrored_at = now(),
+           worker_removed_at = null,
+           updated_at = now()
+    returning 1
+  )
+  select count(*) into v_upserted from written;
+
+  if p_complete then
+    with gone as (
+      update public.cron_jobs j
+         set worker_removed_at = now(), updated_at = now()
+       where j.worker_id = v_worker.id
+         and j.worker_removed_at is null
+         and not exists (select 1 from _worker_sync_jobs i where i.job_id = j.target)
+      returning j.id
+    ), ended as (
+      update public.cron_run_requests r
+         set status = 'error', completed_at = now(), locked_until = null, claim_token = null,
+             result = jsonb_build_object('error', 'removed by the worker')
+       where r.job_id in (select g.id from gone g) and r.status = 'queued'
+      returning 1
+    )
+    select count(*) into v_removed from gone;
+  end if;
+
+  select coalesce(jsonb_agg(jsonb_build_object('job_id', i.job_id, 'name', i.name, 'reason', i.reason)), '[]'::jsonb)
+    into v_rejected
+    from (select * from _worker_sync_jobs i where i.reason is not null order by i.job_id limit 100) i;
+  return query select v_upserted, v_removed, v_rejected;
+end
+$$;
+
 CREATE TABLE public.agents (
     id uuid DEFAULT gen_random_uuid() NOT NULL,
     name text,
@@ -2210,7 +2593,7 @@ CREATE VIEW public.alert_overdue_jobs WITH (security_invoker='true') AS
     s.overdue_since
    FROM (public.cron_jobs j
      JOIN public.cron_job_alert_state s ON ((s.job_id = j.id)))
-  WHERE (j.enabled AND (j.schedule_type = ANY (ARRAY['vercel'::text, 'cron'::text, 'interval'::text])) AND (j.schedule_error IS NULL) AND (s.due_by < now()) AND ((GREATEST(j.last_run_at, j.created_at, s.watch_from) + (s.due_by - s.due_basis)) < now()));
+  WHERE (j.enabled AND ((j.schedule_type = ANY (ARRAY['vercel'::text, 'cron'::text, 'interval'::text])) OR ((j.kind = 'worker'::text) AND (j.schedule_type = 'manual'::text) AND (j.worker_removed_at IS NULL) AND COALESCE(j.mirror_enabled, true))) AND (j.schedule_error IS NULL) AND (s.due_by < now()) AND ((GREATEST(j.last_run_at, j.created_at, s.watch_from) + (s.due_by - s.due_basis)) < now()));
 
 CREATE TABLE public.cron_alert_outbox (
     id bigint NOT NULL,
@@ -2400,16 +2783,21 @@ ALTER TABLE public.ops_audit ALTER COLUMN id ADD GENERATED BY DEFAULT AS IDENTIT
 );
 
 CREATE VIEW public.ops_job_objects WITH (security_invoker='true') AS
- SELECT id,
-    project_id,
-    name,
-    jsonb_build_object('id', id, 'project_id', project_id, 'name', name, 'kind', kind, 'target', target, 'payload',
+ SELECT j.id,
+    j.project_id,
+    j.name,
+    jsonb_build_object('id', j.id, 'project_id', j.project_id, 'name', j.name, 'kind', j.kind, 'target', j.target, 'payload',
         CASE
-            WHEN (pg_column_size(payload) > 65536) THEN to_jsonb('<not shown: larger than 64 KB stored>'::text)
-            WHEN jsonb_path_exists(payload, 'strict $.**{64}'::jsonpath) THEN to_jsonb('<not shown: nested deeper than 64 levels>'::text)
-            ELSE payload
-        END, 'schedule_type', schedule_type, 'schedule', schedule, 'timezone', timezone, 'enabled', enabled, 'source', source, 'editable', (schedule_type <> 'vercel'::text), 'version', version, 'next_run_at', (next_run_at AT TIME ZONE 'UTC'::text), 'last_run_at', (last_run_at AT TIME ZONE 'UTC'::text), 'last_status', last_status, 'last_duration_ms', last_duration_ms, 'schedule_error', schedule_error, 'fired_at', (fired_at AT TIME ZONE 'UTC'::text), 'resumed_at', (resumed_at AT TIME ZONE 'UTC'::text), 'created_at', (created_at AT TIME ZONE 'UTC'::text), 'updated_at', (updated_at AT TIME ZONE 'UTC'::text)) AS job
-   FROM public.cron_jobs j;
+            WHEN (pg_column_size(j.payload) > 65536) THEN to_jsonb('<not shown: larger than 64 KB stored>'::text)
+            WHEN jsonb_path_exists(j.payload, 'strict $.**{64}'::jsonpath) THEN to_jsonb('<not shown: nested deeper than 64 levels>'::text)
+            ELSE j.payload
+        END, 'schedule_type', j.schedule_type, 'schedule', j.schedule, 'timezone', j.timezone, 'enabled', j.enabled, 'source', j.source, 'editable', (j.schedule_type <> 'vercel'::text), 'version', j.version, 'next_run_at', (j.next_run_at AT TIME ZONE 'UTC'::text), 'last_run_at', (j.last_run_at AT TIME ZONE 'UTC'::text), 'last_status', j.last_status, 'last_duration_ms', j.last_duration_ms, 'schedule_error', j.schedule_error, 'fired_at', (j.fired_at AT TIME ZONE 'UTC'::text), 'resumed_at', (j.resumed_at AT TIME ZONE 'UTC'::text), 'created_at', (j.created_at AT TIME ZONE 'UTC'::text), 'updated_at', (j.updated_at AT TIME ZONE 'UTC'::text), 'worker',
+        CASE
+            WHEN (j.kind = 'worker'::text) THEN jsonb_build_object('id', w.id, 'name', w.name, 'last_seen_at', (w.last_seen_at AT TIME ZONE 'UTC'::text), 'online', ((w.disabled_at IS NULL) AND (w.last_seen_at > (now() - '00:02:00'::interval))), 'revoked', (w.disabled_at IS NOT NULL), 'schedule_kind', j.mirror_schedule_kind, 'schedule', j.mirror_schedule, 'timezone', j.mirror_timezone, 'enabled', j.mirror_enabled, 'next_run_at', (j.mirror_next_run_at AT TIME ZONE 'UTC'::text), 'instructions', j.instructions, 'mirrored_at', (j.mirrored_at AT TIME ZONE 'UTC'::text), 'removed_at', (j.worker_removed_at AT TIME ZONE 'UTC'::text))
+            ELSE NULL::jsonb
+        END) AS job
+   FROM (public.cron_jobs j
+     LEFT JOIN public.cron_workers w ON ((w.id = j.worker_id)));
 
 CREATE VIEW public.ops_request_objects WITH (security_invoker='true') AS
  SELECT r.id,
@@ -2495,13 +2883,22 @@ CREATE VIEW public.ops_user_objects WITH (security_invoker='true') AS
           WHERE ((s.user_id = u.id) AND (s.expires_at > now())))) AS operator
    FROM public.ops_users u;
 
+CREATE VIEW public.ops_worker_objects WITH (security_invoker='true') AS
+ SELECT id,
+    project_id,
+    name,
+    jsonb_build_object('id', id, 'project_id', project_id, 'name', name, 'agent_id', agent_id, 'last_seen_at', (last_seen_at AT TIME ZONE 'UTC'::text), 'disabled_at', (disabled_at AT TIME ZONE 'UTC'::text), 'created_at', (created_at AT TIME ZONE 'UTC'::text), 'online', ((disabled_at IS NULL) AND (last_seen_at > (now() - '00:02:00'::interval))), 'jobs', ( SELECT count(*) AS count
+           FROM public.cron_jobs j
+          WHERE ((j.worker_id = w.id) AND (j.worker_removed_at IS NULL)))) AS worker
+   FROM public.cron_workers w;
+
 CREATE VIEW public.run_requests_ready WITH (security_invoker='true') AS
  SELECT id,
     available_at
    FROM public.cron_run_requests r
   WHERE ((status = 'queued'::text) AND (available_at <= now()) AND (EXISTS ( SELECT 1
            FROM public.cron_jobs j
-          WHERE ((j.id = r.job_id) AND j.enabled))));
+          WHERE ((j.id = r.job_id) AND j.enabled AND (j.kind <> 'worker'::text)))));
 
 CREATE VIEW public.run_requests_to_recover WITH (security_invoker='true') AS
  SELECT id,
@@ -2510,7 +2907,7 @@ CREATE VIEW public.run_requests_to_recover WITH (security_invoker='true') AS
    FROM public.cron_run_requests r
   WHERE ((status = 'running'::text) AND (locked_until < now()) AND (EXISTS ( SELECT 1
            FROM public.cron_jobs j
-          WHERE ((j.id = r.job_id) AND j.enabled))));
+          WHERE ((j.id = r.job_id) AND j.enabled AND (j.kind <> 'worker'::text)))));
 
 ALTER TABLE public.scheduled_reminders ALTER COLUMN id ADD GENERATED BY DEFAULT AS IDENTITY (
     SEQUENCE NAME public.scheduled_reminders_id_seq
@@ -2563,6 +2960,15 @@ ALTER TABLE ONLY public.cron_run_requests
 ALTER TABLE ONLY public.cron_runs
     ADD CONSTRAINT cron_runs_pkey PRIMARY KEY (id);
 
+ALTER TABLE ONLY public.cron_workers
+    ADD CONSTRAINT cron_workers_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.cron_workers
+    ADD CONSTRAINT cron_workers_project_id_name_key UNIQUE (project_id, name);
+
+ALTER TABLE ONLY public.cron_workers
+    ADD CONSTRAINT cron_workers_token_hash_key UNIQUE (token_hash);
+
 ALTER TABLE ONLY public.heartbeats
     ADD CONSTRAINT heartbeats_pkey PRIMARY KEY (id);
 
@@ -2594,6 +3000,8 @@ CREATE INDEX agents_online_last_seen_idx ON public.agents USING btree (COALESCE(
 
 CREATE INDEX cron_jobs_due_idx ON public.cron_jobs USING btree (next_run_at) WHERE (enabled AND (schedule_type = ANY (ARRAY['cron'::text, 'interval'::text, 'once'::text])));
 
+CREATE UNIQUE INDEX cron_jobs_worker_target_idx ON public.cron_jobs USING btree (worker_id, target) WHERE (worker_id IS NOT NULL);
+
 CREATE INDEX cron_request_attempts_request_idx ON public.cron_request_attempts USING btree (request_id, attempt);
 
 CREATE INDEX cron_run_requests_finished_idx ON public.cron_run_requests USING btree (completed_at) WHERE (status = ANY (ARRAY['done'::text, 'error'::text]));
@@ -2601,6 +3009,8 @@ CREATE INDEX cron_run_requests_finished_idx ON public.cron_run_requests USING bt
 CREATE INDEX cron_run_requests_job_requested_idx ON public.cron_run_requests USING btree (job_id, requested_at DESC);
 
 CREATE INDEX cron_run_requests_queued_idx ON public.cron_run_requests USING btree (available_at) WHERE (status = 'queued'::text);
+
+CREATE INDEX cron_run_requests_queued_job_idx ON public.cron_run_requests USING btree (job_id, available_at) WHERE (status = 'queued'::text);
 
 CREATE INDEX cron_run_requests_requested_idx ON public.cron_run_requests USING btree (requested_at DESC);
 
@@ -2659,6 +3069,9 @@ CREATE TRIGGER ops_audit_requests AFTER INSERT OR UPDATE ON public.cron_run_requ
 ALTER TABLE ONLY public.cron_job_alert_state
     ADD CONSTRAINT cron_job_alert_state_job_id_fkey FOREIGN KEY (job_id) REFERENCES public.cron_jobs(id) ON DELETE CASCADE;
 
+ALTER TABLE ONLY public.cron_jobs
+    ADD CONSTRAINT cron_jobs_worker_id_fkey FOREIGN KEY (worker_id) REFERENCES public.cron_workers(id) ON DELETE CASCADE;
+
 ALTER TABLE ONLY public.cron_request_attempts
     ADD CONSTRAINT cron_request_attempts_request_id_fkey FOREIGN KEY (request_id) REFERENCES public.cron_run_requests(id) ON DELETE CASCADE;
 
@@ -2689,6 +3102,8 @@ ALTER TABLE public.cron_request_attempts ENABLE ROW LEVEL SECURITY;
 ALTER TABLE public.cron_run_requests ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE public.cron_runs ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE public.cron_workers ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE public.heartbeats ENABLE ROW LEVEL SECURITY;
 
@@ -2721,6 +3136,8 @@ CREATE POLICY service_role_all ON public.cron_request_attempts TO service_role U
 CREATE POLICY service_role_all ON public.cron_run_requests TO service_role USING (true) WITH CHECK (true);
 
 CREATE POLICY service_role_all ON public.cron_runs TO service_role USING (true) WITH CHECK (true);
+
+CREATE POLICY service_role_all ON public.cron_workers TO service_role USING (true) WITH CHECK (true);
 
 CREATE POLICY service_role_all ON public.heartbeats TO service_role USING (true) WITH CHECK (true);
 
@@ -2783,6 +3200,11 @@ GRANT ALL ON FUNCTION public._queue_run_request(p_job public.cron_jobs, p_reques
 
 REVOKE ALL ON FUNCTION public._replay_begin_run(p_run_key text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public._replay_begin_run(p_run_key text) TO service_role;
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.cron_workers TO service_role;
+
+REVOKE ALL ON FUNCTION public._worker_for_token(p_token text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public._worker_for_token(p_token text) TO service_role;
 
 REVOKE ALL ON FUNCTION public.advance_schedules(p_items jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.advance_schedules(p_items jsonb) TO service_role;
@@ -2871,6 +3293,9 @@ GRANT ALL ON FUNCTION public.mark_stale_agents_offline(p_stale_after_seconds int
 REVOKE ALL ON FUNCTION public.ops_act(p_actor text, p_action text, p_function text, p_args jsonb, p_call_key uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.ops_act(p_actor text, p_action text, p_function text, p_args jsonb, p_call_key uuid) TO service_role;
 
+REVOKE ALL ON FUNCTION public.ops_add_worker(p_project_id text, p_name text, p_token_hash text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.ops_add_worker(p_project_id text, p_name text, p_token_hash text) TO service_role;
+
 REVOKE ALL ON FUNCTION public.ops_audit_list(p_actor text, p_object_id text, p_limit integer, p_offset integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.ops_audit_list(p_actor text, p_object_id text, p_limit integer, p_offset integer) TO service_role;
 
@@ -2901,11 +3326,17 @@ GRANT ALL ON FUNCTION public.ops_list_requests(p_project text, p_job_id uuid, p_
 REVOKE ALL ON FUNCTION public.ops_list_runs(p_job text, p_status text, p_limit integer, p_offset integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.ops_list_runs(p_job text, p_status text, p_limit integer, p_offset integer) TO service_role;
 
+REVOKE ALL ON FUNCTION public.ops_list_workers(p_project text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.ops_list_workers(p_project text) TO service_role;
+
 REVOKE ALL ON FUNCTION public.ops_request_history(p_request_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.ops_request_history(p_request_id uuid) TO service_role;
 
 REVOKE ALL ON FUNCTION public.ops_retry_request(p_request_id uuid, p_requested_by text, p_dedup_key text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.ops_retry_request(p_request_id uuid, p_requested_by text, p_dedup_key text) TO service_role;
+
+REVOKE ALL ON FUNCTION public.ops_revoke_worker(p_worker_id uuid, p_project text, p_name text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.ops_revoke_worker(p_worker_id uuid, p_project text, p_name text) TO service_role;
 
 REVOKE ALL ON FUNCTION public.ops_run_now(p_job_id uuid, p_requested_by text, p_payload jsonb, p_dedup_key text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.ops_run_now(p_job_id uuid, p_requested_by text, p_payload jsonb, p_dedup_key text) TO service_role;
@@ -2976,6 +3407,18 @@ GRANT ALL ON FUNCTION public.sweep_overdue_jobs(p_deadlines jsonb, p_claim_limit
 REVOKE ALL ON FUNCTION public.upsert_builtin_job(p_name text, p_schedule text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.upsert_builtin_job(p_name text, p_schedule text) TO service_role;
 
+REVOKE ALL ON FUNCTION public.worker_claim(p_token text, p_limit integer, p_lease_seconds integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.worker_claim(p_token text, p_limit integer, p_lease_seconds integer) TO service_role;
+
+REVOKE ALL ON FUNCTION public.worker_extend(p_token text, p_request_id uuid, p_claim_token uuid, p_lease_seconds integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.worker_extend(p_token text, p_request_id uuid, p_claim_token uuid, p_lease_seconds integer) TO service_role;
+
+REVOKE ALL ON FUNCTION public.worker_settle(p_token text, p_outcomes jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.worker_settle(p_token text, p_outcomes jsonb) TO service_role;
+
+REVOKE ALL ON FUNCTION public.worker_sync(p_token text, p_jobs jsonb, p_complete boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.worker_sync(p_token text, p_jobs jsonb, p_complete boolean) TO service_role;
+
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.agents TO service_role;
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.cron_job_alert_state TO service_role;
@@ -3029,6 +3472,8 @@ GRANT SELECT,USAGE ON SEQUENCE public.ops_signin_failures_id_seq TO service_role
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.ops_users TO service_role;
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.ops_user_objects TO service_role;
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.ops_worker_objects TO service_role;
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.run_requests_ready TO service_role;
 

@@ -19,6 +19,9 @@ jobs list|show|add|edit|rm|pause|resume|run
 retry <request id>           retry a run request that ended in error
 ops-users add|list|role|disable|enable|password
                              the console's operator accounts (lib/cli/operators.py)
+workers add|list|revoke      manage outside workers and their tokens (lib/workers/cli.py)
+worker --url U --token T --jobs worker.toml
+                             the reference worker: run this machine's jobs (lib/workers/agent.py)
 """
 
 from __future__ import annotations
@@ -78,6 +81,9 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("jobs", help="list, show, add, edit, rm, pause, resume or run jobs")
     commands.add_parser("retry", help="retry a run request that ended in error")
     commands.add_parser("ops-users", help="the console's operators: add, list, role, disable, enable, password")
+    # Listed for --help; lib/workers/ parses their arguments.
+    commands.add_parser("workers", help="add, list or revoke outside workers")
+    commands.add_parser("worker", help="run the reference worker: this machine's jobs from worker.toml")
     return parser
 
 
@@ -158,6 +164,14 @@ def main(argv: list[str] | None = None) -> int:
         from lib.cli.operators import main as operators
 
         return operators(argv[1:])
+    if argv[:1] == ["workers"]:
+        from lib.workers.cli import main as workers
+
+        return workers(argv[1:])
+    if argv[:1] == ["worker"]:
+        from lib.workers.agent import main as worker
+
+        return worker(argv[1:])
     if argv[:1] == ["supabase-cron"]:
         from lib.cli.supabase_cron import main as supabase_cron
 

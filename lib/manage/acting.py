@@ -37,6 +37,7 @@ READ_ROLES: dict[str, tuple[Role, str]] = {
     "ops_get_request": ("viewer", "reading run requests"),
     "ops_list_runs": ("viewer", "reading runs"),
     "ops_request_history": ("viewer", "reading run requests"),
+    "ops_list_workers": ("viewer", "reading workers"),
     "ops_users_list": ("admin", "managing operators"),
     "ops_audit_list": ("admin", "reading the audit"),
 }
@@ -53,6 +54,8 @@ WRITE_ROLES: dict[str, tuple[Role, str]] = {
     "ops_update_job": ("admin", "job.update"),
     "ops_update_job_at_version": ("admin", "job.update"),
     "ops_delete_job": ("admin", "job.delete"),
+    "ops_add_worker": ("admin", "worker.add"),
+    "ops_revoke_worker": ("admin", "worker.revoke"),
     "ops_users_add": ("admin", "operator.add"),
     "ops_users_set_role": ("admin", "operator.role"),
     "ops_users_set_disabled": ("admin", "operator.disable"),
@@ -70,6 +73,8 @@ _DOING = {
     "job.create": "creating jobs",
     "job.update": "editing jobs",
     "job.delete": "deleting jobs",
+    "worker.add": "managing workers",
+    "worker.revoke": "managing workers",
 }
 
 

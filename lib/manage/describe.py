@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import Protocol
+from typing import Any, Protocol
 
 from lib.clock.schedules import (
     Schedule,
@@ -66,6 +67,18 @@ def describe_schedule(schedule_type: str, schedule: str | None, timezone: str | 
     except (ScheduleError, ValueError):
         pass
     return f"{schedule_type} {schedule or ''} (not a valid schedule)".replace("  ", " ")
+
+
+def describe_mirrored(mirror: Mapping[str, Any]) -> str:
+    """A worker's own schedule of a job in words: cron, interval and once as ours, anything else as it says."""
+    kind, text = mirror.get("schedule_kind"), mirror.get("schedule")
+    if not isinstance(text, str) or not text.strip():
+        return "no schedule of its own"
+    if kind in ("cron", "interval", "once"):
+        return describe_schedule(
+            kind, text, mirror.get("timezone") if isinstance(mirror.get("timezone"), str) else None
+        )
+    return f"{text.strip()[:200]} (as the worker says)"
 
 
 def describe_cron(text: str) -> str:

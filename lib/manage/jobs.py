@@ -10,7 +10,7 @@ from uuid import UUID
 from lib.db.port import Database
 from lib.db.queries import manage as queries
 from lib.db.queries.manage import JobRecord
-from lib.manage.describe import describe_schedule, next_fire_times, next_run, vercel_schedule
+from lib.manage.describe import describe_mirrored, describe_schedule, next_fire_times, next_run, vercel_schedule
 from lib.manage.errors import ManageError, id_of, translated
 from lib.manage.models import MAX_PAGE, JobDetail, JobFilter, JobInput, JobPage, JobView, RequestView, RunView
 from lib.manage.validate import SCHEDULE_FIELDS, TARGET_FIELDS, check_definition, check_payload, invalid
@@ -32,6 +32,8 @@ def view(record: JobRecord, now: datetime | None = None) -> JobView:
     fields["target"] = without_credentials(record.target)
     fields["schedule_text"] = describe_schedule(record.schedule_type, _schedule_text_of(record), record.timezone)
     fields["next_run_at"] = next_run(record, moment, record.resumed_at)
+    if record.worker is not None:
+        fields["worker"] = {**record.worker, "schedule_text": describe_mirrored(record.worker)}
     return JobView.model_validate(fields)
 
 

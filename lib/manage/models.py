@@ -12,7 +12,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from lib.db.queries.manage import RequestRecord, RunRecord
+from lib.db.queries.manage import Instant, RequestRecord, RunRecord
 
 JobFilter = Literal["all", "enabled", "paused", "failing"]
 # Lists never return more than this per page, and never ask the database for more than 1000 rows.
@@ -36,6 +36,29 @@ class JobInput(BaseModel):
     enabled: bool = True
 
 
+class WorkerOfJob(BaseModel):
+    """A worker job's worker (online: seen in the last 2 minutes) and what the worker mirrors of the job."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: UUID | None
+    name: str | None
+    last_seen_at: Instant
+    online: bool | None
+    revoked: bool | None
+    # The worker's own schedule, as it reports it, and in words ("every 2 hours (UTC)").
+    schedule_kind: str | None
+    schedule: str | None
+    schedule_text: str
+    timezone: str | None
+    enabled: bool | None
+    next_run_at: Instant
+    instructions: str | None
+    mirrored_at: Instant
+    # Set when the worker's last complete sync no longer listed the job.
+    removed_at: Instant
+
+
 class JobView(BaseModel):
     """The console's Job object."""
 
@@ -44,7 +67,7 @@ class JobView(BaseModel):
     id: UUID
     project_id: str
     name: str
-    kind: Literal["builtin", "webhook"]
+    kind: Literal["builtin", "webhook", "worker"]
     target: str | None
     payload: Any
     schedule_type: Literal["vercel", "cron", "interval", "once", "manual"]
@@ -68,6 +91,8 @@ class JobView(BaseModel):
     fired_at: datetime | None
     created_at: datetime | None
     updated_at: datetime | None
+    # Worker jobs only: their worker and mirrored fields.
+    worker: WorkerOfJob | None = None
 
 
 class RequestView(RequestRecord):

@@ -35,7 +35,10 @@ create or replace view public.alert_overdue_jobs with (security_invoker = true) 
     from public.cron_jobs j
     join public.cron_job_alert_state s on s.job_id = j.id
    where j.enabled
-     and j.schedule_type in ('vercel', 'cron', 'interval')
+     and (j.schedule_type in ('vercel', 'cron', 'interval')
+          -- A worker job watched on its worker's mirrored schedule (list_jobs_to_watch).
+          or (j.kind = 'worker' and j.schedule_type = 'manual' and j.worker_removed_at is null
+              and coalesce(j.mirror_enabled, true)))
      and j.schedule_error is null
      and s.due_by < now()
      and greatest(j.last_run_at, j.created_at, s.watch_from) + (s.due_by - s.due_basis) < now();
@@ -223,6 +226,9 @@ create or replace trigger cron_jobs_alert_watch
 -- Jobs whose overdue deadline must be (re)computed: scheduled, enabled, and
 -- started (or created, or resumed) since it was last computed. The tick
 -- computes each one's fire times in Python and hands them to sweep_overdue_jobs.
+-- A worker job without a cronrelay schedule is watched on the schedule its
+-- worker mirrors (cron or interval), so a worker whose job stopped running
+-- is a job.overdue (repeatable/workers.sql).
 create or replace function public.list_jobs_to_watch(p_limit integer default 500)
 returns table (id uuid, name text, schedule text, schedule_type text, timezone text, basis timestamptz)
 language sql
@@ -230,14 +236,21 @@ stable
 security invoker
 set search_path = ''
 as $$
-  select j.id, j.name, j.schedule, j.schedule_type, j.timezone,
+  select j.id, j.name,
+         case when m.mirrored then j.mirror_schedule else j.schedule end,
+         case when m.mirrored then j.mirror_schedule_kind else j.schedule_type end,
+         case when m.mirrored then coalesce(nullif(j.mirror_timezone, ''), 'UTC') else j.timezone end,
          greatest(j.last_run_at, j.created_at, s.watch_from)
     from public.cron_jobs j
     left join public.cron_job_alert_state s on s.job_id = j.id
+   cross join lateral (select j.kind = 'worker' and j.schedule_type = 'manual' as mirrored) m
    where j.enabled
-     and j.schedule_type in ('vercel', 'cron', 'interval')
-     and j.schedule_error is null
-     and nullif(btrim(j.schedule), '') is not null
+     and ((j.schedule_type in ('vercel', 'cron', 'interval')
+           and j.schedule_error is null
+           and nullif(btrim(j.schedule), '') is not null)
+          or (m.mirrored and j.worker_removed_at is null and coalesce(j.mirror_enabled, true)
+              and j.mirror_schedule_kind in ('cron', 'interval')
+              and nullif(btrim(j.mirror_schedule), '') is not null))
      and s.due_basis is distinct from greatest(j.last_run_at, j.created_at, s.watch_from)
    order by j.id
    limit greatest(1, least(coalesce(p_limit, 500), 10000));

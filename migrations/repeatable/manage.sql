@@ -60,8 +60,18 @@ create or replace view public.ops_job_objects with (security_invoker = true) as
            'next_run_at', j.next_run_at at time zone 'UTC', 'last_run_at', j.last_run_at at time zone 'UTC',
            'last_status', j.last_status, 'last_duration_ms', j.last_duration_ms, 'schedule_error', j.schedule_error,
            'fired_at', j.fired_at at time zone 'UTC', 'resumed_at', j.resumed_at at time zone 'UTC',
-           'created_at', j.created_at at time zone 'UTC', 'updated_at', j.updated_at at time zone 'UTC') as job
-    from public.cron_jobs j;
+           'created_at', j.created_at at time zone 'UTC', 'updated_at', j.updated_at at time zone 'UTC',
+           -- A worker job: its worker and the fields the worker mirrors (repeatable/workers.sql).
+           'worker', case when j.kind = 'worker' then jsonb_build_object(
+             'id', w.id, 'name', w.name, 'last_seen_at', w.last_seen_at at time zone 'UTC',
+             'online', w.disabled_at is null and w.last_seen_at > now() - interval '2 minutes',
+             'revoked', w.disabled_at is not null, 'schedule_kind', j.mirror_schedule_kind,
+             'schedule', j.mirror_schedule, 'timezone', j.mirror_timezone, 'enabled', j.mirror_enabled,
+             'next_run_at', j.mirror_next_run_at at time zone 'UTC', 'instructions', j.instructions,
+             'mirrored_at', j.mirrored_at at time zone 'UTC', 'removed_at', j.worker_removed_at at time zone 'UTC')
+           end) as job
+    from public.cron_jobs j
+    left join public.cron_workers w on w.id = j.worker_id;
 
 -- The Request object. held: queued behind a paused job, it runs after the resume.
 create or replace view public.ops_request_objects with (security_invoker = true) as

@@ -9,7 +9,8 @@
 --   running                   error     settle_run_requests: error
 --   running                   queued    settle_run_requests: retry (available_at later), release (attempt given back)
 -- A request of a paused job (cron_jobs.enabled = false) is held where it is:
--- neither claimed nor recovered until the job is resumed.
+-- neither claimed nor recovered until the job is resumed. A request of a
+-- `worker` job is never claimed here: its worker claims it (repeatable/workers.sql).
 --
 -- A drain claims a batch (one statement) and executes it in Python, claiming
 -- the next batch while the last requests of this one are still in flight. It
@@ -31,14 +32,14 @@ create or replace view public.run_requests_to_recover with (security_invoker = t
   select r.id, r.locked_until, r.attempts >= r.max_attempts as exhausted
     from public.cron_run_requests r
    where r.status = 'running' and r.locked_until < now()
-     and exists (select 1 from public.cron_jobs j where j.id = r.job_id and j.enabled);
+     and exists (select 1 from public.cron_jobs j where j.id = r.job_id and j.enabled and j.kind <> 'worker');
 
 -- Queued requests whose time has come.
 create or replace view public.run_requests_ready with (security_invoker = true) as
   select r.id, r.available_at
     from public.cron_run_requests r
    where r.status = 'queued' and r.available_at <= now()
-     and exists (select 1 from public.cron_jobs j where j.id = r.job_id and j.enabled);
+     and exists (select 1 from public.cron_jobs j where j.id = r.job_id and j.enabled and j.kind <> 'worker');
 
 -- The request a dedup_key already names, as request_run returns it. A key
 -- that names a request of another job is the caller's mistake, not a repeat.

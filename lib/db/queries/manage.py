@@ -21,7 +21,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict
 from lib.db.port import Database
 from lib.db.queries._parse import first
 
-JobKindName = Literal["builtin", "webhook"]
+JobKindName = Literal["builtin", "webhook", "worker"]
 ScheduleTypeName = Literal["vercel", "cron", "interval", "once", "manual"]
 RequestStatusName = Literal["queued", "running", "done", "error"]
 RunStatusName = Literal["running", "ok", "partial", "skipped", "error"]
@@ -81,6 +81,8 @@ class JobRecord(BaseModel):
     resumed_at: Instant
     created_at: Instant
     updated_at: Instant
+    # A worker job's worker and mirrored fields (WorkerOfJob in lib/manage/models.py); None for other kinds.
+    worker: dict[str, Any] | None = None
 
 
 class RequestRecord(BaseModel):

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from lib.ops.api import jobs, operators, requests, runs, status
+from lib.ops.api import jobs, operators, requests, runs, status, workers
 from lib.ops.routes import OpsRoute
 
 router: APIRouter = APIRouter(route_class=OpsRoute)
-for _resource in (jobs, requests, runs, status, operators):
+for _resource in (jobs, requests, runs, status, operators, workers):
     router.include_router(_resource.router)
 
 __all__ = ["router"]

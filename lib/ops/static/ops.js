@@ -269,7 +269,7 @@
     try {
       // One request per panel, in parallel.
       // A job's page hides the jobs list, so it asks for that job instead.
-      await Promise.all([loadStatus(), state.detailId ? loadDetail() : loadJobs(), loadRequests(), loadRuns(), loadAdmin()]);
+      await Promise.all([loadStatus(), loadWorkers(), state.detailId ? loadDetail() : loadJobs(), loadRequests(), loadRuns(), loadAdmin()]);
       const now = new Date();
       if (state.signedIn) {
         $("last-refreshed").textContent = `last refreshed ${pad(now.getHours())}:${pad(now.getMinutes())}:${pad(now.getSeconds())}`;
@@ -350,7 +350,7 @@
       // A paused job refuses run requests (they would only be held): resume it first.
       el("button", {
         type: "button", "data-testid": "run-now", disabled: !job.enabled, title: job.enabled ? null : "Paused: resume it to run it",
-        on: { click: () => act(`/jobs/${job.id}/run`, "POST", {}, "Run now") },
+        on: { click: () => (job.worker ? runOnWorker(job) : act(`/jobs/${job.id}/run`, "POST", {}, "Run now")) },
       }, "Run now"),
       job.enabled
         ? el("button", { type: "button", class: "secondary", "data-testid": "pause", on: { click: () => act(`/jobs/${job.id}/pause`, "POST", {}, "Pause") } }, "Pause")
@@ -373,7 +373,64 @@
       job.schedule_error ? el("div", { class: "error" }, `Schedule problem: ${job.schedule_error}`) : null,
       el("div", {}, el("span", { class: "label" }, "Next run "), when(job.next_run_at)),
       el("div", {}, el("span", { class: "label" }, "Last run "), last),
+      job.worker ? workerLines(job) : null,
       jobActions(job));
+  }
+
+  // -- workers (machines outside the cloud: lib/workers) -----------------------------------
+
+  // A worker not seen for this long is shown offline, and Run now on its jobs warns.
+  const WORKER_QUIET_MS = 2 * 60 * 1000;
+
+  function workerQuiet(lastSeen) {
+    return !lastSeen || Date.now() - new Date(lastSeen).getTime() > WORKER_QUIET_MS;
+  }
+
+  async function loadWorkers() {
+    try {
+      const data = await api("GET", "/workers");
+      const workers = data.workers || [];
+      show($("workers-panel"), workers.length > 0);
+      $("workers-list").replaceChildren(...workers.map(workerRow));
+    } catch (error) {
+      // The status banner reports an unreachable database; the panel just stays as it was.
+    }
+  }
+
+  function workerRow(worker) {
+    const online = !worker.disabled_at && !workerQuiet(worker.last_seen_at);
+    const label = worker.disabled_at ? "revoked" : online ? "online" : "offline";
+    return el("article", { class: "row", "data-testid": "worker-row", "data-name": worker.name, "data-state": label },
+      el("div", { class: "row-head" },
+        el("span", { class: "name" }, worker.name),
+        el("span", { class: `pill ${online ? "pill-on" : "pill-off"}`, "data-testid": "worker-state" }, label),
+        el("span", { class: "muted" }, `${worker.project_id} · ${worker.jobs} job${worker.jobs === 1 ? "" : "s"}`)),
+      el("div", {}, el("span", { class: "label" }, "Last seen "), worker.last_seen_at ? when(worker.last_seen_at) : "never"));
+  }
+
+  function workerLines(job) {
+    const worker = job.worker;
+    const notice = (state.workerNotices || {})[job.id];
+    return el("div", { class: "worker", "data-testid": "worker-of-job" },
+      el("div", {}, el("span", { class: "label" }, "Worker "), worker.name || "?",
+        worker.removed_at ? el("span", { class: "error" }, " (no longer listed by the worker)") : null),
+      el("div", {}, el("span", { class: "label" }, "Its schedule "), worker.schedule_text),
+      worker.instructions ? el("div", { class: "muted" }, worker.instructions) : null,
+      notice ? el("div", { "data-testid": "worker-run-notice", class: notice.warn ? "error" : "muted" }, notice.text) : null);
+  }
+
+  async function runOnWorker(job) {
+    const name = job.worker.name || "the worker";
+    const done = await act(`/jobs/${job.id}/run`, "POST", {}, "Run now");
+    if (!done) return;
+    let text = `queued: runs when ${name} picks it up`;
+    const quiet = workerQuiet(job.worker.last_seen_at);
+    if (quiet) {
+      const seen = job.worker.last_seen_at ? `since ${when(job.worker.last_seen_at)}` : "ever";
+      text += ` — warning: ${name} has not been seen ${seen}; it may be offline`;
+    }
+    state.workerNotices = { ...(state.workerNotices || {}), [job.id]: { text, warn: quiet } };
+    refresh();
   }
 
   function deleteButton(job) {
