@@ -19,9 +19,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from lib.app import ProblemError, current_settings, one_line
+from lib.app import current_settings, one_line
 from lib.db import Database, DatabaseError, DatabaseUnavailable, database_for
 from lib.db.queries import workers as queries
+from lib.problems import ProblemError
 from lib.settings import Settings, SettingsError
 from lib.workers.tokens import looks_like_token
 
