@@ -24,6 +24,7 @@ Functions (ids are UUIDs or their text):
     pause_job(db, job_id) -> JobView
     resume_job(db, job_id) -> JobView
     run_now(db, job_id, *, requested_by, payload=None) -> RequestView
+    execute_now(db, settings, request) -> Executed   # Run now runs now: after run_now or retry_request
     list_requests(db, *, project=None, job_id=None, status=None, limit=50, offset=0) -> RequestPage
     get_request(db, request_id) -> RequestView
     retry_request(db, request_id, *, requested_by) -> RequestView
@@ -75,6 +76,7 @@ from __future__ import annotations
 
 from lib.manage.describe import describe_schedule, next_fire_times
 from lib.manage.errors import ManageError
+from lib.manage.execute import Executed, execute_now
 from lib.manage.jobs import (
     create_job,
     delete_job,
@@ -100,6 +102,7 @@ from lib.manage.requests import get_request, list_requests, retry_request
 from lib.manage.runs import list_runs
 
 __all__ = [
+    "Executed",
     "JobDetail",
     "JobInput",
     "JobPage",
@@ -112,6 +115,7 @@ __all__ = [
     "create_job",
     "delete_job",
     "describe_schedule",
+    "execute_now",
     "find_job",
     "get_job",
     "get_request",
