@@ -201,9 +201,12 @@ async def test_jobs_pause_resume_and_run(
     assert (ran["started"], ran["waiting"], ran["request"]["status"]) == (True, None, "done")
     row = await sql.fetchrow("select * from cron_run_requests where id = $1::uuid", ran["request"]["id"])
     assert (row["status"], row["requested_by"], json.loads(row["payload"])) == ("done", "cli", {"why": "test"})
-    assert await sql.fetchval(
-        "select trigger from cron_runs where job = 'check-stale' and request_id = $1", ran["request"]["id"]
-    ) == "run-request"
+    assert (
+        await sql.fetchval(
+            "select trigger from cron_runs where job = 'check-stale' and request_id = $1", ran["request"]["id"]
+        )
+        == "run-request"
+    )
     code, out, _ = await cli(capsys, "jobs", "run", "check-stale")
     assert code == 0 and out.splitlines()[0].split()[:3] == ["id", "job", "status"] and "done" in out
 

@@ -431,9 +431,7 @@ async def run_at_once(
 ) -> dict[str, Any]:
     """execute_requests outside a run of its own (Run now, Retry): the normal run budget, no ledger row."""
     deadline = Deadline.after(settings.run_time_budget_seconds)
-    ctx = JobContext(
-        db=db, settings=settings, deadline=deadline, run_id=0, trigger=trigger, request_id="", jobs=jobs
-    )
+    ctx = JobContext(db=db, settings=settings, deadline=deadline, run_id=0, trigger=trigger, request_id="", jobs=jobs)
     with deadline_scope(deadline):
         return await execute_requests(ctx, ids)
 

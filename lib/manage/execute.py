@@ -61,6 +61,4 @@ async def execute_now(
         settled = await get_request(db, queued.id)
     if settled.held_reason:
         return Executed(request=settled, started=False, waiting=f"held: {settled.held_reason}")
-    return Executed(
-        request=settled, started=False, waiting="queued: it runs when the drain or its worker picks it up"
-    )
+    return Executed(request=settled, started=False, waiting="queued: it runs when the drain or its worker picks it up")
