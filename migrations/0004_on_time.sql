@@ -28,3 +28,6 @@ create table if not exists public.cron_kicks (
 
 comment on table public.cron_kicks is
   'The Supabase kick''s throttle: when an insert into cron_run_requests last called /api/cron/run-requests.';
+
+-- Its one row, so the kick's trigger only ever updates it.
+insert into public.cron_kicks (id) values (1) on conflict (id) do nothing;
