@@ -60,6 +60,8 @@ CONCURRENCY = 10
 # shorter). Starting later would spend an attempt on a call cut off at once.
 MIN_WORK_SECONDS = 1.0
 DRY_RUN_MAX = 1000
+# Named requests offered to one claim (claim_run_requests_by_id's own cap).
+CLAIM_BY_ID_MAX = 1000
 DRY_RUN_SHOWN = 100
 
 # Which counter in the run's stats each settled outcome adds to.
@@ -408,17 +410,21 @@ async def execute_requests(ctx: JobContext, ids: Sequence[str]) -> dict[str, Any
     not reach stays queued for the drain (`not_started`).
     """
     blocked = blocked_by_settings(ctx.settings, ctx.jobs)
-    pending = list(ids)
+    # Oldest first, as the queue's claim; those a claim cannot take (held,
+    # another drain's) are left after the first short batch.
+    pending = dict.fromkeys(ids)
 
     async def named(size: int) -> tuple[list[QueuedRequest], bool]:
-        chunk = pending[:size]
-        del pending[:size]
-        if not chunk:
+        if not pending:
             return [], False
+        offered = list(pending)[:CLAIM_BY_ID_MAX]
         rows = await claim_run_requests_by_id(
-            ctx.db, ids=chunk, lease_seconds=ctx.settings.lease_seconds, blocked=blocked
+            ctx.db, ids=offered, limit=size, lease_seconds=ctx.settings.lease_seconds, blocked=blocked
         )
-        return rows, bool(pending)
+        for row in rows:
+            pending.pop(row.id, None)
+        # A short batch: what is left of those offered cannot be claimed now.
+        return rows, len(rows) == size and bool(pending)
 
     stats, _ = await execute_claims(ctx, named)
     stats.pop("recovered", None)

@@ -17,8 +17,10 @@
 -- and columns as claim_run_requests, so the drain's executor runs and settles
 -- them as its own. A request another drain took first, one that is held
 -- (paused job, blocked) or not yet due is left alone, SKIP LOCKED.
+-- At most p_limit of them a call (the executor's batch), oldest first.
+drop function if exists public.claim_run_requests_by_id(jsonb, integer, jsonb);
 create or replace function public.claim_run_requests_by_id(
-  p_ids jsonb, p_lease_seconds integer, p_blocked jsonb default null
+  p_ids jsonb, p_lease_seconds integer, p_blocked jsonb default null, p_limit integer default 1000
 )
 returns table (id uuid, project_id text, job_id uuid, requested_by text, requested_at timestamptz,
                payload jsonb, attempts integer, max_attempts integer, picked_up_at timestamptz,
@@ -53,7 +55,8 @@ begin
          and exists (select 1 from public.cron_jobs j
                       where j.id = r.job_id and j.enabled and j.kind in ('builtin', 'webhook'))
          and (v_open or not public._run_request_blocked(r.id, p_blocked))
-       order by r.id
+       order by r.requested_at, r.id
+       limit greatest(coalesce(p_limit, 1000), 1)
          for update of r skip locked
     ), claimed as (
       update public.cron_run_requests r

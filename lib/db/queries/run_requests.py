@@ -138,10 +138,10 @@ async def claim_run_requests(
 
 
 async def claim_run_requests_by_id(
-    db: Database, *, ids: Sequence[str], lease_seconds: int, blocked: Mapping[str, str] | None = None
+    db: Database, *, ids: Sequence[str], limit: int, lease_seconds: int, blocked: Mapping[str, str] | None = None
 ) -> list[QueuedRequest]:
-    """Lease the named requests that are still queued and due (a fire, Run now, Retry), as the claim does."""
-    args: dict[str, Any] = {"p_ids": list(ids), "p_lease_seconds": lease_seconds}
+    """Lease up to `limit` of the named requests still queued and due (fires, Run now, Retry), as the claim does."""
+    args: dict[str, Any] = {"p_ids": list(ids), "p_lease_seconds": lease_seconds, "p_limit": limit}
     if blocked:
         args["p_blocked"] = dict(blocked)
     rows = await db.call("claim_run_requests_by_id", **args)
