@@ -127,7 +127,8 @@ HAS_QUEUE = (
 )
 DROP_KICK = f"drop function if exists {KICK_FUNCTION} cascade"
 HAS_KICK = "select to_regprocedure('public.cronrelay_kick()') is not null"
-KICK_BODY = """create or replace function public.cronrelay_kick()
+KICK_BODY = (
+    """create or replace function public.cronrelay_kick()
 returns trigger
 language plpgsql
 security definer
@@ -149,7 +150,9 @@ begin
         headers := jsonb_build_object(
           'Content-Type', 'application/json',
           'Authorization', 'Bearer ' || (select decrypted_secret from vault.decrypted_secrets
-                                          where name = '""" + SECRET_NAME + """')),
+                                          where name = '"""
+    + SECRET_NAME
+    + """')),
         timeout_milliseconds := {timeout});
     end if;
   exception when others then
@@ -159,6 +162,7 @@ begin
   return null;
 end
 $kick$"""
+)
 # The roles exist once migrate has run (it creates anon, authenticated and service_role), as does the queue.
 KICK_TRIGGER = """do $trigger$
 begin
