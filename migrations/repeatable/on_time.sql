@@ -204,6 +204,11 @@ begin
     return;
   end if;
 
+  -- Nothing ran, so this transaction's only news is the empty run's ledger
+  -- row (and the lease it takes and gives back). Its commit need not wait for
+  -- the WAL flush: a database crash in the next instant would lose a record
+  -- of nothing done, never work. That wait is most of an empty tick's cost.
+  perform pg_catalog.set_config('synchronous_commit', 'off', true);
   if v_held <> '{}'::jsonb then
     -- The run names the setting the held requests wait for.
     v_stats := v_stats || jsonb_build_object('held', (select sum(value::bigint) from jsonb_each_text(v_held)),
