@@ -419,8 +419,29 @@ begin
   end if;
 
   if not v_open then
-    select coalesce(jsonb_object_agg(h.reason, h.waiting), '{}'::jsonb) into v_held
-      from public.hold_run_requests(p_blocked) h;
+    -- Only a row still to mark takes hold_run_requests' row locks; an
+    -- unchanged held queue is counted with a plain read (a tick where nothing
+    -- is due stays read-only on the queue).
+    if exists (select 1
+                 from public.cron_jobs j
+                 join public.cron_run_requests r on r.job_id = j.id
+                where j.enabled
+                  and (p_blocked ? j.kind or p_blocked ? ('builtin:' || coalesce(j.target, j.name)))
+                  and ((r.status = 'queued'
+                        and r.held_reason is distinct from
+                            coalesce(p_blocked ->> j.kind, p_blocked ->> ('builtin:' || coalesce(j.target, j.name))))
+                       or (r.status = 'running' and r.locked_until < now()))) then
+      select coalesce(jsonb_object_agg(h.reason, h.waiting), '{}'::jsonb) into v_held
+        from public.hold_run_requests(p_blocked) h;
+    else
+      select coalesce(jsonb_object_agg(c.reason, c.waiting), '{}'::jsonb) into v_held
+        from (select r.held_reason as reason, count(*) as waiting
+                from public.cron_jobs j
+                join public.cron_run_requests r on r.job_id = j.id
+               where j.enabled and r.status = 'queued' and r.held_reason is not null
+                 and (p_blocked ? j.kind or p_blocked ? ('builtin:' || coalesce(j.target, j.name)))
+               group by r.held_reason) c;
+    end if;
   end if;
 
   -- What claim_run_requests would take: a due queued request, or a running
@@ -435,6 +456,11 @@ begin
     return;
   end if;
 
+  -- Nothing ran, so this transaction's only news is the empty run's ledger
+  -- row (and the lease it takes and gives back). Its commit need not wait for
+  -- the WAL flush: a database crash in the next instant would lose a record
+  -- of nothing done, never work. That wait is most of an empty tick's cost.
+  perform pg_catalog.set_config('synchronous_commit', 'off', true);
   if v_held <> '{}'::jsonb then
     -- The run names the setting the held requests wait for.
     v_stats := v_stats || jsonb_build_object('held', (select sum(value::bigint) from jsonb_each_text(v_held)),
@@ -585,7 +611,7 @@ begin
 end
 $$;
 
-CREATE FUNCTION public.claim_run_requests_by_id(p_ids jsonb, p_lease_seconds integer, p_blocked jsonb DEFAULT NULL::jsonb) RETURNS TABLE(id uuid, project_id text, job_id uuid, requested_by text, requested_at timestamp with time zone, payload jsonb, attempts integer, max_attempts integer, picked_up_at timestamp with time zone, locked_until timestamp with time zone, claim_token uuid, recovered boolean, exhausted boolean, job_name text, job_kind text, job_target text, job_payload jsonb, job_enabled boolean)
+CREATE FUNCTION public.claim_run_requests_by_id(p_ids jsonb, p_lease_seconds integer, p_blocked jsonb DEFAULT NULL::jsonb, p_limit integer DEFAULT 1000) RETURNS TABLE(id uuid, project_id text, job_id uuid, requested_by text, requested_at timestamp with time zone, payload jsonb, attempts integer, max_attempts integer, picked_up_at timestamp with time zone, locked_until timestamp with time zone, claim_token uuid, recovered boolean, exhausted boolean, job_name text, job_kind text, job_target text, job_payload jsonb, job_enabled boolean)
     LANGUAGE plpgsql
     SET search_path TO ''
     AS $$
@@ -613,7 +639,8 @@ begin
          and exists (select 1 from public.cron_jobs j
                       where j.id = r.job_id and j.enabled and j.kind in ('builtin', 'webhook'))
          and (v_open or not public._run_request_blocked(r.id, p_blocked))
-       order by r.id
+       order by r.requested_at, r.id
+       limit greatest(coalesce(p_limit, 1000), 1)
          for update of r skip locked
     ), claimed as (
       update public.cron_run_requests r
@@ -2198,8 +2225,8 @@ GRANT ALL ON FUNCTION public.claim_due_schedules(p_limit integer, p_lease_second
 REVOKE ALL ON FUNCTION public.claim_run_requests(p_batch_size integer, p_lease_seconds integer, p_blocked jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.claim_run_requests(p_batch_size integer, p_lease_seconds integer, p_blocked jsonb) TO service_role;
 
-REVOKE ALL ON FUNCTION public.claim_run_requests_by_id(p_ids jsonb, p_lease_seconds integer, p_blocked jsonb) FROM PUBLIC;
-GRANT ALL ON FUNCTION public.claim_run_requests_by_id(p_ids jsonb, p_lease_seconds integer, p_blocked jsonb) TO service_role;
+REVOKE ALL ON FUNCTION public.claim_run_requests_by_id(p_ids jsonb, p_lease_seconds integer, p_blocked jsonb, p_limit integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.claim_run_requests_by_id(p_ids jsonb, p_lease_seconds integer, p_blocked jsonb, p_limit integer) TO service_role;
 
 REVOKE ALL ON FUNCTION public.complete_reminder(id bigint) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.complete_reminder(id bigint) TO service_role;

@@ -18,7 +18,6 @@
 -- them as its own. A request another drain took first, one that is held
 -- (paused job, blocked) or not yet due is left alone, SKIP LOCKED.
 -- At most p_limit of them a call (the executor's batch), oldest first.
-drop function if exists public.claim_run_requests_by_id(jsonb, integer, jsonb);
 create or replace function public.claim_run_requests_by_id(
   p_ids jsonb, p_lease_seconds integer, p_blocked jsonb default null, p_limit integer default 1000
 )
@@ -138,7 +137,6 @@ $$;
 -- and do not count as something to do. Only jobs whose "nothing to do" SQL
 -- can tell are known here (run-requests); any other job is a 22023.
 -- A repeat with the same run key (an adapter's retry) answers as the first call did.
-drop function if exists public.begin_run_if_due(text, text, integer, jsonb, text, text);
 create or replace function public.begin_run_if_due(
   p_job text,
   p_trigger text,
@@ -188,8 +186,29 @@ begin
   end if;
 
   if not v_open then
-    select coalesce(jsonb_object_agg(h.reason, h.waiting), '{}'::jsonb) into v_held
-      from public.hold_run_requests(p_blocked) h;
+    -- Only a row still to mark takes hold_run_requests' row locks; an
+    -- unchanged held queue is counted with a plain read (a tick where nothing
+    -- is due stays read-only on the queue).
+    if exists (select 1
+                 from public.cron_jobs j
+                 join public.cron_run_requests r on r.job_id = j.id
+                where j.enabled
+                  and (p_blocked ? j.kind or p_blocked ? ('builtin:' || coalesce(j.target, j.name)))
+                  and ((r.status = 'queued'
+                        and r.held_reason is distinct from
+                            coalesce(p_blocked ->> j.kind, p_blocked ->> ('builtin:' || coalesce(j.target, j.name))))
+                       or (r.status = 'running' and r.locked_until < now()))) then
+      select coalesce(jsonb_object_agg(h.reason, h.waiting), '{}'::jsonb) into v_held
+        from public.hold_run_requests(p_blocked) h;
+    else
+      select coalesce(jsonb_object_agg(c.reason, c.waiting), '{}'::jsonb) into v_held
+        from (select r.held_reason as reason, count(*) as waiting
+                from public.cron_jobs j
+                join public.cron_run_requests r on r.job_id = j.id
+               where j.enabled and r.status = 'queued' and r.held_reason is not null
+                 and (p_blocked ? j.kind or p_blocked ? ('builtin:' || coalesce(j.target, j.name)))
+               group by r.held_reason) c;
+    end if;
   end if;
 
   -- What claim_run_requests would take: a due queued request, or a running

@@ -353,7 +353,17 @@ $$;
 -- The operator's view (python -m lib requests): newest first. held: a queued
 -- request of a paused job, which waits for the resume, or one held for a
 -- missing setting (held_reason names it).
-drop function if exists public.list_run_requests(text, integer);
+-- (A database from before held_reason has it without that column: create or
+-- replace cannot change a return type, so that one is dropped first.)
+do $$
+begin
+  if to_regprocedure('public.list_run_requests(text, integer)') is not null
+     and pg_catalog.pg_get_function_result(to_regprocedure('public.list_run_requests(text, integer)'))
+         not like '%held_reason%' then
+    drop function public.list_run_requests(text, integer);
+  end if;
+end
+$$;
 create or replace function public.list_run_requests(p_status text default null, p_limit integer default 50)
 returns table (id uuid, project_id text, job_name text, job_kind text, status text, requested_by text,
                requested_at timestamptz, picked_up_at timestamptz, completed_at timestamptz,

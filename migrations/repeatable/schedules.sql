@@ -138,7 +138,16 @@ $$;
 -- previous scheduled request is unfinished (queued, held or running), so a
 -- job never has more than one scheduled request waiting, however short its
 -- interval; next_run_at moves on all the same. A `once` (fired) is never coalesced.
-drop function if exists public.advance_schedules(jsonb);
+-- (A database from before coalescing has it without the coalesced column:
+-- create or replace cannot change a return type, so that one is dropped first.)
+do $$
+begin
+  if to_regprocedure('public.advance_schedules(jsonb)') is not null
+     and pg_catalog.pg_get_function_result(to_regprocedure('public.advance_schedules(jsonb)')) not like '%coalesced%' then
+    drop function public.advance_schedules(jsonb);
+  end if;
+end
+$$;
 create or replace function public.advance_schedules(p_items jsonb)
 returns table (job_id uuid, applied boolean, enqueued boolean, request_id uuid, dedup_key text,
                coalesced boolean)
