@@ -263,3 +263,37 @@ async def test_the_next_run_is_stored_with_the_write_and_never_moves(
     changed = await manage.update_job(db, job.id, {"schedule": "every 2h"})
     again = await sql.fetchval("select next_run_at from cron_jobs where id = $1", job.id)
     assert changed.next_run_at == again and again - stored > timedelta(hours=1)
+
+
+async def test_the_cli_shows_why_a_held_request_waits(
+    pg_dsn: str, sql: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    # The CLI without the signing secret (a shell that does not have the deployment's settings).
+    monkeypatch.chdir(tmp_path)
+    for name in ("SUPABASE_URL", "SUPABASE_SERVICE_ROLE_KEY", "WEBHOOK_SIGNING_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DATABASE_URL", pg_dsn)
+    monkeypatch.setenv("CRON_SECRET", "on-time-cli-secret-0123456789")
+    get_settings.cache_clear()
+    try:
+        await sql.execute(
+            "insert into cron_jobs (name, kind, target) values ('unsigned-hook', 'webhook', 'https://hooks.example.test/x')"
+        )
+        code = await asyncio.to_thread(main, ["jobs", "run", "unsigned-hook"])
+        out, err = capsys.readouterr()
+        assert code == 0, err
+        assert "not run yet: held: WEBHOOK_SIGNING_SECRET is not set" in out
+        code = await asyncio.to_thread(main, ["run", "run-requests"])
+        out, err = capsys.readouterr()
+        assert code == 0, err
+        assert json.loads(out)["stats"]["held_for"] == [
+            "WEBHOOK_SIGNING_SECRET is not set, so webhook calls cannot be signed"
+        ]
+        code = await asyncio.to_thread(main, ["requests"])
+        out, err = capsys.readouterr()
+        assert code == 0, err
+        assert "held: WEBHOOK_SIGNING_SECRET is not set" in out
+        assert await sql.fetchval("select attempts from cron_run_requests") == 0
+    finally:
+        get_settings.cache_clear()
