@@ -297,3 +297,17 @@ async def test_the_cli_shows_why_a_held_request_waits(
         assert await sql.fetchval("select attempts from cron_run_requests") == 0
     finally:
         get_settings.cache_clear()
+
+
+async def test_run_now_of_a_builtin_whose_lease_is_held_stays_queued_and_says_so(
+    db: Database, settings: Settings, sql: asyncpg.Connection
+) -> None:
+    # Another run of check-stale holds its lease (a cron call in progress).
+    await sql.execute(
+        "insert into cron_locks (job, holder, locked_until) values ('check-stale', '42', now() + interval '1 minute')"
+    )
+    job = await manage.find_job(db, "check-stale")
+    queued = await manage.run_now(db, job.id, requested_by="ops")
+    executed = await manage.execute_now(db, settings, queued)
+    assert executed.started is False and executed.waiting is not None and "holds its lease" in executed.waiting
+    assert (executed.request.status, executed.request.attempts) == ("queued", 0)
