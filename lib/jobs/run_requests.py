@@ -485,21 +485,28 @@ async def _dry_run(ctx: JobContext) -> JobResult:
     rows = await list_due_run_requests(ctx.db, limit=cap + 1)
     due = rows[:cap]
     listed = []
-    would_fail = 0
+    would_fail = would_hold = 0
+    blocked = blocked_by_settings(ctx.settings, ctx.jobs)
     for index, row in enumerate(due):
-        problem = preflight(row, ctx.settings, ctx.jobs)
+        # A missing setting holds a request (it is not claimed); it does not fail it.
+        key = f"builtin:{_builtin_target(row)}" if row.job_kind == JobKind.BUILTIN else str(row.job_kind)
+        held = blocked.get(key)
+        problem = None if held else preflight(row, ctx.settings, ctx.jobs)
         would_fail += problem is not None
+        would_hold += held is not None
         if index < DRY_RUN_SHOWN:
             entry = {"id": row.id, "job": row.job_name, "kind": row.job_kind, "attempt": row.attempts + 1}
             if row.recovered:
                 entry["recovered"] = True
             if problem:
                 entry["would_fail"] = problem
+            if held:
+                entry["would_hold"] = held
             listed.append(entry)
-    return JobResult(
-        stats={"would_run": len(due), "would_fail": would_fail, "requests": listed},
-        has_more=len(rows) > cap,
-    )
+    stats: dict[str, Any] = {"would_run": len(due) - would_hold, "would_fail": would_fail, "requests": listed}
+    if would_hold:
+        stats["would_hold"] = would_hold
+    return JobResult(stats=stats, has_more=len(rows) > cap)
 
 
 JOB = Job(
