@@ -26,6 +26,7 @@ BENCHMARKS = [
     "console",
     "operators",
     "workers",
+    "on_time",
 ]
 
 

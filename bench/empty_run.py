@@ -8,7 +8,8 @@ adapter) and is called over keep-alive HTTP on 127.0.0.1:
 `GET /api/cron/run-requests` with nothing queued, one call after another,
 after a warm-up. The baseline, in the same run: the one call such a run
 cannot do without, `claim_run_requests` (which finds nothing), made bare over
-one asyncpg connection from the benchmark's process. Medians of CALLS.
+one asyncpg connection from the benchmark's process. Medians of CALLS. The
+empty run itself is one call (begin_run_if_due), where it was three.
 
 Beside it, to say where the time goes: the same run in-process, without
 HTTP (run_job, as the route calls it), with its database round trips counted.
@@ -176,7 +177,9 @@ def main() -> list[Figure]:
         "statement_cache_size=0 (kept for Supabase's transaction pooler) sends Parse/Describe, then Bind/Execute. "
         "(The adapter skips asyncpg's reset on release, pg_advisory_unlock_all, CLOSE ALL, UNLISTEN *, RESET ALL, "
         "which cost one more.) Only prepared statements would make a call one round trip, and Supabase's "
-        "transaction pooler does not keep them; three calls per run would still be about 3x before HTTP. "
+        "transaction pooler does not keep them. An empty run is one call (begin_run_if_due: the lease, the check "
+        "that nothing is due and the ledger row, committed without waiting for the WAL flush), where it was three "
+        "(begin_run, claim_run_requests, end_run). "
         f"One call, measured in this run: {costs}. "
         f"The run alone (run_job in-process, no HTTP) takes {local * 1000:.2f} ms = {local / bare:.2f}x; "
         f"HTTP adds {(http - local) * 1000:.2f} ms."

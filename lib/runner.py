@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from lib.db import Database, DatabaseError
-from lib.db.queries.runs import begin_run, end_run
+from lib.db.queries.runs import EmptyRunStart, RunStart, begin_run, begin_run_if_due, end_run
 from lib.db.statuses import RunStatus, Trigger
 from lib.deadline import Deadline, deadline_scope
 from lib.jobs.base import Job, JobContext
@@ -45,15 +45,33 @@ async def run_job(
     """Run `job` once. Database failures before the run starts propagate (there is no run to report)."""
     request_id = request_id or new_request_id()
     clock = time.monotonic()
-    start = await begin_run(
-        db,
-        job=job.name,
-        trigger=trigger,
-        lease_seconds=settings.lease_seconds,
-        request_id=request_id,
-        dry_run=dry_run,
-        run_key=new_run_key(),
-    )
+    start: RunStart
+    if job.empty_stats is not None and not dry_run:
+        # The empty tick is one round trip: the lease, the check that nothing
+        # is due, and the ledger row, in one call; the work path is unchanged.
+        empty = await begin_run_if_due(
+            db,
+            job=job.name,
+            trigger=trigger,
+            lease_seconds=settings.lease_seconds,
+            request_id=request_id,
+            run_key=new_run_key(),
+            empty_stats=dict(job.empty_stats),
+            blocked=dict(job.blocked(settings, jobs or {})) if job.blocked else {},
+        )
+        if empty.finished:
+            return await _finished_empty(job, empty, db, settings, trigger, request_id, clock)
+        start = empty
+    else:
+        start = await begin_run(
+            db,
+            job=job.name,
+            trigger=trigger,
+            lease_seconds=settings.lease_seconds,
+            request_id=request_id,
+            dry_run=dry_run,
+            run_key=new_run_key(),
+        )
     report = RunReport(
         job=job.name,
         run_id=start.run_id,
@@ -81,6 +99,7 @@ async def run_job(
         limit=limit,
         payload=payload or {},
         jobs=jobs or {},
+        held=start.held if isinstance(start, EmptyRunStart) else {},
     )
     try:
         async with asyncio.timeout(context.deadline.remaining() + OVERRUN_GRACE_SECONDS):
@@ -131,6 +150,36 @@ async def run_job(
         await alerting.after_run(db, settings, context.deadline)
     log_run(report)
     return report
+
+
+async def _finished_empty(
+    job: Job, start: EmptyRunStart, db: Database, settings: Settings, trigger: Trigger, request_id: str, clock: float
+) -> RunReport:
+    """The report of a run that begin_run_if_due found empty and closed."""
+    report = RunReport(
+        job=job.name,
+        run_id=start.run_id,
+        status=RunStatus.OK,
+        trigger=trigger,
+        request_id=request_id,
+        started_at=start.started_at,
+        stats=dict(job.empty_stats or {}) | held_stats(start.held),
+        duration_ms=start.duration_ms if start.duration_ms is not None else int((time.monotonic() - clock) * 1000),
+    )
+    from lib.jobs import alerting
+
+    # The run may have closed an episode of its own job (job.recovered); sent
+    # only when an alert channel is configured, as after any run.
+    await alerting.after_run(db, settings, Deadline.after(settings.run_time_budget_seconds))
+    log_run(report)
+    return report
+
+
+def held_stats(held: Mapping[str, int]) -> dict[str, Any]:
+    """A run's stats on requests held for a missing setting: how many, and the reasons (naming the setting)."""
+    if not held:
+        return {}
+    return {"held": sum(held.values()), "held_for": sorted(held)}
 
 
 def one_line(error: BaseException) -> str:

@@ -340,6 +340,17 @@ CREATE FUNCTION public._replay_begin_run(p_run_key text) RETURNS TABLE(run_id bi
    where r.run_key = p_run_key;
 $$;
 
+CREATE FUNCTION public._run_request_blocked(p_request_id uuid, p_blocked jsonb) RETURNS boolean
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  select exists (select 1
+                   from public.cron_run_requests r
+                   join public.cron_jobs j on j.id = r.job_id
+                  where r.id = p_request_id
+                    and (p_blocked ? j.kind or p_blocked ? ('builtin:' || coalesce(j.target, j.name))));
+$$;
+
 CREATE TABLE public.cron_workers (
     id uuid DEFAULT gen_random_uuid() NOT NULL,
     project_id text DEFAULT 'default'::text NOT NULL,
@@ -391,7 +402,7 @@ begin
 end
 $_$;
 
-CREATE FUNCTION public.advance_schedules(p_items jsonb) RETURNS TABLE(job_id uuid, applied boolean, enqueued boolean, request_id uuid, dedup_key text)
+CREATE FUNCTION public.advance_schedules(p_items jsonb) RETURNS TABLE(job_id uuid, applied boolean, enqueued boolean, request_id uuid, dedup_key text, coalesced boolean)
     LANGUAGE sql
     SET search_path TO ''
     AS $$
@@ -422,7 +433,7 @@ CREATE FUNCTION public.advance_schedules(p_items jsonb) RETURNS TABLE(job_id uui
       join locked on locked.id = item.id
      where j.id = item.id
        and j.schedule_claim_token = item.claim_token
-    returning j.id, j.project_id,
+    returning j.id, j.project_id, item.fired,
               case when item.scheduled_at is not null and item.error is null
                    -- <job id>@<scheduled instant in UTC>, e.g. ...@2026-03-29T01:00:00Z
                    then j.id::text || '@'
@@ -430,17 +441,34 @@ CREATE FUNCTION public.advance_schedules(p_items jsonb) RETURNS TABLE(job_id uui
                                                'YYYY-MM-DD"T"HH24:MI:SS.US'), '0'), '.')
                         || 'Z'
               end as dedup_key
+  ), unfinished as (
+    -- The job's previous scheduled request, still to finish
+    -- (cron_run_requests_unfinished_schedule_idx).
+    select moved.id
+      from moved
+     where moved.dedup_key is not null
+       -- A `once` fires once: its fire is never a repeat of an earlier tick.
+       and not moved.fired
+       and exists (select 1 from public.cron_run_requests u
+                    where u.job_id = moved.id and u.requested_by = 'schedule'
+                      and u.status in ('queued', 'running'))
   ), request as (
     insert into public.cron_run_requests as r (project_id, job_id, requested_by, dedup_key)
     select moved.project_id, moved.id, 'schedule', moved.dedup_key
       from moved
      where moved.dedup_key is not null
+       and moved.id not in (select unfinished.id from unfinished)
     on conflict (dedup_key) do nothing
     returning r.id, r.job_id
   )
-  select item.id, moved.id is not null, request.id is not null, request.id, moved.dedup_key
+  -- A repeat of the same tick (its dedup key) finds its own request
+  -- unfinished too: that is a duplicate, not a coalesced tick.
+  select item.id, moved.id is not null, request.id is not null, request.id, moved.dedup_key,
+         unfinished.id is not null
+         and not exists (select 1 from public.cron_run_requests d where d.dedup_key = moved.dedup_key)
     from item
     left join moved on moved.id = item.id
+    left join unfinished on unfinished.id = item.id
     left join request on request.job_id = item.id;
 $$;
 
@@ -523,6 +551,96 @@ begin
 end
 $$;
 
+CREATE FUNCTION public.begin_run_if_due(p_job text, p_trigger text, p_lease_seconds integer, p_empty_stats jsonb, p_request_id text DEFAULT NULL::text, p_run_key text DEFAULT NULL::text, p_blocked jsonb DEFAULT NULL::jsonb) RETURNS TABLE(run_id bigint, acquired boolean, started_at timestamp with time zone, held_by bigint, paused boolean, finished boolean, duration_ms integer, held jsonb)
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+#variable_conflict use_column
+declare
+  v_key   text := nullif(p_run_key, '');
+  v_open  boolean := p_blocked is null or p_blocked = '{}'::jsonb;
+  v_done  public.cron_runs;
+  v_start record;
+  v_held  jsonb := '{}'::jsonb;
+  v_stats jsonb := coalesce(p_empty_stats, '{}'::jsonb);
+  v_due   boolean;
+begin
+  if p_job is distinct from 'run-requests' then
+    raise exception 'begin_run_if_due: no empty-run check for job %', quote_literal(coalesce(p_job, ''))
+      using errcode = '22023';
+  end if;
+  if v_key is not null then
+    select * into v_done from public.cron_runs r
+     where r.run_key = v_key and r.status in ('ok', 'partial', 'error') and r.stats @> v_stats;
+    if v_done.id is not null then
+      return query select v_done.id, true, v_done.started_at, null::bigint, false, true, v_done.duration_ms,
+                          '{}'::jsonb;
+      return;
+    end if;
+  end if;
+
+  select * into v_start
+    from public.begin_run(p_job, p_trigger, p_lease_seconds, p_request_id, false, v_key);
+  if not v_start.acquired then
+    return query select v_start.run_id, false, v_start.started_at, v_start.held_by, v_start.paused, false,
+                        null::integer, v_held;
+    return;
+  end if;
+
+  if not v_open then
+    -- Only a row still to mark takes hold_run_requests' row locks; an
+    -- unchanged held queue is counted with a plain read (a tick where nothing
+    -- is due stays read-only on the queue).
+    if exists (select 1
+                 from public.cron_jobs j
+                 join public.cron_run_requests r on r.job_id = j.id
+                where j.enabled
+                  and (p_blocked ? j.kind or p_blocked ? ('builtin:' || coalesce(j.target, j.name)))
+                  and ((r.status = 'queued'
+                        and r.held_reason is distinct from
+                            coalesce(p_blocked ->> j.kind, p_blocked ->> ('builtin:' || coalesce(j.target, j.name))))
+                       or (r.status = 'running' and r.locked_until < now()))) then
+      select coalesce(jsonb_object_agg(h.reason, h.waiting), '{}'::jsonb) into v_held
+        from public.hold_run_requests(p_blocked) h;
+    else
+      select coalesce(jsonb_object_agg(c.reason, c.waiting), '{}'::jsonb) into v_held
+        from (select r.held_reason as reason, count(*) as waiting
+                from public.cron_jobs j
+                join public.cron_run_requests r on r.job_id = j.id
+               where j.enabled and r.status = 'queued' and r.held_reason is not null
+                 and (p_blocked ? j.kind or p_blocked ? ('builtin:' || coalesce(j.target, j.name)))
+               group by r.held_reason) c;
+    end if;
+  end if;
+
+  -- What claim_run_requests would take: a due queued request, or a running
+  -- one whose lease expired (each a range on its partial index), that this
+  -- deployment can run.
+  v_due := exists (select 1 from public.run_requests_ready v
+                    where v_open or not public._run_request_blocked(v.id, p_blocked))
+        or exists (select 1 from public.run_requests_to_recover v
+                    where v_open or not public._run_request_blocked(v.id, p_blocked));
+  if v_due then
+    return query select v_start.run_id, true, v_start.started_at, null::bigint, false, false, null::integer, v_held;
+    return;
+  end if;
+
+  -- Nothing ran, so this transaction's only news is the empty run's ledger
+  -- row (and the lease it takes and gives back). Its commit need not wait for
+  -- the WAL flush: a database crash in the next instant would lose a record
+  -- of nothing done, never work. That wait is most of an empty tick's cost.
+  perform pg_catalog.set_config('synchronous_commit', 'off', true);
+  if v_held <> '{}'::jsonb then
+    -- The run names the setting the held requests wait for.
+    v_stats := v_stats || jsonb_build_object('held', (select sum(value::bigint) from jsonb_each_text(v_held)),
+                                             'held_for', (select jsonb_agg(key order by key) from jsonb_each(v_held)));
+  end if;
+  return query
+    select v_start.run_id, true, v_start.started_at, null::bigint, false, true, e.duration_ms, v_held
+      from public.end_run(v_start.run_id, 'ok', v_stats, null, false) e;
+end
+$$;
+
 CREATE FUNCTION public.cancel_reminders_for_lead(lead_id text) RETURNS TABLE(id bigint, status text)
     LANGUAGE sql
     SET search_path TO ''
@@ -580,13 +698,14 @@ begin
 end
 $$;
 
-CREATE FUNCTION public.claim_due_schedules(p_limit integer, p_lease_seconds integer) RETURNS TABLE(id uuid, project_id text, name text, schedule text, schedule_type text, timezone text, next_run_at timestamp with time zone, claim_token uuid, db_now timestamp with time zone, resumed_at timestamp with time zone, created_at timestamp with time zone)
+CREATE FUNCTION public.claim_due_schedules(p_limit integer, p_lease_seconds integer, p_due_before timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS TABLE(id uuid, project_id text, name text, schedule text, schedule_type text, timezone text, next_run_at timestamp with time zone, claim_token uuid, db_now timestamp with time zone, resumed_at timestamp with time zone, created_at timestamp with time zone)
     LANGUAGE sql
     SET search_path TO ''
     AS $$
   with due as (
     select d.id
       from public.due_schedules d
+     where p_due_before is null or d.next_run_at is null or d.next_run_at <= p_due_before
      order by d.next_run_at nulls first, d.id
      limit p_limit
        for update skip locked
@@ -600,11 +719,13 @@ CREATE FUNCTION public.claim_due_schedules(p_limit integer, p_lease_seconds inte
             j.schedule_claim_token, now(), j.resumed_at, j.created_at;
 $$;
 
-CREATE FUNCTION public.claim_run_requests(p_batch_size integer, p_lease_seconds integer) RETURNS TABLE(id uuid, project_id text, job_id uuid, requested_by text, requested_at timestamp with time zone, payload jsonb, attempts integer, max_attempts integer, picked_up_at timestamp with time zone, locked_until timestamp with time zone, claim_token uuid, recovered boolean, exhausted boolean, job_name text, job_kind text, job_target text, job_payload jsonb, job_enabled boolean)
+CREATE FUNCTION public.claim_run_requests(p_batch_size integer, p_lease_seconds integer, p_blocked jsonb DEFAULT NULL::jsonb) RETURNS TABLE(id uuid, project_id text, job_id uuid, requested_by text, requested_at timestamp with time zone, payload jsonb, attempts integer, max_attempts integer, picked_up_at timestamp with time zone, locked_until timestamp with time zone, claim_token uuid, recovered boolean, exhausted boolean, job_name text, job_kind text, job_target text, job_payload jsonb, job_enabled boolean)
     LANGUAGE plpgsql
     SET search_path TO ''
     AS $$
 #variable_conflict use_column
+declare
+  v_open boolean := p_blocked is null or p_blocked = '{}'::jsonb;
 begin
   if p_batch_size is null or p_batch_size < 1 or p_batch_size > 1000 then
     raise exception 'claim_run_requests: batch size must be between 1 and 1000, got %', p_batch_size
@@ -619,12 +740,14 @@ begin
     with expired as (
       select v.id, true as recovered, v.exhausted
         from public.run_requests_to_recover v
+       where v_open or not public._run_request_blocked(v.id, p_blocked)
        order by v.locked_until
        limit p_batch_size
          for update skip locked
     ), due as (
       select v.id, false as recovered, false as exhausted
         from public.run_requests_ready v
+       where v_open or not public._run_request_blocked(v.id, p_blocked)
        order by v.available_at
        limit p_batch_size
          for update skip locked
@@ -641,7 +764,8 @@ begin
              picked_up_at = now(),
              attempts = case when p.exhausted then r.attempts else r.attempts + 1 end,
              locked_until = now() + make_interval(secs => p_lease_seconds),
-             claim_token = gen_random_uuid()
+             claim_token = gen_random_uuid(),
+             held_reason = null
         from picked p
        where r.id = p.id
       returning r.id, r.project_id, r.job_id, r.requested_by, r.requested_at, r.payload, r.attempts,
@@ -649,6 +773,59 @@ begin
     )
     select c.id, c.project_id, c.job_id, c.requested_by, c.requested_at, c.payload, c.attempts,
            c.max_attempts, c.picked_up_at, c.locked_until, c.claim_token, c.recovered, c.exhausted,
+           j.name, j.kind, j.target, j.payload, j.enabled
+      from claimed c
+      join public.cron_jobs j on j.id = c.job_id
+     order by c.requested_at, c.id;
+end
+$$;
+
+CREATE FUNCTION public.claim_run_requests_by_id(p_ids jsonb, p_lease_seconds integer, p_blocked jsonb DEFAULT NULL::jsonb, p_limit integer DEFAULT 1000) RETURNS TABLE(id uuid, project_id text, job_id uuid, requested_by text, requested_at timestamp with time zone, payload jsonb, attempts integer, max_attempts integer, picked_up_at timestamp with time zone, locked_until timestamp with time zone, claim_token uuid, recovered boolean, exhausted boolean, job_name text, job_kind text, job_target text, job_payload jsonb, job_enabled boolean)
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+#variable_conflict use_column
+declare
+  v_open boolean := p_blocked is null or p_blocked = '{}'::jsonb;
+begin
+  if p_ids is null or jsonb_typeof(p_ids) <> 'array' or jsonb_array_length(p_ids) > 1000 then
+    raise exception 'claim_run_requests_by_id: ids must be a JSON array of at most 1000 request ids'
+      using errcode = '22023';
+  end if;
+  if p_lease_seconds is null or p_lease_seconds <= 0 then
+    raise exception 'claim_run_requests_by_id: lease must be a positive number of seconds, got %', p_lease_seconds
+      using errcode = '22023';
+  end if;
+
+  return query
+    with wanted as (
+      select distinct x.value::uuid as id from jsonb_array_elements_text(p_ids) x
+    ), picked as (
+      select r.id
+        from public.cron_run_requests r
+        join wanted w on w.id = r.id
+       where r.status = 'queued' and r.available_at <= now()
+         and exists (select 1 from public.cron_jobs j
+                      where j.id = r.job_id and j.enabled and j.kind in ('builtin', 'webhook'))
+         and (v_open or not public._run_request_blocked(r.id, p_blocked))
+       order by r.requested_at, r.id
+       limit greatest(coalesce(p_limit, 1000), 1)
+         for update of r skip locked
+    ), claimed as (
+      update public.cron_run_requests r
+         set status = 'running',
+             picked_up_at = now(),
+             attempts = r.attempts + 1,
+             locked_until = now() + make_interval(secs => p_lease_seconds),
+             claim_token = gen_random_uuid(),
+             held_reason = null
+        from picked p
+       where r.id = p.id
+      returning r.id, r.project_id, r.job_id, r.requested_by, r.requested_at, r.payload, r.attempts,
+                r.max_attempts, r.picked_up_at, r.locked_until, r.claim_token
+    )
+    select c.id, c.project_id, c.job_id, c.requested_by, c.requested_at, c.payload, c.attempts,
+           c.max_attempts, c.picked_up_at, c.locked_until, c.claim_token, false, false,
            j.name, j.kind, j.target, j.payload, j.enabled
       from claimed c
       join public.cron_jobs j on j.id = c.job_id
@@ -896,6 +1073,46 @@ CREATE FUNCTION public.health_check() RETURNS TABLE(ok boolean, server_time time
   select true, now();
 $$;
 
+CREATE FUNCTION public.hold_run_requests(p_blocked jsonb, p_limit integer DEFAULT 1000) RETURNS TABLE(reason text, waiting bigint)
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+#variable_conflict use_column
+begin
+  if p_blocked is null or jsonb_typeof(p_blocked) <> 'object' then
+    raise exception 'hold_run_requests: blocked must be a JSON object of reasons' using errcode = '22023';
+  end if;
+  return query
+    with blocked_job as (
+      select j.id, coalesce(p_blocked ->> j.kind, p_blocked ->> ('builtin:' || coalesce(j.target, j.name))) as reason
+        from public.cron_jobs j
+       where j.enabled
+         and (p_blocked ? j.kind or p_blocked ? ('builtin:' || coalesce(j.target, j.name)))
+    ), candidate as (
+      select r.id, b.reason, r.held_reason, r.status
+        from blocked_job b
+        join public.cron_run_requests r on r.job_id = b.id
+       where r.status = 'queued' or (r.status = 'running' and r.locked_until < now())
+    ), marked as (
+      update public.cron_run_requests r
+         set held_reason = c.reason,
+             status = 'queued',
+             locked_until = null,
+             claim_token = null
+        from (select c.id, c.reason
+                from candidate c
+                join public.cron_run_requests x on x.id = c.id
+               where c.held_reason is distinct from c.reason or c.status <> 'queued'
+               limit greatest(coalesce(p_limit, 1000), 1)
+                 for update of x skip locked) c
+       where r.id = c.id
+      returning r.id
+    )
+    -- Counted from the candidates (this statement's snapshot), marked or not.
+    select c.reason, count(*) from candidate c group by c.reason order by c.reason;
+end
+$$;
+
 CREATE FUNCTION public.list_due_reminders(p_limit integer) RETURNS TABLE(id bigint, telegram_id bigint, due_at timestamp with time zone, status text, reminder_count integer)
     LANGUAGE sql STABLE
     SET search_path TO ''
@@ -956,7 +1173,7 @@ CREATE FUNCTION public.list_jobs_to_watch(p_limit integer DEFAULT 500) RETURNS T
    limit greatest(1, least(coalesce(p_limit, 500), 10000));
 $$;
 
-CREATE FUNCTION public.list_run_requests(p_status text DEFAULT NULL::text, p_limit integer DEFAULT 50) RETURNS TABLE(id uuid, project_id text, job_name text, job_kind text, status text, requested_by text, requested_at timestamp with time zone, picked_up_at timestamp with time zone, completed_at timestamp with time zone, attempts integer, max_attempts integer, available_at timestamp with time zone, locked_until timestamp with time zone, result jsonb, held boolean)
+CREATE FUNCTION public.list_run_requests(p_status text DEFAULT NULL::text, p_limit integer DEFAULT 50) RETURNS TABLE(id uuid, project_id text, job_name text, job_kind text, status text, requested_by text, requested_at timestamp with time zone, picked_up_at timestamp with time zone, completed_at timestamp with time zone, attempts integer, max_attempts integer, available_at timestamp with time zone, locked_until timestamp with time zone, result jsonb, held boolean, held_reason text)
     LANGUAGE plpgsql STABLE
     SET search_path TO ''
     AS $$
@@ -969,7 +1186,8 @@ begin
   return query
     select r.id, r.project_id, j.name, j.kind, r.status, r.requested_by, r.requested_at, r.picked_up_at,
            r.completed_at, r.attempts, r.max_attempts, r.available_at, r.locked_until, r.result,
-           r.status = 'queued' and not j.enabled
+           r.status = 'queued' and (not j.enabled or r.held_reason is not null),
+           case when r.status = 'queued' then r.held_reason end
       from public.cron_run_requests r
       join public.cron_jobs j on j.id = r.job_id
      where p_status is null or r.status = p_status
@@ -1304,7 +1522,7 @@ begin
 end
 $$;
 
-CREATE FUNCTION public.ops_create_job(p_name text, p_project_id text DEFAULT 'default'::text, p_kind text DEFAULT 'webhook'::text, p_target text DEFAULT NULL::text, p_payload jsonb DEFAULT '{}'::jsonb, p_schedule_type text DEFAULT 'manual'::text, p_schedule text DEFAULT NULL::text, p_timezone text DEFAULT 'UTC'::text, p_enabled boolean DEFAULT true, p_source text DEFAULT 'user'::text) RETURNS TABLE(id uuid, job jsonb)
+CREATE FUNCTION public.ops_create_job(p_name text, p_project_id text DEFAULT 'default'::text, p_kind text DEFAULT 'webhook'::text, p_target text DEFAULT NULL::text, p_payload jsonb DEFAULT '{}'::jsonb, p_schedule_type text DEFAULT 'manual'::text, p_schedule text DEFAULT NULL::text, p_timezone text DEFAULT 'UTC'::text, p_enabled boolean DEFAULT true, p_source text DEFAULT 'user'::text, p_next_run_at timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS TABLE(id uuid, job jsonb)
     LANGUAGE plpgsql
     SET search_path TO ''
     AS $$
@@ -1320,9 +1538,9 @@ begin
   end if;
 
   insert into public.cron_jobs as j
-    (project_id, name, kind, target, payload, schedule_type, schedule, timezone, enabled, source)
+    (project_id, name, kind, target, payload, schedule_type, schedule, timezone, enabled, source, next_run_at)
   values (p_project_id, p_name, p_kind, p_target, p_payload, p_schedule_type, nullif(btrim(p_schedule), ''),
-          coalesce(nullif(btrim(p_timezone), ''), 'UTC'), coalesce(p_enabled, true), p_source)
+          coalesce(nullif(btrim(p_timezone), ''), 'UTC'), coalesce(p_enabled, true), p_source, p_next_run_at)
   on conflict (project_id, name) do nothing
   returning * into v_job;
 
@@ -1757,7 +1975,7 @@ begin
   select k into v_unknown
     from jsonb_object_keys(p_changes) k
    where k not in ('project_id', 'name', 'kind', 'target', 'payload', 'schedule_type', 'schedule', 'timezone',
-                   'enabled')
+                   'enabled', 'next_run_at')
    limit 1;
   if v_unknown is not null then
     raise exception '%: % is not a field that can be changed', v_unknown, v_unknown using errcode = 'PT422';
@@ -1787,6 +2005,7 @@ begin
     end if;
     v_new.enabled := (p_changes ->> 'enabled')::boolean;
   end if;
+  if p_changes ? 'next_run_at' then v_new.next_run_at := (p_changes ->> 'next_run_at')::timestamptz; end if;
   perform public._ops_check_definition(
     case when v_new.project_id is distinct from v_old.project_id then coalesce(v_new.project_id, '') end,
     case when v_new.name is distinct from v_old.name then coalesce(v_new.name, '') end,
@@ -1817,7 +2036,7 @@ begin
     update public.cron_jobs j
        set project_id = v_new.project_id, name = v_new.name, kind = v_new.kind, target = v_new.target,
            payload = v_new.payload, schedule_type = v_new.schedule_type, schedule = v_new.schedule,
-           timezone = v_new.timezone, enabled = v_new.enabled, updated_at = now()
+           timezone = v_new.timezone, enabled = v_new.enabled, next_run_at = v_new.next_run_at, updated_at = now()
      where j.id = p_job_id
     returning * into v_new;
   exception when unique_violation then
@@ -2613,6 +2832,14 @@ ALTER TABLE public.cron_alert_outbox ALTER COLUMN id ADD GENERATED BY DEFAULT AS
     CACHE 1
 );
 
+CREATE TABLE public.cron_kicks (
+    id smallint DEFAULT 1 NOT NULL,
+    last_kicked_at timestamp with time zone DEFAULT '-infinity'::timestamp with time zone NOT NULL,
+    CONSTRAINT cron_kicks_id_check CHECK ((id = 1))
+);
+
+COMMENT ON TABLE public.cron_kicks IS 'The Supabase kick''s throttle: when an insert into cron_run_requests last called /api/cron/run-requests.';
+
 CREATE TABLE public.cron_locks (
     job text NOT NULL,
     holder text NOT NULL,
@@ -2661,10 +2888,13 @@ CREATE TABLE public.cron_run_requests (
     claim_token uuid,
     dedup_key text,
     retry_of uuid,
+    held_reason text,
     CONSTRAINT cron_run_requests_status_check CHECK ((status = ANY (ARRAY['queued'::text, 'running'::text, 'done'::text, 'error'::text])))
 );
 
 COMMENT ON COLUMN public.cron_run_requests.retry_of IS 'The failed (status error) request this one retries, when it was queued by a retry; null otherwise.';
+
+COMMENT ON COLUMN public.cron_run_requests.held_reason IS 'Why this queued request is held for the deployment (a missing setting, named); null when it can run. Cleared when a drain that has the setting claims it.';
 
 CREATE TABLE public.cron_runs (
     id bigint NOT NULL,
@@ -2802,7 +3032,11 @@ CREATE VIEW public.ops_job_objects WITH (security_invoker='true') AS
 CREATE VIEW public.ops_request_objects WITH (security_invoker='true') AS
  SELECT r.id,
     r.job_id,
-    jsonb_build_object('id', r.id, 'job_id', r.job_id, 'job_name', j.name, 'project_id', r.project_id, 'status', r.status, 'held', ((r.status = 'queued'::text) AND (NOT j.enabled)), 'requested_by', r.requested_by, 'requested_at', (r.requested_at AT TIME ZONE 'UTC'::text), 'picked_up_at', (r.picked_up_at AT TIME ZONE 'UTC'::text), 'completed_at', (r.completed_at AT TIME ZONE 'UTC'::text), 'attempts', r.attempts, 'max_attempts', r.max_attempts, 'available_at', (r.available_at AT TIME ZONE 'UTC'::text), 'result',
+    jsonb_build_object('id', r.id, 'job_id', r.job_id, 'job_name', j.name, 'project_id', r.project_id, 'status', r.status, 'held', ((r.status = 'queued'::text) AND ((NOT j.enabled) OR (r.held_reason IS NOT NULL))), 'held_reason',
+        CASE
+            WHEN (r.status = 'queued'::text) THEN r.held_reason
+            ELSE NULL::text
+        END, 'requested_by', r.requested_by, 'requested_at', (r.requested_at AT TIME ZONE 'UTC'::text), 'picked_up_at', (r.picked_up_at AT TIME ZONE 'UTC'::text), 'completed_at', (r.completed_at AT TIME ZONE 'UTC'::text), 'attempts', r.attempts, 'max_attempts', r.max_attempts, 'available_at', (r.available_at AT TIME ZONE 'UTC'::text), 'result',
         CASE
             WHEN (pg_column_size(r.result) > 65536) THEN to_jsonb('<not shown: larger than 64 KB stored>'::text)
             WHEN jsonb_path_exists(r.result, 'strict $.**{64}'::jsonpath) THEN to_jsonb('<not shown: nested deeper than 64 levels>'::text)
@@ -2945,6 +3179,9 @@ ALTER TABLE ONLY public.cron_jobs
 ALTER TABLE ONLY public.cron_jobs
     ADD CONSTRAINT cron_jobs_project_id_name_key UNIQUE (project_id, name);
 
+ALTER TABLE ONLY public.cron_kicks
+    ADD CONSTRAINT cron_kicks_pkey PRIMARY KEY (id);
+
 ALTER TABLE ONLY public.cron_locks
     ADD CONSTRAINT cron_locks_pkey PRIMARY KEY (job);
 
@@ -3017,6 +3254,8 @@ CREATE INDEX cron_run_requests_requested_idx ON public.cron_run_requests USING b
 CREATE INDEX cron_run_requests_retry_of_idx ON public.cron_run_requests USING btree (retry_of) WHERE (retry_of IS NOT NULL);
 
 CREATE INDEX cron_run_requests_running_idx ON public.cron_run_requests USING btree (locked_until) WHERE (status = 'running'::text);
+
+CREATE INDEX cron_run_requests_unfinished_schedule_idx ON public.cron_run_requests USING btree (job_id) WHERE ((requested_by = 'schedule'::text) AND (status = ANY (ARRAY['queued'::text, 'running'::text])));
 
 CREATE INDEX cron_runs_job_started_idx ON public.cron_runs USING btree (job, started_at DESC);
 
@@ -3095,6 +3334,8 @@ ALTER TABLE public.cron_job_alert_state ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE public.cron_jobs ENABLE ROW LEVEL SECURITY;
 
+ALTER TABLE public.cron_kicks ENABLE ROW LEVEL SECURITY;
+
 ALTER TABLE public.cron_locks ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE public.cron_request_attempts ENABLE ROW LEVEL SECURITY;
@@ -3128,6 +3369,8 @@ CREATE POLICY service_role_all ON public.cron_alert_outbox TO service_role USING
 CREATE POLICY service_role_all ON public.cron_job_alert_state TO service_role USING (true) WITH CHECK (true);
 
 CREATE POLICY service_role_all ON public.cron_jobs TO service_role USING (true) WITH CHECK (true);
+
+CREATE POLICY service_role_all ON public.cron_kicks TO service_role USING (true) WITH CHECK (true);
 
 CREATE POLICY service_role_all ON public.cron_locks TO service_role USING (true) WITH CHECK (true);
 
@@ -3201,6 +3444,9 @@ GRANT ALL ON FUNCTION public._queue_run_request(p_job public.cron_jobs, p_reques
 REVOKE ALL ON FUNCTION public._replay_begin_run(p_run_key text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public._replay_begin_run(p_run_key text) TO service_role;
 
+REVOKE ALL ON FUNCTION public._run_request_blocked(p_request_id uuid, p_blocked jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION public._run_request_blocked(p_request_id uuid, p_blocked jsonb) TO service_role;
+
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.cron_workers TO service_role;
 
 REVOKE ALL ON FUNCTION public._worker_for_token(p_token text) FROM PUBLIC;
@@ -3212,6 +3458,9 @@ GRANT ALL ON FUNCTION public.advance_schedules(p_items jsonb) TO service_role;
 REVOKE ALL ON FUNCTION public.begin_run(p_job text, p_trigger text, p_lease_seconds integer, p_request_id text, p_dry_run boolean, p_run_key text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.begin_run(p_job text, p_trigger text, p_lease_seconds integer, p_request_id text, p_dry_run boolean, p_run_key text) TO service_role;
 
+REVOKE ALL ON FUNCTION public.begin_run_if_due(p_job text, p_trigger text, p_lease_seconds integer, p_empty_stats jsonb, p_request_id text, p_run_key text, p_blocked jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.begin_run_if_due(p_job text, p_trigger text, p_lease_seconds integer, p_empty_stats jsonb, p_request_id text, p_run_key text, p_blocked jsonb) TO service_role;
+
 REVOKE ALL ON FUNCTION public.cancel_reminders_for_lead(lead_id text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.cancel_reminders_for_lead(lead_id text) TO service_role;
 
@@ -3221,11 +3470,14 @@ GRANT ALL ON FUNCTION public.claim_alert_events(p_limit integer) TO service_role
 REVOKE ALL ON FUNCTION public.claim_due_reminders(p_batch_size integer, p_lease_seconds integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.claim_due_reminders(p_batch_size integer, p_lease_seconds integer) TO service_role;
 
-REVOKE ALL ON FUNCTION public.claim_due_schedules(p_limit integer, p_lease_seconds integer) FROM PUBLIC;
-GRANT ALL ON FUNCTION public.claim_due_schedules(p_limit integer, p_lease_seconds integer) TO service_role;
+REVOKE ALL ON FUNCTION public.claim_due_schedules(p_limit integer, p_lease_seconds integer, p_due_before timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.claim_due_schedules(p_limit integer, p_lease_seconds integer, p_due_before timestamp with time zone) TO service_role;
 
-REVOKE ALL ON FUNCTION public.claim_run_requests(p_batch_size integer, p_lease_seconds integer) FROM PUBLIC;
-GRANT ALL ON FUNCTION public.claim_run_requests(p_batch_size integer, p_lease_seconds integer) TO service_role;
+REVOKE ALL ON FUNCTION public.claim_run_requests(p_batch_size integer, p_lease_seconds integer, p_blocked jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.claim_run_requests(p_batch_size integer, p_lease_seconds integer, p_blocked jsonb) TO service_role;
+
+REVOKE ALL ON FUNCTION public.claim_run_requests_by_id(p_ids jsonb, p_lease_seconds integer, p_blocked jsonb, p_limit integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.claim_run_requests_by_id(p_ids jsonb, p_lease_seconds integer, p_blocked jsonb, p_limit integer) TO service_role;
 
 REVOKE ALL ON FUNCTION public.complete_reminder(id bigint) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.complete_reminder(id bigint) TO service_role;
@@ -3266,6 +3518,9 @@ GRANT ALL ON FUNCTION public.end_run(p_run_id bigint, p_status text, p_stats jso
 REVOKE ALL ON FUNCTION public.health_check() FROM PUBLIC;
 GRANT ALL ON FUNCTION public.health_check() TO service_role;
 
+REVOKE ALL ON FUNCTION public.hold_run_requests(p_blocked jsonb, p_limit integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.hold_run_requests(p_blocked jsonb, p_limit integer) TO service_role;
+
 REVOKE ALL ON FUNCTION public.list_due_reminders(p_limit integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.list_due_reminders(p_limit integer) TO service_role;
 
@@ -3305,8 +3560,8 @@ GRANT ALL ON FUNCTION public.ops_bulk_requests(p_action text, p_by text, p_proje
 REVOKE ALL ON FUNCTION public.ops_cancel_request(p_request_id uuid, p_by text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.ops_cancel_request(p_request_id uuid, p_by text) TO service_role;
 
-REVOKE ALL ON FUNCTION public.ops_create_job(p_name text, p_project_id text, p_kind text, p_target text, p_payload jsonb, p_schedule_type text, p_schedule text, p_timezone text, p_enabled boolean, p_source text) FROM PUBLIC;
-GRANT ALL ON FUNCTION public.ops_create_job(p_name text, p_project_id text, p_kind text, p_target text, p_payload jsonb, p_schedule_type text, p_schedule text, p_timezone text, p_enabled boolean, p_source text) TO service_role;
+REVOKE ALL ON FUNCTION public.ops_create_job(p_name text, p_project_id text, p_kind text, p_target text, p_payload jsonb, p_schedule_type text, p_schedule text, p_timezone text, p_enabled boolean, p_source text, p_next_run_at timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.ops_create_job(p_name text, p_project_id text, p_kind text, p_target text, p_payload jsonb, p_schedule_type text, p_schedule text, p_timezone text, p_enabled boolean, p_source text, p_next_run_at timestamp with time zone) TO service_role;
 
 REVOKE ALL ON FUNCTION public.ops_delete_job(p_job_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.ops_delete_job(p_job_id uuid) TO service_role;
@@ -3428,6 +3683,8 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.alert_overdue_jobs TO service_
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.cron_alert_outbox TO service_role;
 
 GRANT SELECT,USAGE ON SEQUENCE public.cron_alert_outbox_id_seq TO service_role;
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.cron_kicks TO service_role;
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.cron_locks TO service_role;
 

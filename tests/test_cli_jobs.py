@@ -196,11 +196,19 @@ async def test_jobs_pause_resume_and_run(
     assert out.rstrip().endswith("on")
     assert await sql.fetchval("select enabled from cron_jobs where name = 'check-stale'") is True
 
-    queued = await cli_json(capsys, "jobs", "run", "check-stale", "--payload", '{"why": "test"}')
-    row = await sql.fetchrow("select * from cron_run_requests where id = $1::uuid", queued["request"]["id"])
-    assert (row["status"], row["requested_by"], json.loads(row["payload"])) == ("queued", "cli", {"why": "test"})
+    # Run now runs now: the command executes the request and answers with it settled.
+    ran = await cli_json(capsys, "jobs", "run", "check-stale", "--payload", '{"why": "test"}')
+    assert (ran["started"], ran["waiting"], ran["request"]["status"]) == (True, None, "done")
+    row = await sql.fetchrow("select * from cron_run_requests where id = $1::uuid", ran["request"]["id"])
+    assert (row["status"], row["requested_by"], json.loads(row["payload"])) == ("done", "cli", {"why": "test"})
+    assert (
+        await sql.fetchval(
+            "select trigger from cron_runs where job = 'check-stale' and request_id = $1", ran["request"]["id"]
+        )
+        == "run-request"
+    )
     code, out, _ = await cli(capsys, "jobs", "run", "check-stale")
-    assert code == 0 and out.splitlines()[0].split()[:3] == ["id", "job", "status"] and "queued" in out
+    assert code == 0 and out.splitlines()[0].split()[:3] == ["id", "job", "status"] and "done" in out
 
 
 async def test_retry_queues_a_linked_request_for_a_failed_one_only(

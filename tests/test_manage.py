@@ -42,8 +42,9 @@ JOB_KEYS = {
     "last_duration_ms", "schedule_error", "fired_at", "created_at", "updated_at", "version", "worker",
 }  # fmt: skip
 REQUEST_KEYS = {
-    "id", "job_id", "job_name", "project_id", "status", "held", "requested_by", "requested_at", "picked_up_at",
-    "completed_at", "attempts", "max_attempts", "available_at", "result", "payload", "retry_of", "retried_by",
+    "id", "job_id", "job_name", "project_id", "status", "held", "held_reason", "requested_by", "requested_at",
+    "picked_up_at", "completed_at", "attempts", "max_attempts", "available_at", "result", "payload", "retry_of",
+    "retried_by",
 }  # fmt: skip
 RUN_KEYS = {
     "id", "job", "trigger", "status", "started_at", "finished_at", "duration_ms", "stats", "error", "request_id",
@@ -333,7 +334,8 @@ async def test_update_job_changes_the_given_fields_and_revalidates_the_whole_job
     assert (row["schedule_type"], row["schedule"]) == ("cron", "30 6 * * *")
     assert json.loads(row["payload"]) == {"a": 1} and row["target"] == HOOK
     # A new schedule starts afresh: the old error and next run are gone.
-    assert row["schedule_error"] is None and row["next_run_at"] is None
+    # Next run known at once: the changed schedule's first fire is stored in the same write.
+    assert row["schedule_error"] is None and row["next_run_at"] == changed.next_run_at
     assert changed.schedule_text == "at 06:30 every day (UTC)" and changed.next_run_at is not None
 
     # A timezone that does not fit is refused, and nothing changes.

@@ -332,20 +332,24 @@ async def test_unknown_and_malformed_ids_are_404_naming_what(client: httpx.Async
 # -- the user's paths -----------------------------------------------------------------------
 
 
-async def test_run_now_then_the_drain_makes_it_done(
+async def test_run_now_runs_in_the_call_and_answers_with_the_settled_request(
     client: httpx.AsyncClient, sql: asyncpg.Connection, http_mock: respx.MockRouter
 ) -> None:
     hit = hook_route(http_mock, return_value=httpx.Response(200, text="ok"))
     job = await add_job(sql, "hook", payload={"a": 1})
-    queued = await client.post(f"/api/ops/jobs/{job}/run", json={"payload": {"a": 2}}, headers=AUTH)
-    assert queued.status_code == 201, queued.text
-    request = queued.json()["request"]
-    assert request["status"] == "queued" and request["requested_by"] == "ops" and request["job_id"] == job
+    answer = await client.post(f"/api/ops/jobs/{job}/run", json={"payload": {"a": 2}}, headers=AUTH)
+    assert answer.status_code == 201, answer.text
+    # Run now runs now: no drain call, the answer carries the settled request.
+    assert (answer.json()["started"], answer.json()["waiting"]) == (True, None)
+    request = answer.json()["request"]
+    assert request["status"] == "done" and request["requested_by"] == "ops" and request["job_id"] == job
     assert request["job_name"] == "hook" and request["payload"] == {"a": 2} and request["held"] is False
+    assert request["result"]["status_code"] == 200 and request["attempts"] == 1
+    assert hit.call_count == 1 and json.loads(hit.calls[0].request.content)["payload"] == {"a": 2}
 
     drained = await client.get("/api/cron/run-requests", headers=AUTH)
-    assert drained.status_code == 200 and drained.json()["status"] == "ok", drained.text
-    assert hit.call_count == 1 and json.loads(hit.calls[0].request.content)["payload"] == {"a": 2}
+    assert drained.status_code == 200 and drained.json()["stats"]["claimed"] == 0, drained.text
+    assert hit.call_count == 1
 
     shown = await client.get(f"/api/ops/requests/{request['id']}", headers=AUTH)
     assert shown.status_code == 200

@@ -340,20 +340,40 @@ async def test_webhook_timeout_is_retried_until_the_attempts_end_in_error(
         assert len(bodies) == 2
 
 
-async def test_missing_signing_secret_fails_webhooks_but_not_builtins(
-    db: Database, sql: asyncpg.Connection, settings: Settings, http_mock: respx.MockRouter
+async def test_missing_signing_secret_holds_webhooks_and_runs_builtins(
+    db: Database,
+    sql: asyncpg.Connection,
+    settings: Settings,
+    make_settings: Callable[..., Settings],
+    http_mock: respx.MockRouter,
 ) -> None:
+    # A configuration problem is the deployment's, not the request's: held,
+    # no attempt spent, the reason on the row and the setting named by the run.
     route = hook_route(http_mock, return_value=httpx.Response(200))
     [hook] = await add_requests(sql, await add_job(sql, "unsigned"))
     [builtin] = await db.call("request_run", job_name="check-stale")
 
-    await run_drain(db, settings)
+    report = await run_drain(db, settings)
 
     request = await fetch(sql, hook)
-    assert request["status"] == "error" and request["completed_at"] is not None
-    assert "WEBHOOK_SIGNING_SECRET is not set" in request["result"]["error"]
+    assert (request["status"], request["attempts"], request["completed_at"]) == ("queued", 0, None)
+    assert "WEBHOOK_SIGNING_SECRET is not set" in request["held_reason"]
+    assert report.stats["held"] == 1
+    assert any("WEBHOOK_SIGNING_SECRET" in reason for reason in report.stats["held_for"])
     assert route.call_count == 0
     assert (await fetch(sql, builtin["id"]))["status"] == "done"
+    [listed] = [row for row in await db.call("list_run_requests") if row["id"] == hook]
+    assert listed["held"] and "WEBHOOK_SIGNING_SECRET" in listed["held_reason"]
+
+    # A second drain without the setting spends nothing either.
+    await run_drain(db, settings)
+    assert (await fetch(sql, hook))["attempts"] == 0
+
+    # Once the setting is there, it runs, once.
+    await run_drain(db, make_settings(webhook_signing_secret=WEBHOOK_SECRET))
+    request = await fetch(sql, hook)
+    assert (request["status"], request["attempts"], request["held_reason"]) == ("done", 1, None)
+    assert route.call_count == 1
 
 
 # -- requests that can never run, in a batch with ones that can -----------------
@@ -578,7 +598,13 @@ async def test_a_batch_costs_at_most_two_round_trips(
     # Outcomes are settled in groups by time, not per request: a fast drain
     # writes all 45 in one or two calls.
     assert 1 <= counting.calls["settle_run_requests"] <= 3
-    assert sum(counting.calls.values()) <= 2 * report.stats["batches"]
+    # The run itself: one call to begin (begin_run_if_due) and one to end.
+    assert (counting.calls["begin_run_if_due"], counting.calls["end_run"]) == (1, 1)
+    # Each batch: a claim and at most one settle group (settles go by time, so a
+    # slow machine can split a fast drain's outcomes into more groups than batches).
+    per_batch = counting.calls["claim_run_requests"] + counting.calls["settle_run_requests"]
+    assert per_batch <= 2 * report.stats["batches"]
+    assert set(counting.calls) == {"begin_run_if_due", "claim_run_requests", "settle_run_requests", "end_run"}
 
 
 async def test_the_next_batch_is_claimed_while_a_slow_request_of_the_last_one_is_in_flight(

@@ -4,11 +4,13 @@ pg_cron is the real extension, started by tests/pg_cron_server.py with
 `shared_preload_libraries = 'pg_cron'`. Two Supabase pieces are not packaged,
 so these tests stand in for them:
 
-- **pg_net**: a `net` schema whose `net.http_get` has pg_net's signature
-  (supabase/pg_net sql/pg_net.sql: url, params, headers, timeout_milliseconds,
-  returning a bigint id) and records each call in `net.calls` instead of making
-  it. The tests then replay the recorded calls over HTTP against the app, with
-  the `User-Agent: pg_net/<version>` header pg_net's worker adds to every request
+- **pg_net**: a `net` schema whose `net.http_get` and `net.http_post` have
+  pg_net's signatures (supabase/pg_net sql/pg_net.sql: url, [body,] params,
+  headers, timeout_milliseconds, returning a bigint id) and record each call in
+  `net.calls` instead of making it (pg_net sends after the commit; a call
+  recorded by a rolled-back transaction is gone, as with pg_net). The tests
+  then replay the recorded calls over HTTP against the app, with the
+  `User-Agent: pg_net/<version>` header pg_net's worker adds to every request
   (src/core.c), and read the ledger.
 - **Supabase Vault**: a `vault` schema with `vault.secrets`,
   `vault.create_secret`, `vault.update_secret` and the `vault.decrypted_secrets`
@@ -34,9 +36,12 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import statistics
+import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import asyncpg
@@ -53,10 +58,11 @@ from lib.cli.supabase_cron import (
     main,
     target_url,
 )
-from lib.migrate import vercel_crons
+from lib.migrate import migrate, vercel_crons
 from lib.settings import get_settings, load_settings
 from tests import pg_cron_server
 from tests.conftest import SECRET, app_client
+from tests.fakes.webhook import local_receiver
 
 TOKEN = "123456:TEST-secret_token-abcdef"
 APP = "https://my-app.example.com"
@@ -75,11 +81,25 @@ create schema net;
 create table net.calls (
     id bigserial primary key,
     pid int not null default pg_backend_pid(),
+    method text not null default 'GET',
     url text not null,
     params jsonb,
     headers jsonb,
-    timeout_milliseconds int
+    body jsonb,
+    timeout_milliseconds int,
+    created timestamptz not null default clock_timestamp()
 );
+create function net.http_post(
+    url text,
+    body jsonb default '{}'::jsonb,
+    params jsonb default '{}'::jsonb,
+    headers jsonb default '{"Content-Type": "application/json"}'::jsonb,
+    timeout_milliseconds int default 5000
+) returns bigint language sql as $$
+    insert into net.calls (method, url, params, headers, body, timeout_milliseconds)
+    values ('POST', url, params, headers, body, timeout_milliseconds)
+    returning id
+$$;
 create function net.http_get(
     url text,
     params jsonb default '{}'::jsonb,
@@ -614,3 +634,134 @@ async def test_a_database_without_pg_cron_says_how_to_enable_it(
         assert await connection.fetchval("select to_regnamespace('vault') is null and to_regnamespace('cron') is null")
     finally:
         await connection.close()
+
+
+# -- the kick ---------------------------------------------------------------
+
+KICK_URL = "http://127.0.0.1"  # the app is reached in-process by app_client; only the path is replayed
+
+
+async def kick_calls(connection: asyncpg.Connection) -> list[asyncpg.Record]:
+    return list(await connection.fetch("select * from net.calls where url like '%/api/cron/run-requests' order by id"))
+
+
+async def replay(http: Any, calls: list[asyncpg.Record]) -> list[dict[str, Any]]:
+    """Each recorded pg_net call, made over HTTP against the app as pg_net's worker would make it."""
+    answers = []
+    for call in calls:
+        headers = {**json.loads(call["headers"]), "User-Agent": PG_NET_USER_AGENT}
+        response = await http.post(urlsplit(call["url"]).path, headers=headers, json=json.loads(call["body"]))
+        assert response.status_code == 200, response.text
+        answers.append(response.json())
+    return answers
+
+
+async def burst(dsn: str, job: str, count: int) -> None:
+    """`count` request_run calls at once, each its own transaction, as an app's workers would make them."""
+    pool = await asyncpg.create_pool(dsn, min_size=10, max_size=10)
+    try:
+        await asyncio.gather(*(pool.execute("select * from request_run($1)", job) for _ in range(count)))
+    finally:
+        await pool.close()
+
+
+@needs_pg_cron
+async def test_the_kick_calls_the_drain_at_most_once_a_second_and_every_queued_row_runs(
+    on_pg_cron: None,
+    cron_db: asyncpg.Connection,
+    pg_cron: pg_cron_server.PgCronServer,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    await migrate(pg_cron.dsn)
+    await cron_db.execute("delete from cron_run_requests")
+    await cron_db.execute("update cron_kicks set last_kicked_at = '-infinity'")
+    code, out, _ = await cli(capsys, "install", "--url", APP)
+    assert code == 0 and "kick: installed" in out
+    assert await cron_db.fetchval(
+        "select prosecdef and proconfig = array['search_path=\"\"'] from pg_proc"
+        " where oid = 'public.cronrelay_kick()'::regprocedure"
+    )
+    assert not await cron_db.fetchval("select has_function_privilege('anon', 'public.cronrelay_kick()', 'execute')")
+
+    async with local_receiver() as (url, hits):
+        await cron_db.execute("insert into cron_jobs (name, kind, target) values ('kicked-hook', 'webhook', $1)", url)
+        await burst(pg_cron.dsn, "kicked-hook", 50)
+        calls = await kick_calls(cron_db)
+        # However many rows arrive, at most one call a second.
+        assert 1 <= len(calls) <= 2
+        call = calls[0]
+        assert (call["method"], call["url"]) == ("POST", f"{APP}/api/cron/run-requests")
+        assert json.loads(call["headers"])["Authorization"] == f"Bearer {SECRET}"
+        app_settings = load_settings(
+            cron_secret=SECRET,
+            database_url=pg_cron.dsn,
+            webhook_signing_secret="whsec-kick-0123456789",
+            allow_http_webhooks=True,
+            _env_file=None,
+        )
+        async with app_client(app_settings) as http:
+            answers = await replay(http, calls)
+        assert all(answer["trigger"] == "supabase-cron" for answer in answers)
+        assert await cron_db.fetchval("select count(*) from cron_run_requests where status = 'done'") == 50
+        assert len(hits) == 50
+
+    # A failing kick never fails the insert: no pg_net at all, and the row is still queued.
+    await cron_db.execute("update cron_kicks set last_kicked_at = '-infinity'")
+    await cron_db.execute("alter function net.http_post(text, jsonb, jsonb, jsonb, int) rename to http_post_gone")
+    try:
+        await cron_db.execute("select * from request_run('kicked-hook')")
+    finally:
+        await cron_db.execute("alter function net.http_post_gone(text, jsonb, jsonb, jsonb, int) rename to http_post")
+    assert await cron_db.fetchval("select count(*) from cron_run_requests where status = 'queued'") == 1
+
+    # --no-kick removes it; a new row calls nothing.
+    code, out, _ = await cli(capsys, "install", "--url", APP, "--no-kick")
+    assert code == 0 and "kick: removed (--no-kick)" in out
+    await cron_db.execute("update cron_kicks set last_kicked_at = '-infinity'")
+    before = len(await kick_calls(cron_db))
+    await cron_db.execute("select * from request_run('kicked-hook')")
+    assert len(await kick_calls(cron_db)) == before
+
+    # Installed again, then uninstall removes it (trigger and function).
+    assert (await cli(capsys, "install", "--url", APP))[0] == 0
+    code, out, _ = await cli(capsys, "uninstall")
+    assert code == 0 and "kick removed" in out
+    assert await cron_db.fetchval("select to_regprocedure('public.cronrelay_kick()')") is None
+    assert await cron_db.fetchval("select count(*) from pg_trigger where tgname = 'cronrelay_kick'") == 0
+    await cron_db.execute("update cron_kicks set last_kicked_at = '-infinity'")
+    await cron_db.execute("select * from request_run('kicked-hook')")
+    assert len(await kick_calls(cron_db)) == before
+
+
+@needs_pg_cron
+async def test_request_run_to_start_with_the_kick(
+    on_pg_cron: None,
+    cron_db: asyncpg.Connection,
+    pg_cron: pg_cron_server.PgCronServer,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The figure: request_run's commit -> the request picked up, through the pg_net stand-in replayed over HTTP.
+
+    pg_net's own send delay (its worker polls its queue) is not in it; printed, not asserted.
+    """
+    await migrate(pg_cron.dsn)
+    await cron_db.execute("delete from cron_run_requests")
+    assert (await cli(capsys, "install", "--url", APP))[0] == 0
+    app_settings = load_settings(cron_secret=SECRET, database_url=pg_cron.dsn, _env_file=None)
+    samples = []
+    async with app_client(app_settings) as http:
+        for _ in range(9):
+            await cron_db.execute("update cron_kicks set last_kicked_at = '-infinity'")
+            before = await cron_db.fetchval("select coalesce(max(id), 0) from net.calls")
+            committed = time.perf_counter()
+            request_id = await cron_db.fetchval("select id from request_run('check-stale')")
+            calls = [call for call in await kick_calls(cron_db) if call["id"] > before]
+            assert len(calls) == 1
+            await replay(http, calls)
+            picked = await cron_db.fetchval(
+                "select picked_up_at - requested_at from cron_run_requests where id = $1", request_id
+            )
+            assert picked is not None
+            samples.append(time.perf_counter() - committed)
+    p50 = statistics.median(samples) * 1000
+    print(f"\nrequest_run -> start with the kick (stand-in replayed over HTTP): p50 {p50:.1f} ms")

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -256,22 +257,32 @@ async def _resume(db: Database, args: argparse.Namespace) -> str:
 async def _run(db: Database, args: argparse.Namespace) -> str:
     job = await manage.find_job(db, args.job, project=args.project)
     request = await manage.run_now(db, job.id, requested_by=REQUESTED_BY, payload=args.payload)
-    return _request_answer(request, args.json)
+    # Run now runs now: executed in this command, through the drain's executor.
+    return _executed_answer(await _execute(db, request), args.json)
 
 
 async def _retry(db: Database, args: argparse.Namespace) -> str:
     request = await manage.retry_request(db, args.request_id, requested_by=REQUESTED_BY)
-    return _request_answer(request, args.json)
+    return _executed_answer(await _execute(db, request), args.json)
+
+
+async def _execute(db: Database, request: manage.RequestView) -> manage.Executed:
+    # A builtin's run writes its ledger line to stdout; here stdout is the
+    # command's answer (--json is parsed by scripts), so the line goes to stderr.
+    with contextlib.redirect_stdout(sys.stderr):
+        return await manage.execute_now(db, get_settings(), request)
+
+
+def _executed_answer(executed: manage.Executed, as_json: bool) -> str:
+    """The settled request; when it could not start at once, a line saying why it waits."""
+    if as_json:
+        return _dump(executed.model_dump(mode="json"))
+    table = render(_records([executed.request]), REQUEST_COLUMNS)
+    return table if executed.waiting is None else f"{table}\nnot run yet: {executed.waiting}"
 
 
 def _job_answer(job: manage.JobView, as_json: bool) -> str:
     return _dump({"job": job.model_dump(mode="json")}) if as_json else jobs_table([job])
-
-
-def _request_answer(request: manage.RequestView, as_json: bool) -> str:
-    if as_json:
-        return _dump({"request": request.model_dump(mode="json")})
-    return render(_records([request]), REQUEST_COLUMNS)
 
 
 ACTIONS: dict[str, Callable[[Database, argparse.Namespace], Awaitable[str]]] = {

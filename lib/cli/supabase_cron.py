@@ -8,6 +8,15 @@ in Supabase Vault and is read by the command at run time, so `cron.job.command`
 never holds it in clear. `install --print` writes the same SQL for Supabase's
 SQL editor, with a placeholder where the secret goes.
 
+It also installs the kick (`--no-kick` leaves it out): a statement trigger on
+`public.cron_run_requests` inserts that calls `/api/cron/run-requests` through
+pg_net, so an app's `request_run` starts within about a second instead of at
+the next minute. At most one call per second however many rows arrive (the
+`public.cron_kicks` row, from migration 0004, is the throttle), and a failing
+kick never fails the insert. The roles that insert (service_role, an app's
+own) may not read Vault, so the trigger function is `security definer`, owned
+by the installing role, with `search_path = ''`.
+
 This is the one place the service talks to schemas it does not own (`cron`,
 `net`, `vault`) rather than to its own SQL functions, so the statements are
 module-level text here instead of migrations: they belong to the user's
@@ -108,6 +117,72 @@ HTTP_GET = (
     "(select decrypted_secret from vault.decrypted_secrets where name = '" + SECRET_NAME + "')), "
     "timeout_milliseconds := {timeout})"
 )
+
+
+# The kick: the drain's path, the trigger and its function (dropped with cascade, which drops the trigger).
+KICK_PATH = "/api/cron/run-requests"
+KICK_FUNCTION = "public.cronrelay_kick()"
+HAS_QUEUE = (
+    "select to_regclass('public.cron_run_requests') is not null and to_regclass('public.cron_kicks') is not null"
+)
+DROP_KICK = f"drop function if exists {KICK_FUNCTION} cascade"
+HAS_KICK = "select to_regprocedure('public.cronrelay_kick()') is not null"
+KICK_BODY = (
+    """create or replace function public.cronrelay_kick()
+returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $kick$
+begin
+  -- At most one call per second, however many rows arrive: the first insert
+  -- of a second takes the throttle row; a concurrent one skips it, never waits.
+  begin
+    update public.cron_kicks k
+       set last_kicked_at = now()
+     where k.id = (select c.id from public.cron_kicks c
+                    where c.id = 1 and c.last_kicked_at <= now() - interval '1 second'
+                      for update skip locked);
+    if found then
+      perform net.http_post(
+        url := {url},
+        body := '{{}}'::jsonb,
+        headers := jsonb_build_object(
+          'Content-Type', 'application/json',
+          'Authorization', 'Bearer ' || (select decrypted_secret from vault.decrypted_secrets
+                                          where name = '"""
+    + SECRET_NAME
+    + """')),
+        timeout_milliseconds := {timeout});
+    end if;
+  exception when others then
+    -- A failing kick never fails the insert: the row waits for the next tick.
+    raise warning 'cronrelay kick failed: %', sqlerrm;
+  end;
+  return null;
+end
+$kick$"""
+)
+# The roles exist once migrate has run (it creates anon, authenticated and service_role), as does the queue.
+KICK_TRIGGER = """do $trigger$
+begin
+  if to_regclass('public.cron_run_requests') is null or to_regclass('public.cron_kicks') is null then
+    raise notice 'cronrelay kick: run `python -m lib migrate` first, then install again';
+    return;
+  end if;
+  revoke execute on function public.cronrelay_kick() from public, anon, authenticated;
+  drop trigger if exists cronrelay_kick on public.cron_run_requests;
+  create trigger cronrelay_kick
+    after insert on public.cron_run_requests
+    for each statement execute function public.cronrelay_kick();
+end
+$trigger$"""
+
+
+def kick_statements(base_url: str, settings: Settings) -> list[str]:
+    """The kick, as statements: the trigger function, then its grants and the trigger (when the queue exists)."""
+    body = KICK_BODY.format(url=_literal(f"{base_url}{KICK_PATH}"), timeout=timeout_milliseconds(settings))
+    return [body, KICK_TRIGGER]
 
 
 class SupabaseCronError(Exception):
@@ -212,7 +287,9 @@ def _render(statement: str, *values: str) -> str:
     return re.sub(r"\$(\d+)", lambda match: values[int(match[1]) - 1], statement)
 
 
-def install_sql(base_url: str, settings: Settings, crons: Sequence[tuple[str, str]] | None = None) -> str:
+def install_sql(
+    base_url: str, settings: Settings, crons: Sequence[tuple[str, str]] | None = None, *, kick: bool = True
+) -> str:
     """What `install` does, as one script for Supabase's SQL editor; the secret is a placeholder."""
     jobs = planned_jobs(base_url, settings, crons)
     budget = f"{settings.run_time_budget_seconds:g}"
@@ -246,8 +323,16 @@ def install_sql(base_url: str, settings: Settings, crons: Sequence[tuple[str, st
         "-- Jobs an earlier install made for crons that vercel.json no longer has.",
         _render(UNSCHEDULE_STALE, names) + ";",
         "",
-        "commit;",
     ]
+    if kick:
+        lines += [
+            f"-- The kick: an insert into cron_run_requests calls {base_url}{KICK_PATH} at once",
+            "-- (at most once a second), so request_run does not wait for the next minute.",
+            *(statement + ";" for statement in kick_statements(base_url, settings)),
+        ]
+    else:
+        lines += ["-- No kick (--no-kick): queued requests wait for the next run-requests tick.", DROP_KICK + ";"]
+    lines += ["", "commit;"]
     return "\n".join(lines) + "\n"
 
 
@@ -301,9 +386,11 @@ class InstallResult:
     secret: str  # created, updated or unchanged
     scheduled: list[CronJob]
     unscheduled: list[str]
+    # installed, left out (--no-kick), or why it could not be
+    kick: str = "left out (--no-kick)"
 
 
-async def install(base_url: str, settings: Settings) -> InstallResult:
+async def install(base_url: str, settings: Settings, *, kick: bool = True) -> InstallResult:
     secret = settings.cron_secret.get_secret_value() if settings.cron_secret else ""
     if len(secret) < MIN_SECRET_LENGTH:
         raise SupabaseCronError(
@@ -323,11 +410,26 @@ async def install(base_url: str, settings: Settings) -> InstallResult:
                 except asyncpg.PostgresError as error:
                     raise _database_error(settings, f"pg_cron refused {job.name}", error) from None
             stale = await connection.fetch(UNSCHEDULE_STALE, [job.name for job in jobs])
+            kicked = await _install_kick(connection, base_url, settings) if kick else await _remove_kick(connection)
     except asyncpg.PostgresError as error:
         raise _database_error(settings, "install failed", error) from None
     finally:
         await connection.close()
-    return InstallResult(version, state, jobs, [row["jobname"] for row in stale])
+    return InstallResult(version, state, jobs, [row["jobname"] for row in stale], kicked)
+
+
+async def _install_kick(connection: asyncpg.Connection, base_url: str, settings: Settings) -> str:
+    if not await connection.fetchval(HAS_QUEUE):
+        return "not installed: run `python -m lib migrate` on this database first, then install again"
+    for statement in kick_statements(base_url, settings):
+        await connection.execute(statement)
+    return f"installed (inserts into cron_run_requests call {base_url}{KICK_PATH}, at most once a second)"
+
+
+async def _remove_kick(connection: asyncpg.Connection) -> str:
+    had = await connection.fetchval(HAS_KICK)
+    await connection.execute(DROP_KICK)
+    return "removed (--no-kick)" if had else "left out (--no-kick)"
 
 
 async def _ensure_extensions(connection: asyncpg.Connection, settings: Settings) -> str:
@@ -411,6 +513,7 @@ def _called_url(command: str) -> str | None:
 class UninstallResult:
     unscheduled: list[str]
     secret: str  # removed, kept (not ours) or absent
+    kick: bool = False  # the kick was there and is removed
 
 
 async def uninstall(settings: Settings) -> UninstallResult:
@@ -419,6 +522,8 @@ async def uninstall(settings: Settings) -> UninstallResult:
         await _require_pg_cron(connection)
         async with connection.transaction():
             removed = await connection.fetch(UNSCHEDULE_ALL)
+            kicked = bool(await connection.fetchval(HAS_KICK))
+            await connection.execute(DROP_KICK)
             secret = "absent"
             if await connection.fetchval(HAS_VAULT):
                 if await connection.fetch(DELETE_SECRET, SECRET_NAME, SECRET_DESCRIPTION):
@@ -429,7 +534,7 @@ async def uninstall(settings: Settings) -> UninstallResult:
         raise _database_error(settings, "uninstall failed", error) from None
     finally:
         await connection.close()
-    return UninstallResult([row["jobname"] for row in removed], secret)
+    return UninstallResult([row["jobname"] for row in removed], secret, kicked)
 
 
 # -- the command line -------------------------------------------------------
@@ -459,23 +564,32 @@ def _parser() -> argparse.ArgumentParser:
     install_.add_argument(
         "--print", dest="print_sql", action="store_true", help="print the SQL for Supabase's SQL editor instead"
     )
+    install_.add_argument(
+        "--no-kick",
+        dest="kick",
+        action="store_false",
+        help="leave out the kick (an insert into cron_run_requests calls the drain at once); removes an earlier one",
+    )
     status_ = actions.add_parser("status", help="the cronrelay:* jobs, their schedules and last runs")
     status_.add_argument("--json", action="store_true", help="print one JSON array instead of a table")
-    actions.add_parser("uninstall", help="unschedule the cronrelay:* jobs (nothing else) and remove the Vault secret")
+    actions.add_parser(
+        "uninstall", help="unschedule the cronrelay:* jobs (nothing else), remove the kick and the Vault secret"
+    )
     return parser
 
 
-async def _install(url: str, print_sql: bool) -> int:
+async def _install(url: str, print_sql: bool, kick: bool) -> int:
     settings = get_settings()
     base_url = target_url(url, settings.allow_http_webhooks)
     if print_sql:
-        print(install_sql(base_url, settings), end="")
+        print(install_sql(base_url, settings, kick=kick), end="")
         return 0
-    result = await install(base_url, settings)
+    result = await install(base_url, settings, kick=kick)
     print(f"pg_cron {result.pg_cron}; Vault secret {SECRET_NAME}: {result.secret}")
     print(render([job.__dict__ for job in result.scheduled], _INSTALL_COLUMNS))
     if result.unscheduled:
         print(f"unscheduled (no longer in vercel.json): {', '.join(result.unscheduled)}")
+    print(f"kick: {result.kick}")
     return 0
 
 
@@ -503,6 +617,8 @@ async def _uninstall() -> int:
         print(f"unscheduled {len(result.unscheduled)} jobs: {', '.join(result.unscheduled)}")
     else:
         print("no cronrelay:* jobs were scheduled")
+    if result.kick:
+        print("kick removed")
     print(f"Vault secret {SECRET_NAME}: {result.secret}")
     return 0
 
@@ -511,7 +627,7 @@ def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.action == "install":
-            return asyncio.run(_install(args.url, args.print_sql))
+            return asyncio.run(_install(args.url, args.print_sql, args.kick))
         if args.action == "status":
             return asyncio.run(_status(args.json))
         return asyncio.run(_uninstall())

@@ -64,6 +64,9 @@ def _outcome(row: Record) -> Any:
 
 
 def _request_result(row: Record) -> Any:
+    if row.get("status") == "queued" and row.get("held_reason"):
+        # Held for a missing setting: why it waits is what the operator needs.
+        return f"held: {row['held_reason']}"
     result = row.get("result") or None
     if isinstance(result, dict) and result.get("error"):
         return result["error"]

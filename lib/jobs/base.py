@@ -27,6 +27,8 @@ class JobContext:
     # The registry this run was started from: the drain runs builtin jobs from
     # it, so no job module imports the registry (which imports every job).
     jobs: Mapping[str, Job] = field(default_factory=dict)
+    # Requests begin_run_if_due held for a missing setting: {reason naming it: how many wait}.
+    held: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -54,3 +56,10 @@ class Job:
     max_limit: int
     # A setting the job cannot run without, as a 503 message; None when all is there.
     config_problem: Callable[[Settings], str | None] = no_requirements
+    # What a run that finds nothing to do reports, for a job whose "nothing
+    # to do" SQL can tell (begin_run_if_due): such a run is begun, found
+    # empty, recorded and closed in one database call. None: always run.
+    empty_stats: Mapping[str, Any] | None = None
+    # What this deployment cannot run for want of a setting, for begin_run_if_due to hold:
+    # {kind or "builtin:<target>": reason naming the setting}.
+    blocked: Callable[[Settings, Mapping[str, Job]], Mapping[str, str]] | None = None

@@ -26,26 +26,27 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
 from lib.backoff import CAP_SECONDS, backoff_seconds
-from lib.db import DatabaseError
+from lib.db import Database, DatabaseError
 from lib.db.queries.run_requests import (
     QueuedRequest,
     RequestSettle,
     claim_run_requests,
+    claim_run_requests_by_id,
     list_due_run_requests,
     settle_run_requests,
 )
 from lib.db.statuses import JobKind, RequestOutcome, RunStatus, Trigger
-from lib.deadline import RESERVE_SECONDS, Deadline
+from lib.deadline import RESERVE_SECONDS, Deadline, deadline_scope
 from lib.jobs.base import Job, JobContext, JobResult
 from lib.jobs.settling import Settler
 from lib.outbound.policy import TargetAccess, TargetRefused, TargetUnresolved, pinned, pinned_client, resolve_target
 from lib.outbound.webhooks import post_signed, target_problem
-from lib.runner import one_line, run_job
+from lib.runner import held_stats, one_line, run_job
 from lib.settings import Settings
 
 log = logging.getLogger("cronrelay.run_requests")
@@ -59,6 +60,8 @@ CONCURRENCY = 10
 # shorter). Starting later would spend an attempt on a call cut off at once.
 MIN_WORK_SECONDS = 1.0
 DRY_RUN_MAX = 1000
+# Named requests offered to one claim (claim_run_requests_by_id's own cap).
+CLAIM_BY_ID_MAX = 1000
 DRY_RUN_SHOWN = 100
 
 # Which counter in the run's stats each settled outcome adds to.
@@ -274,14 +277,33 @@ async def _execute_guarded(
                 return _error(row, message)
 
 
-# -- the job ------------------------------------------------------------------
+# -- the executor: the drain's, and the one fires, Run now and Retry use --------
+
+# Claim up to n requests; the rows, and whether more may follow.
+Claim = Callable[[int], Awaitable[tuple[list[QueuedRequest], bool]]]
 
 
-async def drain(ctx: JobContext) -> JobResult:
-    if ctx.dry_run:
-        return await _dry_run(ctx)
+def blocked_by_settings(settings: Settings, jobs: Mapping[str, Job]) -> dict[str, str]:
+    """What this deployment cannot run for want of a setting: {kind or "builtin:<target>": reason naming it}.
 
-    settings = ctx.settings
+    Those requests are held, not failed: a deployment's mistake is not the
+    request's, and once the setting is there they run (DESIGN.md, run-requests).
+    """
+    blocked: dict[str, str] = {}
+    if settings.webhook_signing_secret is None:
+        blocked[JobKind.WEBHOOK] = "WEBHOOK_SIGNING_SECRET is not set, so webhook calls cannot be signed"
+    for name, job in jobs.items():
+        problem = job.config_problem(settings)
+        if problem:
+            blocked[f"builtin:{name}"] = f"{name} cannot run: {problem}"
+    return blocked
+
+
+async def execute_claims(ctx: JobContext, claim: Claim) -> tuple[dict[str, Any], bool]:
+    """Claim with `claim` until it says no more (or the budget ends), executing each request as it comes.
+
+    The stats, and whether the claims ran dry (False: the budget or limit ended them).
+    """
     gate = asyncio.Semaphore(CONCURRENCY)
     job_locks: dict[str, asyncio.Lock] = {}
     counts = {"claimed": 0, "done": 0, "error": 0, "retried": 0, "released": 0, "recovered": 0, "batches": 0}
@@ -352,19 +374,19 @@ async def drain(ctx: JobContext) -> JobResult:
                     progress.clear()
                     await progress.wait()
                 finished_at_claim = finished
-                size = settings.run_request_batch_size
+                size = ctx.settings.run_request_batch_size
                 if ctx.limit is not None:
                     size = min(size, ctx.limit - counts["claimed"])
                 if size <= 0 or ctx.deadline.expired(reserve=RESERVE_SECONDS + MIN_WORK_SECONDS):
                     break
-                rows = await claim_run_requests(ctx.db, batch_size=size, lease_seconds=settings.lease_seconds)
+                rows, more = await claim(size)
                 if rows:
                     counts["batches"] += 1
                     counts["recovered"] += sum(1 for row in rows if row.recovered)
                     for row in rows:
                         start(row, counts["claimed"])
                         counts["claimed"] += 1
-                if len(rows) < size:
+                if not more:
                     drained = True
                     break
         except Exception as error:
@@ -387,10 +409,76 @@ async def drain(ctx: JobContext) -> JobResult:
     stats: dict[str, Any] = dict(counts)
     if superseded:
         stats["superseded"] = superseded
+    return stats, drained
+
+
+async def execute_requests(ctx: JobContext, ids: Sequence[str]) -> dict[str, Any]:
+    """Execute the named requests now, through the drain's executor, within ctx's budget.
+
+    What the schedule run has just inserted, and Run now's and Retry's
+    request. A request another drain took first, a held one (paused job, a
+    missing setting) or one not due is left where it is; what the budget does
+    not reach stays queued for the drain (`not_started`).
+    """
+    blocked = blocked_by_settings(ctx.settings, ctx.jobs)
+    # Oldest first, as the queue's claim; those a claim cannot take (held,
+    # another drain's) are left after the first short batch.
+    pending = dict.fromkeys(ids)
+
+    async def named(size: int) -> tuple[list[QueuedRequest], bool]:
+        if not pending:
+            return [], False
+        offered = list(pending)[:CLAIM_BY_ID_MAX]
+        rows = await claim_run_requests_by_id(
+            ctx.db, ids=offered, limit=size, lease_seconds=ctx.settings.lease_seconds, blocked=blocked
+        )
+        for row in rows:
+            pending.pop(row.id, None)
+        # A short batch: what is left of those offered cannot be claimed now.
+        return rows, len(rows) == size and bool(pending)
+
+    stats, _ = await execute_claims(ctx, named)
+    stats.pop("recovered", None)
+    stats["not_started"] = len(pending)
+    return stats
+
+
+async def run_at_once(
+    db: Database, settings: Settings, jobs: Mapping[str, Job], ids: Sequence[str], *, trigger: Trigger
+) -> dict[str, Any]:
+    """execute_requests outside a run of its own (Run now, Retry): the normal run budget, no ledger row."""
+    deadline = Deadline.after(settings.run_time_budget_seconds)
+    ctx = JobContext(db=db, settings=settings, deadline=deadline, run_id=0, trigger=trigger, request_id="", jobs=jobs)
+    with deadline_scope(deadline):
+        return await execute_requests(ctx, ids)
+
+
+# -- the job ------------------------------------------------------------------
+
+EMPTY_STATS = {"claimed": 0, "done": 0, "error": 0, "retried": 0, "released": 0, "recovered": 0, "batches": 0}
+
+
+async def drain(ctx: JobContext) -> JobResult:
+    if ctx.dry_run:
+        return await _dry_run(ctx)
+
+    # begin_run_if_due has held what this deployment cannot run (ctx.held).
+    blocked = blocked_by_settings(ctx.settings, ctx.jobs)
+
+    async def from_queue(size: int) -> tuple[list[QueuedRequest], bool]:
+        rows = await claim_run_requests(
+            ctx.db, batch_size=size, lease_seconds=ctx.settings.lease_seconds, blocked=blocked
+        )
+        # A short batch: nothing else is due (rows other drains hold are theirs).
+        return rows, len(rows) == size
+
+    stats, drained = await execute_claims(ctx, from_queue)
+    # The run names the setting: these wait for the deployment, not for a retry.
+    stats |= held_stats(ctx.held)
     return JobResult(
         stats=stats,
-        has_more=not drained or counts["released"] > 0,
-        failures=counts["error"] + counts["retried"],
+        has_more=not drained or stats["released"] > 0,
+        failures=stats["error"] + stats["retried"],
     )
 
 
@@ -408,21 +496,28 @@ async def _dry_run(ctx: JobContext) -> JobResult:
     rows = await list_due_run_requests(ctx.db, limit=cap + 1)
     due = rows[:cap]
     listed = []
-    would_fail = 0
+    would_fail = would_hold = 0
+    blocked = blocked_by_settings(ctx.settings, ctx.jobs)
     for index, row in enumerate(due):
-        problem = preflight(row, ctx.settings, ctx.jobs)
+        # A missing setting holds a request (it is not claimed); it does not fail it.
+        key = f"builtin:{_builtin_target(row)}" if row.job_kind == JobKind.BUILTIN else str(row.job_kind)
+        held = blocked.get(key)
+        problem = None if held else preflight(row, ctx.settings, ctx.jobs)
         would_fail += problem is not None
+        would_hold += held is not None
         if index < DRY_RUN_SHOWN:
             entry = {"id": row.id, "job": row.job_name, "kind": row.job_kind, "attempt": row.attempts + 1}
             if row.recovered:
                 entry["recovered"] = True
             if problem:
                 entry["would_fail"] = problem
+            if held:
+                entry["would_hold"] = held
             listed.append(entry)
-    return JobResult(
-        stats={"would_run": len(due), "would_fail": would_fail, "requests": listed},
-        has_more=len(rows) > cap,
-    )
+    stats: dict[str, Any] = {"would_run": len(due) - would_hold, "would_fail": would_fail, "requests": listed}
+    if would_hold:
+        stats["would_hold"] = would_hold
+    return JobResult(stats=stats, has_more=len(rows) > cap)
 
 
 JOB = Job(
@@ -430,4 +525,6 @@ JOB = Job(
     run=drain,
     summary="drain queued run requests: execute each, record the result",
     max_limit=MAX_LIMIT,
+    empty_stats=EMPTY_STATS,
+    blocked=blocked_by_settings,
 )

@@ -1,9 +1,19 @@
-"""schedule: enqueue run requests for database-defined schedules that are due.
+"""schedule: enqueue run requests for database-defined schedules that are due, and run them at once.
 
 Per batch, two round trips: claim due `cron_jobs` rows (SQL), compute each
 one's next fire time (lib.clock.schedules, in Python), then insert the run requests
-and advance `next_run_at` in one token-guarded statement (SQL). The requests
-are executed later by the run-request drain.
+and advance `next_run_at` in one token-guarded statement (SQL).
+
+A fire runs at once: the requests this run has just inserted are executed in
+the same invocation through the drain's own executor
+(lib/jobs/run_requests.execute_requests: the same claims, leases, settles and
+concurrency), so a due job starts within seconds of the tick instead of a tick
+later. What the budget does not reach stays queued for the drain.
+
+Bounded: a run claims only the ticks due at its start (its first claim's
+database time), so it fires each job at most once, and a tick whose job's
+previous scheduled request has not finished is coalesced (stats.coalesced:
+nothing inserted), so no schedule can grow the queue without bound.
 """
 
 from __future__ import annotations
@@ -23,6 +33,7 @@ from lib.db.queries.schedules import (
 )
 from lib.jobs import alerting
 from lib.jobs.base import Job, JobContext, JobResult
+from lib.jobs.run_requests import execute_requests
 
 # Rows claimed per round trip: one batch costs a few ms of croniter work per
 # hundred rows, so this keeps each claim short without many round trips.
@@ -48,19 +59,28 @@ async def schedule(ctx: JobContext) -> JobResult:
         "skipped_paused": 0,
         "invalid": 0,
         "lost": 0,
+        # Ticks due while the job's previous scheduled request was unfinished: nothing inserted.
+        "coalesced": 0,
         "batches": 0,
     }
     errors: list[dict[str, str]] = []
+    fired: list[str] = []
     has_more = True
+    # The run's start on the database's clock: later claims take only what was due by then.
+    started: datetime | None = None
     while not ctx.deadline.expired():
         size = BATCH_SIZE if ctx.limit is None else min(BATCH_SIZE, ctx.limit - stats["jobs"])
         if size <= 0:
             break
-        rows = await claim_due_schedules(ctx.db, limit=size, lease_seconds=ctx.settings.lease_seconds)
+        rows = await claim_due_schedules(
+            ctx.db, limit=size, lease_seconds=ctx.settings.lease_seconds, due_before=started
+        )
         if rows:
+            started = started or rows[0].db_now
             plans = [plan_row(row) for row in rows]
             outcomes = await advance_schedules(ctx.db, plans=plans)
             _tally(stats, errors, rows, plans, outcomes)
+            fired.extend(outcome.request_id for outcome in outcomes if outcome.enqueued and outcome.request_id)
         stats["jobs"] += len(rows)
         stats["batches"] += 1
         if len(rows) < size:
@@ -69,6 +89,9 @@ async def schedule(ctx: JobContext) -> JobResult:
             break
     if errors:
         stats["errors"] = errors
+    if fired:
+        # A fire runs at once, through the drain's executor, in this run's budget.
+        stats["executed"] = await execute_requests(ctx, fired)
     # The dead man's switch rides on this every-minute tick (lib/jobs/alerting.py); it never raises.
     stats["alerts"] = await alerting.tick(ctx.db, ctx.settings, ctx.deadline)
     return JobResult(stats=stats, has_more=has_more, failures=stats["invalid"])
@@ -156,6 +179,8 @@ def _tally(
             stats["skipped_paused"] += 1
         elif plan.scheduled_at is None:
             stats["initialized"] += 1
+        elif outcome.coalesced:
+            stats["coalesced"] += 1
         else:
             stats["enqueued" if outcome.enqueued else "duplicates"] += 1
             if plan.fired:

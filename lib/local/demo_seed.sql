@@ -16,8 +16,8 @@
 --   4 agents, 3 silent too long   check-stale marks 3 offline
 --   old heartbeats                cleanup-heartbeats deletes them (recent ones stay)
 --   4 reminders, 3 due now        reminders delivers them (the 4th 90 s later)
---   demo:echo-every-minute        schedule queues it each minute; the drain posts it, signed, to the echo
---   demo:echo-once (in 2m)        schedule queues it once, two minutes after seeding
+--   demo:echo-every-minute        schedule fires it each minute and posts it at once, signed, to the echo
+--   demo:echo-once (in 2m)        schedule fires it once, two minutes after seeding
 --   old ledger rows and finished  prune-history deletes them
 --   run requests
 --   run requests for check-stale, the first drain runs these builtin jobs (their crons

@@ -25,6 +25,7 @@ Functions (ids are UUIDs or their text):
     pause_job(db, job_id) -> JobView
     resume_job(db, job_id) -> JobView
     run_now(db, job_id, *, requested_by, payload=None) -> RequestView
+    execute_now(db, settings, request) -> Executed   # Run now runs now: after run_now or retry_request
     list_requests(db, *, project=None, job_id=None, status=None, limit=50, offset=0) -> RequestPage
     get_request(db, request_id) -> RequestView
     retry_request(db, request_id, *, requested_by) -> RequestView   # once: 409 when already retried
@@ -98,6 +99,7 @@ from lib.manage.acting import acting, actor_of, require
 from lib.manage.actors import CLI, CRON_SECRET, ROLES, Actor, Role
 from lib.manage.describe import describe_schedule, next_fire_times
 from lib.manage.errors import ManageError
+from lib.manage.execute import Executed, execute_now
 from lib.manage.history import BulkResult, RequestDetail, bulk_requests, cancel_request, get_request_detail
 from lib.manage.jobs import (
     create_job,
@@ -142,6 +144,7 @@ __all__ = [
     "Actor",
     "AuditList",
     "BulkResult",
+    "Executed",
     "JobDetail",
     "JobInput",
     "JobPage",
@@ -164,6 +167,7 @@ __all__ = [
     "create_job",
     "delete_job",
     "describe_schedule",
+    "execute_now",
     "find_job",
     "get_job",
     "get_request",

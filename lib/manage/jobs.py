@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+from lib.clock.schedules import ScheduleError, first_fire, parse_schedule
 from lib.db.port import Database
 from lib.db.queries import manage as queries
 from lib.db.queries.manage import JobRecord
@@ -118,8 +119,31 @@ async def create_job(
         data.model_dump(), allow_http_webhooks=allow_http_webhooks, allow_private_targets=allow_private_targets
     )
     with translated():
-        record = await queries.ops_create_job(db, **definition)
+        # Next run known at once: the first fire is stored in the same write.
+        record = await queries.ops_create_job(db, **definition, next_run_at=first_run_at(definition))
     return view(record)
+
+
+def first_run_at(definition: dict[str, Any], now: datetime | None = None) -> datetime | None:
+    """When a job with this (checked) definition fires first, as the schedule job would compute it.
+
+    Stored with the write that creates the job or changes its schedule, so
+    the next run shown never moves before the first tick. None for a job
+    that does not fire on its own (manual, vercel.json's), and for `once`,
+    whose instant is fixed by its text and the row's created_at (`in 20m`):
+    the schedule job computes it from those, and so does every reader.
+    """
+    if definition.get("schedule_type") not in ("cron", "interval"):
+        return None
+    moment = now or datetime.now(UTC)
+    try:
+        schedule = parse_schedule(
+            definition["schedule_type"], definition.get("schedule"), definition.get("timezone"), moment
+        )
+        return first_fire(schedule, moment)
+    except ScheduleError:
+        # Already checked; a schedule this cannot read is the schedule job's to report.
+        return None
 
 
 async def update_job(
@@ -165,7 +189,12 @@ async def update_job(
     for group in (TARGET_FIELDS, SCHEDULE_FIELDS):
         if group & sent_fields:
             sent_fields |= group
-    sent = {field: definition[field] for field in FIELDS if field in sent_fields}
+    sent: dict[str, Any] = {field: definition[field] for field in FIELDS if field in sent_fields}
+    if SCHEDULE_FIELDS & sent_fields:
+        # A changed schedule fires next at its first tick from now, stored in the same write.
+        first = first_run_at(definition)
+        if first is not None:
+            sent["next_run_at"] = first.isoformat()
     with translated():
         # The version is checked again under the row's lock: an edit that lands between the read and here loses.
         record = await queries.ops_update_job(db, job_id=wanted, changes=sent, version=version)

@@ -78,7 +78,8 @@ create or replace view public.ops_request_objects with (security_invoker = true)
   select r.id, r.job_id,
          jsonb_build_object(
            'id', r.id, 'job_id', r.job_id, 'job_name', j.name, 'project_id', r.project_id, 'status', r.status,
-           'held', r.status = 'queued' and not j.enabled, 'requested_by', r.requested_by,
+           'held', r.status = 'queued' and (not j.enabled or r.held_reason is not null),
+           'held_reason', case when r.status = 'queued' then r.held_reason end, 'requested_by', r.requested_by,
            'requested_at', r.requested_at at time zone 'UTC', 'picked_up_at', r.picked_up_at at time zone 'UTC',
            'completed_at', r.completed_at at time zone 'UTC', 'attempts', r.attempts,
            'max_attempts', r.max_attempts, 'available_at', r.available_at at time zone 'UTC',
@@ -279,6 +280,9 @@ $$;
 -- it is PT409. (An adapter that repeats a create whose answer was lost hears
 -- 409 for the job its first attempt made; the name is the job's key, so the
 -- caller finds it by name.)
+-- p_next_run_at: the first fire, computed by lib/manage in the same write,
+-- so the next run shown never moves before the first tick.
+drop function if exists public.ops_create_job(text, text, text, text, jsonb, text, text, text, boolean, text);
 create or replace function public.ops_create_job(
   p_name text,
   p_project_id text default 'default',
@@ -289,7 +293,8 @@ create or replace function public.ops_create_job(
   p_schedule text default null,
   p_timezone text default 'UTC',
   p_enabled boolean default true,
-  p_source text default 'user'
+  p_source text default 'user',
+  p_next_run_at timestamptz default null
 )
 returns table (id uuid, job jsonb)
 language plpgsql
@@ -309,9 +314,9 @@ begin
   end if;
 
   insert into public.cron_jobs as j
-    (project_id, name, kind, target, payload, schedule_type, schedule, timezone, enabled, source)
+    (project_id, name, kind, target, payload, schedule_type, schedule, timezone, enabled, source, next_run_at)
   values (p_project_id, p_name, p_kind, p_target, p_payload, p_schedule_type, nullif(btrim(p_schedule), ''),
-          coalesce(nullif(btrim(p_timezone), ''), 'UTC'), coalesce(p_enabled, true), p_source)
+          coalesce(nullif(btrim(p_timezone), ''), 'UTC'), coalesce(p_enabled, true), p_source, p_next_run_at)
   on conflict (project_id, name) do nothing
   returning * into v_job;
 
@@ -330,7 +335,8 @@ $$;
 -- validates what changes, and sends kind with target, and schedule_type,
 -- schedule and timezone together, so what changed ends as a combination
 -- that was checked. Setting the same values again changes nothing, so a
--- repeat is harmless.
+-- repeat is harmless. next_run_at, when given, is the first fire of the
+-- schedule as changed (lib/manage computes it), stored in the same write.
 create or replace function public.ops_update_job(p_job_id uuid, p_changes jsonb)
 returns table (id uuid, job jsonb)
 language plpgsql
@@ -350,7 +356,7 @@ begin
   select k into v_unknown
     from jsonb_object_keys(p_changes) k
    where k not in ('project_id', 'name', 'kind', 'target', 'payload', 'schedule_type', 'schedule', 'timezone',
-                   'enabled')
+                   'enabled', 'next_run_at')
    limit 1;
   if v_unknown is not null then
     raise exception '%: % is not a field that can be changed', v_unknown, v_unknown using errcode = 'PT422';
@@ -380,6 +386,7 @@ begin
     end if;
     v_new.enabled := (p_changes ->> 'enabled')::boolean;
   end if;
+  if p_changes ? 'next_run_at' then v_new.next_run_at := (p_changes ->> 'next_run_at')::timestamptz; end if;
   perform public._ops_check_definition(
     case when v_new.project_id is distinct from v_old.project_id then coalesce(v_new.project_id, '') end,
     case when v_new.name is distinct from v_old.name then coalesce(v_new.name, '') end,
@@ -410,7 +417,7 @@ begin
     update public.cron_jobs j
        set project_id = v_new.project_id, name = v_new.name, kind = v_new.kind, target = v_new.target,
            payload = v_new.payload, schedule_type = v_new.schedule_type, schedule = v_new.schedule,
-           timezone = v_new.timezone, enabled = v_new.enabled, updated_at = now()
+           timezone = v_new.timezone, enabled = v_new.enabled, next_run_at = v_new.next_run_at, updated_at = now()
      where j.id = p_job_id
     returning * into v_new;
   exception when unique_violation then

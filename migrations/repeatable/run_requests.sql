@@ -151,9 +151,34 @@ begin
 end
 $$;
 
+-- Whether a drain that lacks the settings in p_blocked (see
+-- claim_run_requests) must leave this request alone. Only called when
+-- something is blocked, so the healthy claim pays nothing for it.
+create or replace function public._run_request_blocked(p_request_id uuid, p_blocked jsonb)
+returns boolean
+language sql
+stable
+security invoker
+set search_path = ''
+as $$
+  select exists (select 1
+                   from public.cron_run_requests r
+                   join public.cron_jobs j on j.id = r.job_id
+                  where r.id = p_request_id
+                    and (p_blocked ? j.kind or p_blocked ? ('builtin:' || coalesce(j.target, j.name))));
+$$;
+
 -- Claim up to p_batch_size requests: expired ones first, so a recovered
 -- request is not starved by a busy queue, then due queued ones.
-create or replace function public.claim_run_requests(p_batch_size integer, p_lease_seconds integer)
+-- p_blocked: what this drain cannot run for want of a setting, as
+-- {"<kind>" | "builtin:<target>": "<reason naming the setting>"}; those
+-- requests are left where they are (hold_run_requests marks them held), so
+-- no attempt is spent on a deployment's mistake. A claim clears held_reason:
+-- the drain that claims a request has what it needs.
+drop function if exists public.claim_run_requests(integer, integer);
+create or replace function public.claim_run_requests(
+  p_batch_size integer, p_lease_seconds integer, p_blocked jsonb default null
+)
 returns table (id uuid, project_id text, job_id uuid, requested_by text, requested_at timestamptz,
                payload jsonb, attempts integer, max_attempts integer, picked_up_at timestamptz,
                locked_until timestamptz, claim_token uuid, recovered boolean, exhausted boolean,
@@ -164,6 +189,8 @@ security invoker
 set search_path = ''
 as $$
 #variable_conflict use_column
+declare
+  v_open boolean := p_blocked is null or p_blocked = '{}'::jsonb;
 begin
   if p_batch_size is null or p_batch_size < 1 or p_batch_size > 1000 then
     raise exception 'claim_run_requests: batch size must be between 1 and 1000, got %', p_batch_size
@@ -178,12 +205,14 @@ begin
     with expired as (
       select v.id, true as recovered, v.exhausted
         from public.run_requests_to_recover v
+       where v_open or not public._run_request_blocked(v.id, p_blocked)
        order by v.locked_until
        limit p_batch_size
          for update skip locked
     ), due as (
       select v.id, false as recovered, false as exhausted
         from public.run_requests_ready v
+       where v_open or not public._run_request_blocked(v.id, p_blocked)
        order by v.available_at
        limit p_batch_size
          for update skip locked
@@ -200,7 +229,8 @@ begin
              picked_up_at = now(),
              attempts = case when p.exhausted then r.attempts else r.attempts + 1 end,
              locked_until = now() + make_interval(secs => p_lease_seconds),
-             claim_token = gen_random_uuid()
+             claim_token = gen_random_uuid(),
+             held_reason = null
         from picked p
        where r.id = p.id
       returning r.id, r.project_id, r.job_id, r.requested_by, r.requested_at, r.payload, r.attempts,
@@ -322,12 +352,24 @@ end
 $$;
 
 -- The operator's view (python -m lib requests): newest first. held: a queued
--- request of a paused job, which waits for the resume.
+-- request of a paused job, which waits for the resume, or one held for a
+-- missing setting (held_reason names it).
+-- (A database from before held_reason has it without that column: create or
+-- replace cannot change a return type, so that one is dropped first.)
+do $$
+begin
+  if to_regprocedure('public.list_run_requests(text, integer)') is not null
+     and pg_catalog.pg_get_function_result(to_regprocedure('public.list_run_requests(text, integer)'))
+         not like '%held_reason%' then
+    drop function public.list_run_requests(text, integer);
+  end if;
+end
+$$;
 create or replace function public.list_run_requests(p_status text default null, p_limit integer default 50)
 returns table (id uuid, project_id text, job_name text, job_kind text, status text, requested_by text,
                requested_at timestamptz, picked_up_at timestamptz, completed_at timestamptz,
                attempts integer, max_attempts integer, available_at timestamptz,
-               locked_until timestamptz, result jsonb, held boolean)
+               locked_until timestamptz, result jsonb, held boolean, held_reason text)
 language plpgsql
 stable
 security invoker
@@ -342,7 +384,8 @@ begin
   return query
     select r.id, r.project_id, j.name, j.kind, r.status, r.requested_by, r.requested_at, r.picked_up_at,
            r.completed_at, r.attempts, r.max_attempts, r.available_at, r.locked_until, r.result,
-           r.status = 'queued' and not j.enabled
+           r.status = 'queued' and (not j.enabled or r.held_reason is not null),
+           case when r.status = 'queued' then r.held_reason end
       from public.cron_run_requests r
       join public.cron_jobs j on j.id = r.job_id
      where p_status is null or r.status = p_status

@@ -76,8 +76,13 @@ create or replace trigger cron_jobs_schedule_changed
   before update of schedule, schedule_type, timezone, enabled on public.cron_jobs
   for each row execute function public.cron_jobs_schedule_changed();
 -- Due rows, oldest first; rows another run holds (locked or leased) are
--- skipped, not waited for.
-create or replace function public.claim_due_schedules(p_limit integer, p_lease_seconds integer)
+-- skipped, not waited for. p_due_before bounds a run: it claims only what
+-- was due at its start (its first claim's db_now), never a tick that fell
+-- due while it was going, so one run fires each job at most once.
+drop function if exists public.claim_due_schedules(integer, integer);
+create or replace function public.claim_due_schedules(
+  p_limit integer, p_lease_seconds integer, p_due_before timestamptz default null
+)
 returns table (id uuid, project_id text, name text, schedule text, schedule_type text, timezone text,
                next_run_at timestamptz, claim_token uuid, db_now timestamptz, resumed_at timestamptz,
                created_at timestamptz)
@@ -89,6 +94,7 @@ as $$
   with due as (
     select d.id
       from public.due_schedules d
+     where p_due_before is null or d.next_run_at is null or d.next_run_at <= p_due_before
      order by d.next_run_at nulls first, d.id
      limit p_limit
        for update skip locked
@@ -128,8 +134,23 @@ $$;
 -- error: why the row's schedule is unusable, kept in schedule_error; the row
 --   is not claimed again until its schedule is changed.
 -- Every claimed row leaves with its claim (and resumed_at) cleared, whatever the outcome.
+-- A tick is coalesced (nothing inserted, coalesced = true) while the job's
+-- previous scheduled request is unfinished (queued, held or running), so a
+-- job never has more than one scheduled request waiting, however short its
+-- interval; next_run_at moves on all the same. A `once` (fired) is never coalesced.
+-- (A database from before coalescing has it without the coalesced column:
+-- create or replace cannot change a return type, so that one is dropped first.)
+do $$
+begin
+  if to_regprocedure('public.advance_schedules(jsonb)') is not null
+     and pg_catalog.pg_get_function_result(to_regprocedure('public.advance_schedules(jsonb)')) not like '%coalesced%' then
+    drop function public.advance_schedules(jsonb);
+  end if;
+end
+$$;
 create or replace function public.advance_schedules(p_items jsonb)
-returns table (job_id uuid, applied boolean, enqueued boolean, request_id uuid, dedup_key text)
+returns table (job_id uuid, applied boolean, enqueued boolean, request_id uuid, dedup_key text,
+               coalesced boolean)
 language sql
 volatile
 security invoker
@@ -162,7 +183,7 @@ as $$
       join locked on locked.id = item.id
      where j.id = item.id
        and j.schedule_claim_token = item.claim_token
-    returning j.id, j.project_id,
+    returning j.id, j.project_id, item.fired,
               case when item.scheduled_at is not null and item.error is null
                    -- <job id>@<scheduled instant in UTC>, e.g. ...@2026-03-29T01:00:00Z
                    then j.id::text || '@'
@@ -170,16 +191,33 @@ as $$
                                                'YYYY-MM-DD"T"HH24:MI:SS.US'), '0'), '.')
                         || 'Z'
               end as dedup_key
+  ), unfinished as (
+    -- The job's previous scheduled request, still to finish
+    -- (cron_run_requests_unfinished_schedule_idx).
+    select moved.id
+      from moved
+     where moved.dedup_key is not null
+       -- A `once` fires once: its fire is never a repeat of an earlier tick.
+       and not moved.fired
+       and exists (select 1 from public.cron_run_requests u
+                    where u.job_id = moved.id and u.requested_by = 'schedule'
+                      and u.status in ('queued', 'running'))
   ), request as (
     insert into public.cron_run_requests as r (project_id, job_id, requested_by, dedup_key)
     select moved.project_id, moved.id, 'schedule', moved.dedup_key
       from moved
      where moved.dedup_key is not null
+       and moved.id not in (select unfinished.id from unfinished)
     on conflict (dedup_key) do nothing
     returning r.id, r.job_id
   )
-  select item.id, moved.id is not null, request.id is not null, request.id, moved.dedup_key
+  -- A repeat of the same tick (its dedup key) finds its own request
+  -- unfinished too: that is a duplicate, not a coalesced tick.
+  select item.id, moved.id is not null, request.id is not null, request.id, moved.dedup_key,
+         unfinished.id is not null
+         and not exists (select 1 from public.cron_run_requests d where d.dedup_key = moved.dedup_key)
     from item
     left join moved on moved.id = item.id
+    left join unfinished on unfinished.id = item.id
     left join request on request.job_id = item.id;
 $$;

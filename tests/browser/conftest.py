@@ -28,6 +28,7 @@ import httpx
 import pytest
 
 from lib.migrate import vercel_crons
+from lib.outbound.webhooks import SIGNATURE_HEADER, verify_signature
 from lib.settings import Settings, load_settings
 from tests.test_ops_access import ops_app
 
@@ -248,6 +249,8 @@ class Receiver:
 
     url: str
     hits: list[str] = field(default_factory=list)
+    # Whether each call's X-Cronrelay-Signature verified with the server's signing secret.
+    signed: list[bool] = field(default_factory=list)
 
 
 @pytest.fixture(scope="module")
@@ -256,7 +259,8 @@ def module_receiver() -> Iterator[Receiver]:
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("content-length") or 0))
+            body = self.rfile.read(int(self.headers.get("content-length") or 0))
+            found.signed.append(verify_signature(SIGNING_SECRET, body, self.headers.get(SIGNATURE_HEADER)))
             found.hits.append(self.path)
             status, body = (500, b'{"error":"boom"}') if self.path.startswith("/fail") else (200, b'{"ok":true}')
             self.send_response(status)
@@ -281,6 +285,7 @@ def module_receiver() -> Iterator[Receiver]:
 def receiver(module_receiver: Receiver) -> Receiver:
     """The module's receiver, with no calls recorded yet."""
     module_receiver.hits.clear()
+    module_receiver.signed.clear()
     return module_receiver
 
 

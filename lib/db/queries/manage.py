@@ -95,8 +95,10 @@ class RequestRecord(BaseModel):
     job_name: str
     project_id: str
     status: RequestStatusName
-    # Queued behind a paused job: it runs after the resume.
+    # Queued behind a paused job (it runs after the resume), or held for a missing setting.
     held: bool
+    # The missing setting a held request waits for, named; None otherwise.
+    held_reason: str | None = None
     requested_by: str | None
     requested_at: Instant
     picked_up_at: Instant
@@ -182,8 +184,9 @@ async def ops_create_job(
     timezone: str,
     enabled: bool,
     source: str = "user",
+    next_run_at: datetime | None = None,
 ) -> JobRecord:
-    """Insert a job; its name is unique in its project (PT409 when taken)."""
+    """Insert a job; its name is unique in its project (PT409 when taken). `next_run_at`: its first fire."""
     rows = await db.call(
         "ops_create_job",
         p_project_id=project_id,
@@ -196,6 +199,7 @@ async def ops_create_job(
         p_timezone=timezone,
         p_enabled=enabled,
         p_source=source,
+        p_next_run_at=next_run_at,
     )
     return JobRecord.model_validate(first(rows, "ops_create_job")["job"])
 

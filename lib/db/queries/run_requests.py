@@ -8,7 +8,7 @@ fails it alone with the reason. Only what the database itself guarantees
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -112,18 +112,54 @@ class RequestRow:
     available_at: str | None
     locked_until: str | None
     result: Any
-    # Queued for a paused job: it waits for the resume.
+    # Queued for a paused job (it waits for the resume), or held for a missing setting.
     held: bool
+    # The missing setting a held request waits for, named; None otherwise.
+    held_reason: str | None = None
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> RequestRow:
         return cls(**{**row, "status": RequestStatus(row["status"])})
 
 
-async def claim_run_requests(db: Database, *, batch_size: int, lease_seconds: int) -> list[QueuedRequest]:
-    """Lease up to `batch_size` available requests (and expired leases: crash recovery) with fresh tokens."""
-    rows = await db.call("claim_run_requests", p_batch_size=batch_size, p_lease_seconds=lease_seconds)
+async def claim_run_requests(
+    db: Database, *, batch_size: int, lease_seconds: int, blocked: Mapping[str, str] | None = None
+) -> list[QueuedRequest]:
+    """Lease up to `batch_size` available requests (and expired leases: crash recovery) with fresh tokens.
+
+    `blocked` ({kind or "builtin:<target>": reason}) is what this drain cannot
+    run for want of a setting: those requests are left alone (see hold_run_requests).
+    """
+    args: dict[str, Any] = {"p_batch_size": batch_size, "p_lease_seconds": lease_seconds}
+    if blocked:
+        args["p_blocked"] = dict(blocked)
+    rows = await db.call("claim_run_requests", **args)
     return [QueuedRequest.from_row(row) for row in rows]
+
+
+async def claim_run_requests_by_id(
+    db: Database, *, ids: Sequence[str], limit: int, lease_seconds: int, blocked: Mapping[str, str] | None = None
+) -> list[QueuedRequest]:
+    """Lease up to `limit` of the named requests still queued and due (fires, Run now, Retry), as the claim does."""
+    args: dict[str, Any] = {"p_ids": list(ids), "p_lease_seconds": lease_seconds, "p_limit": limit}
+    if blocked:
+        args["p_blocked"] = dict(blocked)
+    rows = await db.call("claim_run_requests_by_id", **args)
+    return [QueuedRequest.from_row(row) for row in rows]
+
+
+@dataclass(frozen=True)
+class Held:
+    """Requests waiting for the deployment: the reason (naming the setting) and how many wait for it."""
+
+    reason: str
+    waiting: int
+
+
+async def hold_run_requests(db: Database, *, blocked: Mapping[str, str], limit: int = 1000) -> list[Held]:
+    """Mark the requests `blocked` names as held (no attempt spent); how many wait, per reason."""
+    rows = await db.call("hold_run_requests", p_blocked=dict(blocked), p_limit=limit)
+    return [Held(reason=str(row["reason"]), waiting=int(row["waiting"])) for row in rows]
 
 
 async def list_due_run_requests(db: Database, *, limit: int) -> list[QueuedRequest]:

@@ -92,3 +92,39 @@ async def list_runs(db: Database, *, job: str | None, limit: int) -> list[RunRow
     """Recent runs, newest first (runs still `running` past their lease show as abandoned)."""
     rows = await db.call("list_runs", p_job=job, p_limit=limit)
     return [RunRow.from_row(row) for row in rows]
+
+
+class EmptyRunStart(RunStart):
+    # Nothing was due: the run is already recorded (ok, the empty stats) and closed.
+    finished: bool = False
+    duration_ms: int | None = None
+    # Requests held for a missing setting: {reason naming it: how many wait}.
+    held: dict[str, int] = {}
+
+
+async def begin_run_if_due(
+    db: Database,
+    *,
+    job: str,
+    trigger: str,
+    lease_seconds: int,
+    request_id: str,
+    run_key: str,
+    empty_stats: dict[str, Any],
+    blocked: dict[str, str],
+) -> EmptyRunStart:
+    """begin_run, and end_run in the same call when nothing is due: the empty tick in one round trip.
+
+    Only for jobs whose "nothing to do" the SQL can tell (run-requests).
+    """
+    rows = await db.call(
+        "begin_run_if_due",
+        p_job=job,
+        p_trigger=trigger,
+        p_lease_seconds=lease_seconds,
+        p_empty_stats=empty_stats,
+        p_request_id=request_id,
+        p_run_key=run_key,
+        p_blocked=blocked or None,
+    )
+    return EmptyRunStart.model_validate(first(rows, "begin_run_if_due"))

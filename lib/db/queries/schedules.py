@@ -88,15 +88,22 @@ class Advanced:
     enqueued: bool
     request_id: str | None
     dedup_key: str | None
+    # Nothing inserted: the job's previous scheduled request has not finished.
+    coalesced: bool = False
 
 
 def _iso(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).isoformat() if moment else None
 
 
-async def claim_due_schedules(db: Database, *, limit: int, lease_seconds: int) -> list[DueSchedule]:
-    """Lease up to `limit` enabled schedules whose next_run_at has come (or that were never scheduled)."""
-    rows = await db.call("claim_due_schedules", p_limit=limit, p_lease_seconds=lease_seconds)
+async def claim_due_schedules(
+    db: Database, *, limit: int, lease_seconds: int, due_before: datetime | None = None
+) -> list[DueSchedule]:
+    """Lease up to `limit` enabled schedules whose next_run_at has come (or that were never scheduled).
+
+    `due_before` (the run's first claim's db_now) keeps a run to the ticks due at its start.
+    """
+    rows = await db.call("claim_due_schedules", p_limit=limit, p_lease_seconds=lease_seconds, p_due_before=due_before)
     return [DueSchedule.from_row(row) for row in rows]
 
 
@@ -116,6 +123,7 @@ async def advance_schedules(db: Database, *, plans: Sequence[SchedulePlan]) -> l
             enqueued=bool(row["enqueued"]),
             request_id=str(row["request_id"]) if row.get("request_id") is not None else None,
             dedup_key=row.get("dedup_key"),
+            coalesced=bool(row.get("coalesced")),
         )
         for row in rows
     ]

@@ -138,10 +138,11 @@ async def delete_job(job_id: str, access: OpsWriter) -> JSONResponse:
 async def run_job(job_id: str, request: Request, access: OpsWriter) -> JSONResponse:
     body = validate_body(RunNowBody, await json_object(request, empty_ok=True))
     async with answering(access):
-        queued = await manage.run_now(
-            database(access), job_id, requested_by=access.actor.requested_by, payload=body.payload
-        )
-    return JSONResponse({"request": queued.model_dump(mode="json")}, status_code=201)
+        db = database(access)
+        queued = await manage.run_now(db, job_id, requested_by=access.actor.requested_by, payload=body.payload)
+        # Run now runs now: executed in this call; the answer carries the settled request.
+        executed = await manage.execute_now(db, access.settings, queued)
+    return JSONResponse(executed.model_dump(mode="json"), status_code=201)
 
 
 @router.post("/{job_id}/pause")

@@ -111,5 +111,8 @@ async def cancel_request(request_id: str, access: OpsWriter) -> JSONResponse:
 @router.post("/{request_id}/retry", status_code=201)
 async def retry_request(request_id: str, access: OpsWriter) -> JSONResponse:
     async with answering(access):
-        retried = await manage.retry_request(database(access), request_id, requested_by=access.actor.requested_by)
-    return JSONResponse({"request": retried.model_dump(mode="json")}, status_code=201)
+        db = database(access)
+        retried = await manage.retry_request(db, request_id, requested_by=access.actor.requested_by)
+        # Like Run now, a retry runs in this call; the answer carries the settled request.
+        executed = await manage.execute_now(db, access.settings, retried)
+    return JSONResponse(executed.model_dump(mode="json"), status_code=201)

@@ -30,6 +30,7 @@
     formNear: null,      // the element the job form opened next to (the Edit's row, the New job button)
     attempts: {},        // request id -> its attempts, loaded when its chip is unfolded
     bulk: null,          // a counted bulk action waiting for its confirmation: { action, matched }
+    runNow: {},          // job id -> {status, text}: Run now's request, shown on the job row
   };
 
   // -- small helpers -------------------------------------------------------------
@@ -350,7 +351,7 @@
       // A paused job refuses run requests (they would only be held): resume it first.
       el("button", {
         type: "button", "data-testid": "run-now", disabled: !job.enabled, title: job.enabled ? null : "Paused: resume it to run it",
-        on: { click: () => (job.worker ? runOnWorker(job) : act(`/jobs/${job.id}/run`, "POST", {}, "Run now")) },
+        on: { click: () => (job.worker ? runOnWorker(job) : runNow(job)) },
       }, "Run now"),
       job.enabled
         ? el("button", { type: "button", class: "secondary", "data-testid": "pause", on: { click: () => act(`/jobs/${job.id}/pause`, "POST", {}, "Pause") } }, "Pause")
@@ -374,6 +375,7 @@
       el("div", {}, el("span", { class: "label" }, "Next run "), when(job.next_run_at)),
       el("div", {}, el("span", { class: "label" }, "Last run "), last),
       job.worker ? workerLines(job) : null,
+      runNowLine(job.id),
       jobActions(job));
   }
 
@@ -430,6 +432,58 @@
       text += ` — warning: ${name} has not been seen ${seen}; it may be offline`;
     }
     state.workerNotices = { ...(state.workerNotices || {}), [job.id]: { text, warn: quiet } };
+    refresh();
+  }
+
+  // -- Run now: the request's state on the job row itself --------------------------------------
+  // The API runs the request in the call (Run now runs now) and answers with it settled, so the
+  // row shows "running" while the call is out, then how it ended, with no reload.
+
+  const RUN_NOW_SHOWN_MS = 60000;
+
+  function runNowLine(jobId) {
+    const entry = state.runNow[jobId];
+    if (!entry) return null;
+    return el("div", { class: "run-now", "data-testid": "run-now-state" },
+      el("span", { class: `chip chip-${entry.status}`, "data-testid": "run-chip", "data-status": entry.status }, entry.status),
+      entry.text ? el("span", { class: entry.status === "error" ? "error" : "muted" }, ` ${entry.text}`) : null);
+  }
+
+  function showRunNow(job, entry) {
+    state.runNow[job.id] = entry;
+    for (const row of document.querySelectorAll('[data-testid="job-row"]')) {
+      if (row.dataset.id !== job.id) continue;
+      const old = row.querySelector('[data-testid="run-now-state"]');
+      const line = runNowLine(job.id);
+      if (old) old.replaceWith(line);
+      else row.insertBefore(line, row.querySelector(".actions"));
+    }
+    if (state.detailId === job.id) $("detail-actions").replaceChildren(...detailActions(job));
+  }
+
+  function detailActions(job) {
+    return [runNowLine(job.id), jobActions(job)].filter(Boolean);
+  }
+
+  async function runNow(job) {
+    showRunNow(job, { status: "running", text: "" });
+    let entry;
+    try {
+      const answer = await api("POST", `/jobs/${job.id}/run`, {});
+      const request = answer.request || {};
+      const status = requestStatus(request);
+      const result = request.result && typeof request.result === "object" ? request.result : {};
+      const text = answer.waiting ? answer.waiting
+        : status === "error" ? result.error || "failed"
+        : status === "done" ? `${result.status_code ? `HTTP ${result.status_code}` : result.status ? `run ${result.status}` : "done"}${result.duration_ms === undefined ? "" : ` in ${duration(result.duration_ms)}`}`
+        : status === "queued" && result.error ? `attempt failed (${result.error}); retried ${when(request.available_at)}` : "";
+      entry = { status, text };
+      problem("action", null);
+    } catch (error) {
+      entry = { status: "error", text: describe(error, "Run now") };
+    }
+    showRunNow(job, entry);
+    setTimeout(() => { if (state.runNow[job.id] === entry) { delete state.runNow[job.id]; refresh(); } }, RUN_NOW_SHOWN_MS);
     refresh();
   }
 
@@ -595,7 +649,11 @@
     // One line; the whole result is one click away on the chip.
     const result = request.result && typeof request.result === "object" ? request.result : {};
     const took = result.duration_ms === undefined ? "" : ` in ${duration(result.duration_ms)}`;
-    if (status === "held") return el("div", { class: "muted" }, "Held: its job is paused; it runs after Resume.");
+    if (status === "held") {
+      return el("div", { class: "muted" }, request.held_reason
+        ? `Held: ${request.held_reason}; it runs once that is set (no attempt is spent).`
+        : "Held: its job is paused; it runs after Resume.");
+    }
     if (status === "error") return el("div", { class: "error", "data-testid": "request-error" }, result.error || "failed");
     if (status === "done") {
       const what = result.status_code ? `HTTP ${result.status_code}` : result.status ? `run ${result.status}` : "done";
@@ -780,7 +838,7 @@
         ...(job.schedule_error ? fact("Schedule problem", el("span", { class: "error" }, job.schedule_error)) : []),
         ...fact("Next run", when(job.next_run_at)),
         ...fact("Last run", job.last_run_at ? [badge(job.last_status), ` ${when(job.last_run_at)} ${duration(job.last_duration_ms)}`] : "never"));
-      $("detail-actions").replaceChildren(jobActions(job));
+      $("detail-actions").replaceChildren(...detailActions(job));
       const next = data.next_runs || [];
       $("detail-next").replaceChildren(...(next.length ? next.map((ts) => el("li", {}, when(ts))) : [el("li", { class: "muted" }, "No upcoming run (manual, paused or finished).")]));
       const requests = data.requests || [];
