@@ -20,8 +20,10 @@ USERNAME = "cronrelay"
 
 
 def message(alert: Alert) -> dict[str, Any]:
+    footer = f"\nalert_id {alert.alert_id}"
     return {
-        "content": clip(f"{headline(alert)}\nalert_id {alert.alert_id}", CONTENT_CHARS),
+        # The alert_id line always fits: the headline is what gets cut.
+        "content": f"{clip(headline(alert), CONTENT_CHARS - len(footer))}{footer}",
         "username": USERNAME,
         "allowed_mentions": {"parse": []},
     }
