@@ -17,6 +17,7 @@ supabase-cron install|status|uninstall
 jobs list|show|add|edit|rm|pause|resume|run
                              manage jobs (lib/cli/jobs.py; --json everywhere)
 retry <request id>           retry a run request that ended in error
+alerts list|test             recent alerts and each channel's delivery; send a test alert (lib/cli/alerts.py)
 """
 
 from __future__ import annotations
@@ -75,6 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     # Listed for --help; lib/cli/jobs.py parses their arguments.
     commands.add_parser("jobs", help="list, show, add, edit, rm, pause, resume or run jobs")
     commands.add_parser("retry", help="retry a run request that ended in error")
+    commands.add_parser("alerts", help="recent alerts and their deliveries (list), or send a test alert (test)")
     return parser
 
 
@@ -151,6 +153,10 @@ def main(argv: list[str] | None = None) -> int:
         from lib.cli.jobs import main as jobs
 
         return jobs(argv)
+    if argv[:1] == ["alerts"]:
+        from lib.cli.alerts import main as alerts
+
+        return alerts(argv[1:])
     if argv[:1] == ["supabase-cron"]:
         from lib.cli.supabase_cron import main as supabase_cron
 

@@ -28,6 +28,8 @@ Functions (ids are UUIDs or their text):
     get_request(db, request_id) -> RequestView
     retry_request(db, request_id, *, requested_by) -> RequestView
     list_runs(db, *, job=None, status=None, limit=50, offset=0) -> RunPage
+    list_alerts(db, settings, *, limit=50, before_id=None) -> AlertPage   # lib/manage/alerts.py
+    send_test_alert(db, settings, *, requested_by) -> AlertView
     describe_schedule(schedule_type, schedule, timezone) -> str
     next_fire_times(job, count=5, now=None) -> list[datetime]
 
@@ -73,6 +75,7 @@ Rules:
 
 from __future__ import annotations
 
+from lib.manage.alerts import AlertPage, AlertView, list_alerts, send_test_alert
 from lib.manage.describe import describe_schedule, next_fire_times
 from lib.manage.errors import ManageError
 from lib.manage.jobs import (
@@ -100,6 +103,8 @@ from lib.manage.requests import get_request, list_requests, retry_request
 from lib.manage.runs import list_runs
 
 __all__ = [
+    "AlertPage",
+    "AlertView",
     "JobDetail",
     "JobInput",
     "JobPage",
@@ -115,6 +120,7 @@ __all__ = [
     "find_job",
     "get_job",
     "get_request",
+    "list_alerts",
     "list_jobs",
     "list_requests",
     "list_runs",
@@ -123,5 +129,6 @@ __all__ = [
     "resume_job",
     "retry_request",
     "run_now",
+    "send_test_alert",
     "update_job",
 ]

@@ -10,13 +10,14 @@ from uuid import UUID
 from lib.db.port import Database
 from lib.db.queries import manage as queries
 from lib.db.queries.manage import JobRecord
+from lib.manage import alert_controls
 from lib.manage.describe import describe_schedule, next_fire_times, next_run, vercel_schedule
 from lib.manage.errors import ManageError, id_of, translated
 from lib.manage.models import MAX_PAGE, JobDetail, JobFilter, JobInput, JobPage, JobView, RequestView, RunView
 from lib.manage.validate import SCHEDULE_FIELDS, TARGET_FIELDS, check_definition, invalid
 
-# Fields a caller may change with update_job (JobInput's).
-FIELDS = tuple(JobInput.model_fields)
+# Fields of a job's definition (JobInput's, less the alert controls, which have their own write).
+FIELDS = tuple(field for field in JobInput.model_fields if field not in alert_controls.ALERT_FIELDS)
 DETAIL_HISTORY = 20
 # What a JobView takes from the row as it is.
 _RECORD_FIELDS = tuple(field for field in JobView.model_fields if field not in ("schedule_text", "next_run_at"))
@@ -107,19 +108,43 @@ async def create_job(db: Database, data: JobInput, *, allow_http_webhooks: bool 
     `allow_http_webhooks` is the ALLOW_HTTP_WEBHOOKS setting: plain http to
     localhost targets, for local development.
     """
-    definition = check_definition(data.model_dump(), allow_http_webhooks=allow_http_webhooks)
+    fields, controls = alert_controls.split(data.model_dump())
+    definition = check_definition(fields, allow_http_webhooks=allow_http_webhooks)
+    checked = alert_controls.check_alert_controls(
+        {k: v for k, v in controls.items() if v != alert_controls.DEFAULTS[k]}
+    )
     with translated():
         record = await queries.ops_create_job(db, **definition)
+    if checked:
+        record = await alert_controls.set_alert_controls(db, record.id, checked)
     return view(record)
 
 
 async def update_job(
     db: Database, job_id: UUID | str, changes: dict[str, Any], *, allow_http_webhooks: bool = False
 ) -> JobView:
-    """Change some fields of a database-defined job; what changes is validated first (see check_definition).
+    """Change some fields of a job; what changes is validated first (see check_definition).
 
-    409 for vercel.json's jobs (only run, pause and resume apply) and for a name taken in the project.
+    409 for a definition change of vercel.json's jobs (only run, pause and
+    resume apply, and the alert controls, which any job has) and for a name
+    taken in the project.
     """
+    definition, controls = alert_controls.split(changes)
+    checked = alert_controls.check_alert_controls(controls)
+    job_view = (
+        await _update_definition(db, job_id, definition, allow_http_webhooks=allow_http_webhooks)
+        if definition or not checked
+        else None
+    )
+    if checked:
+        return view(await alert_controls.set_alert_controls(db, job_id_of(job_id), checked))
+    assert job_view is not None
+    return job_view
+
+
+async def _update_definition(
+    db: Database, job_id: UUID | str, changes: dict[str, Any], *, allow_http_webhooks: bool = False
+) -> JobView:
     unknown = sorted(set(changes) - set(FIELDS))
     if unknown:
         raise invalid(unknown[0], f"{unknown[0]} is not a field of a job that can be changed")

@@ -34,6 +34,11 @@ class JobInput(BaseModel):
     schedule: str | None = None
     timezone: str = "UTC"
     enabled: bool = True
+    # Noise control: seconds or a duration (`30m`, `1h`); realert_after None: never.
+    alert_after_failures: int = 1
+    realert_after: int | str | None = None
+    overdue_grace: int | str = 300
+    alerts_enabled: bool = True
 
 
 class JobView(BaseModel):
@@ -66,6 +71,11 @@ class JobView(BaseModel):
     fired_at: datetime | None
     created_at: datetime | None
     updated_at: datetime | None
+    # Noise control (DESIGN.md, Alerts; lib/manage/alert_controls.py), durations in seconds.
+    alert_after_failures: int = 1
+    realert_after: int | None = None
+    overdue_grace: int = 300
+    alerts_enabled: bool = True
 
 
 class RequestView(RequestRecord):

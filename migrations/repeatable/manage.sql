@@ -51,7 +51,12 @@ create or replace view public.ops_job_objects with (security_invoker = true) as
            'next_run_at', j.next_run_at at time zone 'UTC', 'last_run_at', j.last_run_at at time zone 'UTC',
            'last_status', j.last_status, 'last_duration_ms', j.last_duration_ms, 'schedule_error', j.schedule_error,
            'fired_at', j.fired_at at time zone 'UTC', 'resumed_at', j.resumed_at at time zone 'UTC',
-           'created_at', j.created_at at time zone 'UTC', 'updated_at', j.updated_at at time zone 'UTC') as job
+           'created_at', j.created_at at time zone 'UTC', 'updated_at', j.updated_at at time zone 'UTC')
+         -- Noise control (alert_controls.sql), durations in seconds.
+         || jsonb_build_object(
+           'alert_after_failures', j.alert_after_failures, 'alerts_enabled', j.alerts_enabled,
+           'realert_after', extract(epoch from j.realert_after)::bigint,
+           'overdue_grace', extract(epoch from j.overdue_grace)::bigint) as job
     from public.cron_jobs j;
 
 -- The Request object. held: queued behind a paused job, it runs after the resume.

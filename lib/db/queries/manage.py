@@ -79,6 +79,11 @@ class JobRecord(BaseModel):
     resumed_at: Instant
     created_at: Instant
     updated_at: Instant
+    # Noise control (alert_controls.sql); durations in seconds, realert_after None: never.
+    alert_after_failures: int = 1
+    realert_after: int | None = None
+    overdue_grace: int = 300
+    alerts_enabled: bool = True
 
 
 class RequestRecord(BaseModel):
