@@ -33,7 +33,16 @@
 -- The earlier outbox's functions, and the ones whose answers changed shape.
 drop function if exists public.claim_alert_events(integer);
 drop function if exists public.sweep_overdue_jobs(jsonb, integer);
-drop function if exists public.list_jobs_to_watch(integer);
+do $$
+begin
+  -- Only the older shape: re-applying this file must keep the function (and a caller's prepared call).
+  if exists (select 1 from pg_catalog.pg_proc p
+              where p.oid = to_regprocedure('public.list_jobs_to_watch(integer)')
+                and not ('grace_seconds' = any (p.proargnames))) then
+    drop function public.list_jobs_to_watch(integer);
+  end if;
+end
+$$;
 
 -- Overdue: an enabled job with a schedule whose deadline has passed. A paused
 -- job is never overdue. Written once, for /api/health's count and for the
