@@ -12,7 +12,9 @@ from tests.test_ops_access import ops_app
 
 # Nothing listens on port 9; the password stands in for a real one that must not show.
 UNREACHABLE = "postgresql://cronrelay:db-password-0123456789@127.0.0.1:9/cronrelay"
-DATA_503 = frozenset({(503, "/api/ops/jobs"), (503, "/api/ops/requests"), (503, "/api/ops/runs")})
+DATA_503 = frozenset(
+    {(503, "/api/ops/jobs"), (503, "/api/ops/requests"), (503, "/api/ops/runs"), (503, "/api/ops/alerts")}
+)
 
 
 @pytest.fixture(scope="module")
