@@ -30,9 +30,6 @@ log = logging.getLogger("cronrelay.alerts")
 
 # Deliveries claimed per call; more wait for the next run or tick.
 CLAIM_LIMIT = 50
-# Longer than any send round (SEND_SECONDS) and its settle, short enough
-# that a crash's deliveries go out again at the next tick or two.
-LEASE_SECONDS = 60
 # One delivery's call, at most.
 CALL_SECONDS = 5.0
 # However many deliveries and however slow the receivers, alerts get a few
@@ -65,31 +62,44 @@ class AlertStats:
 
 
 async def deliver_due(db: Database, settings: Settings, deadline: Deadline) -> AlertStats | None:
-    """Send what is due now; None when nothing was (or could be) tried."""
+    """Send what is due now, a claim at a time, for at most SEND_SECONDS; None when nothing was (or could be) tried."""
     if deadline.expired(reserve=TIME_NEEDED):
         return None  # claimed rows would only wait out their lease; the next tick sends them
-    try:
-        rows = await claim_alert_deliveries(
-            db,
-            channels=configured(settings),
-            limit=CLAIM_LIMIT,
-            lease_seconds=LEASE_SECONDS,
-            max_attempts=settings.alert_max_attempts,
-        )
-    except DatabaseError as error:
-        log.error("alerts: claiming deliveries failed: %s", settings.redact(str(error)))
-        return None
-    if not rows:
-        return None
-    alerts = [Alert.from_row(row) for row in rows]
     budget = min(deadline, Deadline.after(SEND_SECONDS), key=lambda d: d.expires_at)
+    stats = AlertStats()
+    tried = False
+    while True:
+        try:
+            rows = await claim_alert_deliveries(
+                db,
+                channels=configured(settings),
+                limit=CLAIM_LIMIT,
+                # As every queue here: longer than the run's budget, so never while a send is under way.
+                lease_seconds=settings.lease_seconds,
+                max_attempts=settings.alert_max_attempts,
+            )
+        except DatabaseError as error:
+            log.error("alerts: claiming deliveries failed: %s", settings.redact(str(error)))
+            break
+        if not rows:
+            break
+        tried = True
+        await _send_round(db, settings, [Alert.from_row(row) for row in rows], budget, stats)
+        if len(rows) < CLAIM_LIMIT or budget.expired(reserve=TIME_NEEDED):
+            break
+    return stats if tried else None
+
+
+async def _send_round(
+    db: Database, settings: Settings, alerts: list[Alert], budget: Deadline, stats: AlertStats
+) -> None:
+    """Send one claim's deliveries, CONCURRENCY at a time, settling them in groups as they complete."""
     statuses: dict[int, str] = {}
 
     async def write(group: list[Settle]) -> None:
         statuses.update(await settle_alert_deliveries(db, outcomes=group))
 
     settler: Settler[Settle] = Settler(write)
-    stats = AlertStats()
     gate = asyncio.Semaphore(CONCURRENCY)
 
     async def one(alert: Alert) -> None:
@@ -121,9 +131,8 @@ async def deliver_due(db: Database, settings: Settings, deadline: Deadline) -> A
         stats.sent,
         stats.failed,
         stats.pending,
-        ", ".join(f"{a.event} for {a.job} via {a.channel}" for a in alerts),
+        ", ".join(f"{a.event} for {a.job} via {a.channel}" for a in alerts[:MAX_REPORTED]),
     )
-    return stats
 
 
 async def _attempt(alert: Alert, settings: Settings, budget: Deadline) -> Settle:
