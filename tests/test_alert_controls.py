@@ -202,3 +202,15 @@ async def test_alerts_test_and_list_from_a_shell(
     assert code == 0, err
     assert out.splitlines()[0] == "channels: webhook"
     assert "alert.test" in out and "webhook: sent" in out and url not in out
+
+
+async def test_a_telegram_channel_without_a_bot_token_is_named_in_the_console_banner(make_settings, sql) -> None:
+    settings = make_settings(alert_telegram_chat_id="-100123", webhook_signing_secret="whsec-0123456789abcdef")
+    async with app_client(settings) as http:
+        status = (await http.get("/api/ops/status", headers=AUTH)).json()
+        listed = (await http.get("/api/ops/alerts", headers=AUTH)).json()
+    assert (
+        "the Telegram alert channel cannot send: ALERT_TELEGRAM_CHAT_ID is set but TELEGRAM_BOT_TOKEN is not"
+        in status["problems"]
+    )
+    assert listed["channels"] == []
