@@ -50,6 +50,9 @@ create table if not exists public.cron_alert_events (
   -- time; null until a sender has done so (channels live in the
   -- environment, which SQL cannot read).
   fanned_out_at  timestamptz,
+  -- queue_alert_event's key: the adapters may repeat a call whose answer was
+  -- lost, and the repeat must find the first event, not raise a second.
+  dedup_key      text unique,
   created_at     timestamptz not null default now()
 );
 

@@ -1465,7 +1465,7 @@ begin
 end
 $$;
 
-CREATE FUNCTION public.queue_alert_event(p_event text, p_payload jsonb DEFAULT '{}'::jsonb) RETURNS TABLE(id bigint, alert_id uuid)
+CREATE FUNCTION public.queue_alert_event(p_event text, p_payload jsonb DEFAULT '{}'::jsonb, p_dedup_key text DEFAULT NULL::text) RETURNS TABLE(id bigint, alert_id uuid)
     LANGUAGE plpgsql
     SET search_path TO ''
     AS $$
@@ -1479,7 +1479,17 @@ begin
   if p_payload is null or jsonb_typeof(p_payload) <> 'object' then
     raise exception 'queue_alert_event: payload must be a JSON object' using errcode = '22023';
   end if;
-  v_id := public._alert_queue(p_event, null, p_payload, 0);
+  if p_dedup_key is not null then
+    insert into public.cron_alert_events (event, payload, dedup_key)
+    values (p_event, p_payload, p_dedup_key)
+    on conflict (dedup_key) do nothing
+    returning cron_alert_events.id into v_id;
+    if v_id is null then
+      select e.id into v_id from public.cron_alert_events e where e.dedup_key = p_dedup_key;
+    end if;
+  else
+    v_id := public._alert_queue(p_event, null, p_payload, 0);
+  end if;
   return query select e.id, e.alert_id from public.cron_alert_events e where e.id = v_id;
 end
 $$;
@@ -1985,6 +1995,7 @@ CREATE TABLE public.cron_alert_events (
     muted boolean DEFAULT false NOT NULL,
     payload jsonb DEFAULT '{}'::jsonb NOT NULL,
     fanned_out_at timestamp with time zone,
+    dedup_key text,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     CONSTRAINT cron_alert_events_event_check CHECK ((event = ANY (ARRAY['agents.offline'::text, 'job.failed'::text, 'job.overdue'::text, 'job.recovered'::text, 'alert.test'::text])))
 );
@@ -2190,6 +2201,9 @@ ALTER TABLE ONLY public.cron_alert_deliveries
 
 ALTER TABLE ONLY public.cron_alert_events
     ADD CONSTRAINT cron_alert_events_alert_id_key UNIQUE (alert_id);
+
+ALTER TABLE ONLY public.cron_alert_events
+    ADD CONSTRAINT cron_alert_events_dedup_key_key UNIQUE (dedup_key);
 
 ALTER TABLE ONLY public.cron_alert_events
     ADD CONSTRAINT cron_alert_events_pkey PRIMARY KEY (id);
@@ -2498,8 +2512,8 @@ GRANT ALL ON FUNCTION public.prune_alert_history(p_retention_days integer, p_bat
 REVOKE ALL ON FUNCTION public.prune_history(p_retention_days integer, p_batch_size integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.prune_history(p_retention_days integer, p_batch_size integer) TO service_role;
 
-REVOKE ALL ON FUNCTION public.queue_alert_event(p_event text, p_payload jsonb) FROM PUBLIC;
-GRANT ALL ON FUNCTION public.queue_alert_event(p_event text, p_payload jsonb) TO service_role;
+REVOKE ALL ON FUNCTION public.queue_alert_event(p_event text, p_payload jsonb, p_dedup_key text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.queue_alert_event(p_event text, p_payload jsonb, p_dedup_key text) TO service_role;
 
 REVOKE ALL ON FUNCTION public.reap_abandoned_runs() FROM PUBLIC;
 GRANT ALL ON FUNCTION public.reap_abandoned_runs() TO service_role;

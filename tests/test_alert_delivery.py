@@ -240,3 +240,13 @@ async def test_a_muted_job_sends_nothing_and_still_shows_its_episode(make_settin
     assert [row["name"] for row in open_episodes] == ["check-stale"]
     [alert] = listed["alerts"]
     assert alert["event"] == "job.failed" and alert["muted"] is True and alert["deliveries"] == []
+
+
+async def test_a_repeated_queue_call_finds_the_first_event(db, sql) -> None:
+    # An adapter repeats a call whose answer was lost: the key makes the repeat answer the same event.
+    first, again = [
+        (await db.call("queue_alert_event", p_event="alert.test", p_payload={}, p_dedup_key="alert.test:k1"))[0]
+        for _ in range(2)
+    ]
+    assert first == again
+    assert await sql.fetchval("select count(*) from cron_alert_events") == 1

@@ -40,8 +40,12 @@ as $$
 $$;
 
 -- The events Python raises itself: check-stale's agents.offline and an
--- operator's alert.test. Episodes queue theirs in SQL (alerts.sql).
-create or replace function public.queue_alert_event(p_event text, p_payload jsonb default '{}'::jsonb)
+-- operator's alert.test. Episodes queue theirs in SQL (alerts.sql). A call
+-- repeated with the same p_dedup_key (an adapter's retry after a lost
+-- answer) answers the first call's event instead of queueing a second.
+create or replace function public.queue_alert_event(
+  p_event text, p_payload jsonb default '{}'::jsonb, p_dedup_key text default null
+)
 returns table (id bigint, alert_id uuid)
 language plpgsql
 volatile
@@ -58,7 +62,17 @@ begin
   if p_payload is null or jsonb_typeof(p_payload) <> 'object' then
     raise exception 'queue_alert_event: payload must be a JSON object' using errcode = '22023';
   end if;
-  v_id := public._alert_queue(p_event, null, p_payload, 0);
+  if p_dedup_key is not null then
+    insert into public.cron_alert_events (event, payload, dedup_key)
+    values (p_event, p_payload, p_dedup_key)
+    on conflict (dedup_key) do nothing
+    returning cron_alert_events.id into v_id;
+    if v_id is null then
+      select e.id into v_id from public.cron_alert_events e where e.dedup_key = p_dedup_key;
+    end if;
+  else
+    v_id := public._alert_queue(p_event, null, p_payload, 0);
+  end if;
   return query select e.id, e.alert_id from public.cron_alert_events e where e.id = v_id;
 end
 $$;

@@ -8,6 +8,7 @@ these calls hand out.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -121,8 +122,12 @@ async def sweep_overdue_jobs(db: Database, *, deadlines: Sequence[OverdueDeadlin
 
 
 async def queue_alert_event(db: Database, *, event: str, payload: dict[str, Any]) -> QueuedEvent:
-    """Queue an event Python raises itself (agents.offline, alert.test)."""
-    row = first(await db.call("queue_alert_event", p_event=event, p_payload=payload), "queue_alert_event")
+    """Queue an event Python raises itself (agents.offline, alert.test); a fresh key per call makes an
+    adapter's repeat of it (after a lost answer) find this event instead of queueing a second."""
+    row = first(
+        await db.call("queue_alert_event", p_event=event, p_payload=payload, p_dedup_key=f"{event}:{uuid.uuid4()}"),
+        "queue_alert_event",
+    )
     return QueuedEvent(id=int(row["id"]), alert_id=str(row["alert_id"]))
 
 
