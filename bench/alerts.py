@@ -53,7 +53,9 @@ FAILING = Job(name="check-stale", run=_boom, summary="fails", max_limit=10)
 async def _healthy(dsn: str) -> tuple[list[float], list[float], list[float], int]:
     """(arrival from start, answer with alerts, answer without alerts, arrivals after the answer)."""
     hits: list[Hit] = []
-    arrivals, answers, bare = [], [], []
+    arrivals: list[float] = []
+    answers: list[float] = []
+    bare: list[float] = []
     late = 0
     async with local_receiver(delay=0.005, hits=hits) as (url, _):
         with_alerts = load_settings(
