@@ -26,6 +26,7 @@ from collections import Counter
 
 from bench.harness import Figure, embedded_database, say
 from lib.db import Database, database_for
+from lib.db.queries.alerts import alert_health, claim_alert_deliveries, list_alerts, queue_alert_event
 from lib.db.queries.runs import begin_run, end_run
 from lib.db.statuses import RunStatus, Trigger
 from lib.jobs.base import Job, JobContext, JobResult
@@ -99,7 +100,8 @@ async def _recover(db: Database) -> None:
     )
     assert start.run_id is not None
     await end_run(db, run_id=start.run_id, status=RunStatus.OK, stats={}, error=None, has_more=False)
-    await db.call("claim_alert_deliveries", p_channels=[], p_limit=1)
+    # Routed to no channel: only the failures are timed.
+    await claim_alert_deliveries(db, channels=[], limit=1, lease_seconds=120, max_attempts=10)
 
 
 async def _outage(dsn: str) -> dict[str, float]:
@@ -120,18 +122,17 @@ async def _outage(dsn: str) -> dict[str, float]:
         db = database_for(settings)
         try:
             await _recover(db)
-            before = {str(alert["alert_id"]) for alert in (await db.call("list_alerts", p_limit=200))[0]["alerts"]}
+            before = {str(alert["alert_id"]) for alert in (await list_alerts(db, limit=200))[0]}
             began = time.monotonic()
             await run_job(FAILING, db=db, settings=settings, trigger=Trigger.MANUAL)
             next_raise = began + RAISE_EVERY
             while time.monotonic() - began < OUTAGE:
                 if time.monotonic() >= next_raise:
-                    await db.call("queue_alert_event", p_event="alert.test", p_payload={"bench": "outage"})
+                    await queue_alert_event(db, event="alert.test", payload={"bench": "outage"})
                     next_raise += RAISE_EVERY
                 await run_job(JOBS["schedule"], db=db, settings=settings, trigger=Trigger.SCHEDULE)
                 await asyncio.sleep(min(TICK, max(0.1, OUTAGE - (time.monotonic() - began))))
-            rows = await db.call("list_alerts", p_limit=200)
-            raised = {str(alert["alert_id"]) for alert in rows[0]["alerts"]} - before
+            raised = {str(alert["alert_id"]) for alert in (await list_alerts(db, limit=200))[0]} - before
             up_at = time.monotonic()
             say(f"   receiver up after {up_at - began:.0f} s; {len(raised)} alerts raised during the outage")
             while time.monotonic() - up_at < GIVE_UP_AFTER:
@@ -146,7 +147,7 @@ async def _outage(dsn: str) -> dict[str, float]:
             for hit in hits:
                 if hit.arrived >= up_at and hit.answered:
                     arrivals[_alert_id(hit)] += 1
-            pending = await db.call("alert_health")
+            pending = (await alert_health(db)).pending
         finally:
             await db.close()
     delivered = raised & set(accepted)
@@ -157,7 +158,7 @@ async def _outage(dsn: str) -> dict[str, float]:
         "duplicated": sum(n - 1 for n in arrivals.values() if n > 1),
         "last_after_up": max((accepted[a] - up_at for a in delivered), default=0.0),
         "tries": len(hits),
-        "pending": float(pending[0]["alerts_pending"]),
+        "pending": float(pending),
     }
 
 

@@ -587,6 +587,16 @@
 
   // -- alerts --------------------------------------------------------------------------------
 
+  // A job's noise control in words, as `jobs show` says it.
+  function alertControls(job) {
+    if (job.alerts_enabled === false) return "off (episodes are tracked and shown, nothing is sent)";
+    const after = job.alert_after_failures || 1;
+    const parts = [after === 1 ? "after 1 failure" : `after ${after} failures in a row`];
+    if (job.realert_after) parts.push(`again every ${seconds(job.realert_after)} while still failing`);
+    parts.push(`overdue grace ${seconds(job.overdue_grace) || "0s"}`);
+    return parts.join(", ");
+  }
+
   // A delivery's state as the request chips show theirs: sent green, pending yellow, dead red.
   const DELIVERY_CHIP = { sent: "done", pending: "queued", dead: "error" };
 
@@ -701,6 +711,7 @@
         ...fact("Schedule", job.schedule_text || job.schedule || job.schedule_type), ...fact("Enabled", job.enabled ? "yes" : "no (paused)"),
         ...(job.schedule_error ? fact("Schedule problem", el("span", { class: "error" }, job.schedule_error)) : []),
         ...fact("Next run", when(job.next_run_at)),
+        ...fact("Alerts", alertControls(job)),
         ...fact("Last run", job.last_run_at ? [badge(job.last_status), ` ${when(job.last_run_at)} ${duration(job.last_duration_ms)}`] : "never"));
       $("detail-actions").replaceChildren(jobActions(job));
       const next = data.next_runs || [];
