@@ -358,3 +358,26 @@ async def test_an_alert_payload_names_the_job_and_nothing_secret(make_settings, 
     [call] = alerts.calls
     text = call.request.content.decode()
     assert WEBHOOK_SECRET not in text and "test-secret" not in text and HOOK not in text
+
+
+async def test_a_jobs_own_overdue_grace_moves_its_deadline(make_settings, sql, db, http_mock):
+    _alerts(http_mock)
+    job_id = await add_job(sql, "hourly", schedule_type="interval", schedule="1h")
+    await sql.execute(
+        "update cron_jobs set created_at = now() - interval '2 hours 10 minutes', next_run_at = now() + interval '1h' "
+        "where id = $1::uuid",
+        job_id,
+    )
+    async with app_client(_settings(make_settings)) as http:
+        # Two hours and the default 5 minutes of grace have passed: overdue.
+        tick = (await http.get("/api/cron/schedule", headers=AUTH)).json()
+        assert tick["stats"]["alerts"]["overdue"] == 1
+        # A grace of 30 minutes recomputes the deadline at the next tick: no longer overdue.
+        await sql.execute("update cron_jobs set overdue_grace = interval '30 minutes' where id = $1::uuid", job_id)
+        assert (await http.get("/api/health")).json()["overdue_jobs"] == 0
+        await http.get("/api/cron/schedule", headers=AUTH)
+        assert (await http.get("/api/health")).json()["overdue_jobs"] == 0
+    due = await sql.fetchval(
+        "select extract(epoch from due_by - due_basis)::int from cron_job_alert_state where job_id = $1::uuid", job_id
+    )
+    assert due == 2 * 3600 + 30 * 60

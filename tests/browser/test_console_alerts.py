@@ -80,3 +80,40 @@ def test_a_failure_shows_in_the_alerts_panel_and_a_test_alert_arrives(
     tested = page.locator('[data-testid="alert-row"][data-event="alert.test"]')
     tested.locator('[data-testid="delivery"][data-channel="webhook"][data-status="sent"]').wait_for()
     assert_clean(browser, alerting_server)
+
+
+def test_the_job_form_sets_a_jobs_noise_control(
+    browser: Browser, alerting_server: LiveServer, rows: Rows, receiver: Receiver
+) -> None:
+    page = sign_in(browser)
+    page.get_by_test_id("create-job").click()
+    page.locator("#f-name").fill("nightly-export")
+    page.locator("#f-target").fill(f"{receiver.url}/ok")
+    page.locator("#f-schedule_type").select_option("interval")
+    page.locator("#f-schedule").fill("every 2h")
+    page.locator("#f-alert_after_failures").fill("3")
+    page.locator("#f-realert_after").fill("10s")
+    page.get_by_test_id("save-job").click()
+    # A re-alert every 10 s would be noise itself: the field says so.
+    error = page.get_by_test_id("field-error-realert_after")
+    error.wait_for()
+    assert "1 minute" in error.inner_text()
+    page.locator("#f-realert_after").fill("4h")
+    page.get_by_test_id("save-job").click()
+    page.get_by_test_id("job-form").wait_for(state="hidden")
+    [saved] = rows.fetch(
+        "select alert_after_failures, extract(epoch from realert_after)::int as realert, alerts_enabled "
+        "from public.cron_jobs where name = 'nightly-export'"
+    )
+    assert (saved["alert_after_failures"], saved["realert"], saved["alerts_enabled"]) == (3, 4 * 3600, True)
+
+    # Muted from the edit form, and the job's page says so.
+    page.locator('[data-testid="job-row"][data-name="nightly-export"]').get_by_test_id("edit").click()
+    assert page.locator("#f-realert_after").input_value() == "4h"
+    page.locator("#f-alerts_enabled").uncheck()
+    page.get_by_test_id("save-job").click()
+    page.get_by_test_id("job-form").wait_for(state="hidden")
+    assert rows.fetch("select alerts_enabled from public.cron_jobs where name = 'nightly-export'")[0][0] is False
+    page.locator('[data-testid="job-row"][data-name="nightly-export"]').get_by_test_id("job-link").click()
+    page.wait_for_function("() => document.querySelector('#detail-facts').innerText.includes('nothing is sent')")
+    assert_clean(browser, alerting_server, frozenset({(422, "/api/ops/jobs")}))
