@@ -27,6 +27,7 @@ BENCHMARKS = [
     "operators",
     "workers",
     "on_time",
+    "alerts",
 ]
 
 

@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from lib.auth import Unauthorized, check_authorization
 from lib.body_limit import BodyLimit
 from lib.db import Database, DatabaseError, DatabaseUnavailable, database_for
-from lib.db.queries.alerts import count_overdue_jobs
+from lib.db.queries.alerts import alert_health
 from lib.db.queries.health import health_check
 from lib.db.queries.runs import list_runs
 from lib.db.statuses import RunStatus, Trigger
@@ -174,12 +174,21 @@ async def health(request: Request) -> JSONResponse:
         await health_check(db)
         # The dead man's switch for an outside uptime monitor: a count, never
         # names (this route needs no secret).
-        overdue = await count_overdue_jobs(db)
+        alerts = await alert_health(db)
     except DatabaseError as error:
         problem = settings.redact(one_line(error))
         log.error("health: database unreachable: %s", problem)
         return JSONResponse({"status": "error", "database": "unreachable", "adapter": db.name, "error": problem}, 503)
-    return JSONResponse({"status": "ok", "database": "ok", "adapter": db.name, "overdue_jobs": overdue})
+    return JSONResponse(
+        {
+            "status": "ok",
+            "database": "ok",
+            "adapter": db.name,
+            "overdue_jobs": alerts.overdue,
+            "alerts_pending": alerts.pending,
+            "alerts_dead": alerts.dead,
+        }
+    )
 
 
 @router.get("/api/cron/runs")

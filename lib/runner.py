@@ -141,13 +141,7 @@ async def run_job(
         duration = None
     report.duration_ms = duration if duration is not None else int((time.monotonic() - clock) * 1000)
     if duration is not None and not dry_run:
-        # end_run opened or closed the job's alert episode in SQL; send what it
-        # queued now. Never raises: a failing alert does not fail the run.
-        # Imported here, as the app imports the registry: the module brings
-        # croniter and httpx, which /api/health's cold start never needs.
-        from lib.jobs import alerting
-
-        await alerting.after_run(db, settings, context.deadline)
+        await _deliver_alerts(db, settings, report, context.deadline)
     log_run(report)
     return report
 
@@ -166,11 +160,9 @@ async def _finished_empty(
         stats=dict(job.empty_stats or {}) | held_stats(start.held),
         duration_ms=start.duration_ms if start.duration_ms is not None else int((time.monotonic() - clock) * 1000),
     )
-    from lib.jobs import alerting
-
-    # The run may have closed an episode of its own job (job.recovered); sent
-    # only when an alert channel is configured, as after any run.
-    await alerting.after_run(db, settings, Deadline.after(settings.run_time_budget_seconds))
+    # The run may have closed an episode of its own job (job.recovered): delivered
+    # and counted as after any run.
+    await _deliver_alerts(db, settings, report, Deadline.after(settings.run_time_budget_seconds))
     log_run(report)
     return report
 
@@ -180,6 +172,31 @@ def held_stats(held: Mapping[str, int]) -> dict[str, Any]:
     if not held:
         return {}
     return {"held": sum(held.values()), "held_for": sorted(held)}
+
+
+async def _deliver_alerts(db: Database, settings: Settings, report: RunReport, deadline: Deadline) -> None:
+    """end_run opened or closed the job's alert episode in SQL; deliver what it queued now, and count it
+    in the run's answer and ledger row (`stats.alerts`). Never raises: a failing alert does not fail the run."""
+    # Imported here, as the app imports the registry: the module brings
+    # croniter and httpx, which /api/health's cold start never needs.
+    from lib.alerts.channels import configured
+    from lib.db.queries.alerts import record_run_alerts
+    from lib.jobs import alerting
+
+    own = report.stats.get("alerts")
+    if not configured(settings) or (isinstance(own, dict) and "pending" in own):
+        # Nobody to tell (the tick routes the events), or the job delivered as it
+        # ran (the schedule tick, check-stale): what is left is the next tick's.
+        return
+    delivered = await alerting.after_run(db, settings, deadline)
+    if delivered is None or report.run_id is None:
+        return
+    counts = delivered.as_stats()
+    report.stats = {**report.stats, "alerts": counts}
+    try:
+        await record_run_alerts(db, run_id=report.run_id, alerts=counts)
+    except DatabaseError as error:
+        log.error("job %s (run %s): recording stats.alerts failed: %s", report.job, report.run_id, one_line(error))
 
 
 def one_line(error: BaseException) -> str:

@@ -21,6 +21,37 @@ MIN_SECRET_LENGTH = 16
 _ACTIVE_HOURS = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-(([01]\d|2[0-3]):[0-5]\d|24:00)$")
 
 
+# A Telegram chat: a numeric id (groups are negative) or a public @username.
+_TELEGRAM_CHAT = re.compile(r"^(-?[0-9]{1,20}|@[A-Za-z][A-Za-z0-9_]{3,31})$")
+ALERT_URL_SETTINGS = ("alert_webhook_url", "alert_slack_webhook_url", "alert_discord_webhook_url")
+_LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1"})
+
+
+def alert_url_problem(value: str, *, allow_http: bool) -> str | None:
+    """What is wrong with an alert channel URL, worded after its variable's name; None when it may be used.
+
+    DESIGN.md, Outbound calls: https, no credentials in the URL; plain http
+    only to localhost with ALLOW_HTTP_WEBHOOKS. Where the host may point is
+    checked at call time (lib/alerts/send.py), as a DNS answer can change.
+    """
+    try:
+        parsed = urlsplit(value)
+        parsed.port  # noqa: B018 -- raises on a port that is not a number in range
+    except ValueError:
+        return "is not a valid URL"
+    if any(c.isspace() for c in value) or not parsed.hostname:
+        return "must be an https URL with a host"
+    if parsed.username is not None or parsed.password is not None:
+        return "must not carry credentials (user:password@); the service's own token in the path is fine"
+    if parsed.scheme == "https":
+        return None
+    if parsed.scheme == "http" and allow_http and parsed.hostname in _LOCAL_HOSTS:
+        return None
+    if parsed.scheme == "http" and parsed.hostname in _LOCAL_HOSTS:
+        return "must be https (plain http to localhost needs ALLOW_HTTP_WEBHOOKS=true)"
+    return "must be an https URL"
+
+
 _SSL_MODES = {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}
 
 
@@ -109,6 +140,11 @@ class Settings(BaseSettings):
 
     stale_after_seconds: int = Field(300, ge=1)
     alert_webhook_url: str | None = None
+    # Alert channels (lib/alerts): each configured one gets every event.
+    alert_slack_webhook_url: str | None = None
+    alert_discord_webhook_url: str | None = None
+    alert_telegram_chat_id: str | None = None
+    alert_max_attempts: int = Field(10, ge=1, le=50)
 
     heartbeat_retention_days: int = Field(30, ge=1)
     cleanup_batch_size: int = Field(10_000, ge=1, le=1_000_000)
@@ -153,10 +189,12 @@ class Settings(BaseSettings):
     def _supabase_url(cls, value: str | None) -> str | None:
         return None if value is None else _http_url("SUPABASE_URL", value)
 
-    @field_validator("alert_webhook_url")
+    @field_validator("alert_telegram_chat_id")
     @classmethod
-    def _alert_url(cls, value: str | None) -> str | None:
-        return None if value is None else _http_url("ALERT_WEBHOOK_URL", value)
+    def _alert_chat(cls, value: str | None) -> str | None:
+        if value is not None and not _TELEGRAM_CHAT.match(value):
+            raise ValueError("ALERT_TELEGRAM_CHAT_ID must be a chat id (like -1001234567890) or @channelname")
+        return value
 
     @field_validator("telegram_api_base")
     @classmethod
@@ -202,6 +240,16 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
+    def _alert_targets(self) -> Settings:
+        # After every field, as ALLOW_HTTP_WEBHOOKS decides what a channel URL may be.
+        for name in ALERT_URL_SETTINGS:
+            value = getattr(self, name)
+            problem = None if value is None else alert_url_problem(value, allow_http=self.allow_http_webhooks)
+            if problem:
+                raise ValueError(f"{name.upper()} {problem}")
+        return self
+
+    @model_validator(mode="after")
     def _lease_outlives_budget(self) -> Settings:
         # A lease shorter than the run would let a duplicate delivery start a
         # second run while the first is still working.
@@ -219,6 +267,8 @@ class Settings(BaseSettings):
         values = [
             self.supabase_url,
             self.alert_webhook_url,
+            self.alert_slack_webhook_url,
+            self.alert_discord_webhook_url,
             self.telegram_api_base if self.telegram_api_base != "https://api.telegram.org" else None,
             *(
                 secret.get_secret_value() if secret else None

@@ -30,7 +30,8 @@ SERVICE_KEY = "sb_secret_test_service_role_key"
 EMULATOR = pytest.StashKey[PostgrestEmulator]()
 
 TABLES = (
-    "agents, heartbeats, scheduled_reminders, cron_run_requests, cron_runs, cron_locks, cron_jobs, cron_alert_outbox"
+    "agents, heartbeats, scheduled_reminders, cron_run_requests, cron_runs, cron_locks, cron_jobs"
+    ", cron_alert_events, cron_alert_deliveries"
     ", ops_users, ops_sessions, ops_signin_failures, ops_audit"
     ", cron_workers"
 )

@@ -3,22 +3,30 @@ CREATE FUNCTION public._alert_failed(p_job_id uuid, p_details jsonb) RETURNS voi
     SET search_path TO ''
     AS $$
 declare
-  v_since timestamptz;
+  v_threshold integer;
+  v_failures  integer;
+  v_since     timestamptz;
 begin
-  perform 1 from public.cron_jobs j where j.id = p_job_id for no key update;
+  select j.alert_after_failures into v_threshold from public.cron_jobs j where j.id = p_job_id for no key update;
   if not found then
     return;
   end if;
-  insert into public.cron_job_alert_state as s (job_id, failed_since)
-  values (p_job_id, now())
+  insert into public.cron_job_alert_state as s (job_id, failures, last_error)
+  values (p_job_id, 1, left(p_details ->> 'error', 500))
   on conflict (job_id) do update
-     set failed_since = now(), updated_at = now()
-   where s.failed_since is null
+     set failures = s.failures + 1, last_error = excluded.last_error, updated_at = now()
+  returning s.failures, s.failed_since into v_failures, v_since;
+  if v_since is not null or v_failures < coalesce(v_threshold, 1) then
+    return;  -- an episode is open already, or the job tolerates this many failures in a row
+  end if;
+  update public.cron_job_alert_state s
+     set failed_since = now(), alerted_at = now(), repeats = 0, updated_at = now()
+   where s.job_id = p_job_id and s.failed_since is null
   returning s.failed_since into v_since;
   if v_since is not null then
-    insert into public.cron_alert_outbox (event, job_id, payload)
-    values ('job.failed', p_job_id,
-            public._alert_job_fields(p_job_id) || p_details || jsonb_build_object('failing_since', v_since));
+    perform public._alert_queue('job.failed', p_job_id,
+                                public._alert_job_fields(p_job_id) || p_details
+                                || jsonb_build_object('failing_since', v_since, 'failures', v_failures), 0);
   end if;
 end
 $$;
@@ -34,6 +42,17 @@ CREATE FUNCTION public._alert_job_fields(p_job_id uuid) RETURNS jsonb
                   jsonb_build_object('job_id', p_job_id));
 $$;
 
+CREATE FUNCTION public._alert_queue(p_event text, p_job_id uuid, p_payload jsonb, p_repeat integer) RETURNS bigint
+    LANGUAGE sql
+    SET search_path TO ''
+    AS $$
+  insert into public.cron_alert_events (event, job_id, repeat, muted, payload)
+  values (p_event, p_job_id, coalesce(p_repeat, 0),
+          coalesce((select not j.alerts_enabled from public.cron_jobs j where j.id = p_job_id), false),
+          coalesce(p_payload, '{}'::jsonb))
+  returning id;
+$$;
+
 CREATE FUNCTION public._alert_recovered(p_job_id uuid, p_details jsonb) RETURNS void
     LANGUAGE plpgsql
     SET search_path TO ''
@@ -44,33 +63,37 @@ declare
 begin
   -- The common case, a good run of a healthy job, reads one row and locks nothing.
   if not exists (select 1 from public.cron_job_alert_state s
-                  where s.job_id = p_job_id and (s.failed_since is not null or s.overdue_since is not null)) then
+                  where s.job_id = p_job_id
+                    and (s.failed_since is not null or s.overdue_since is not null or s.failures > 0)) then
     return;
   end if;
   perform 1 from public.cron_jobs j where j.id = p_job_id for no key update;
   with old as (
     select s.job_id, s.failed_since, s.overdue_since
       from public.cron_job_alert_state s
-     where s.job_id = p_job_id and (s.failed_since is not null or s.overdue_since is not null)
+     where s.job_id = p_job_id
+       and (s.failed_since is not null or s.overdue_since is not null or s.failures > 0)
        for update
   )
   update public.cron_job_alert_state s
-     set failed_since = null, overdue_since = null, updated_at = now()
+     set failed_since = null, overdue_since = null, failures = 0, repeats = 0, alerted_at = null,
+         updated_at = now()
     from old
    where s.job_id = old.job_id
   returning old.failed_since, old.overdue_since into v_failed, v_overdue;
   if v_failed is null and v_overdue is null then
-    return;  -- a concurrent good run closed it first and sent the one job.recovered
+    return;  -- no episode was open (or a concurrent good run closed it and sent the one job.recovered)
   end if;
-  insert into public.cron_alert_outbox (event, job_id, payload)
-  values ('job.recovered', p_job_id,
-          public._alert_job_fields(p_job_id) || p_details
-          || jsonb_build_object(
-               'recovered_from',
-               to_jsonb(array_remove(array[case when v_failed is not null then 'failed' end,
-                                           case when v_overdue is not null then 'overdue' end], null)),
-               'failing_since', v_failed,
-               'overdue_since', v_overdue));
+  perform public._alert_queue(
+    'job.recovered', p_job_id,
+    public._alert_job_fields(p_job_id) || p_details
+    || jsonb_build_object(
+         'recovered_from',
+         to_jsonb(array_remove(array[case when v_failed is not null then 'failed' end,
+                                     case when v_overdue is not null then 'overdue' end], null)),
+         'failing_since', v_failed,
+         'overdue_since', v_overdue),
+    0);
 end
 $$;
 
@@ -209,6 +232,10 @@ CREATE TABLE public.cron_jobs (
     schedule_locked_until timestamp with time zone,
     fired_at timestamp with time zone,
     resumed_at timestamp with time zone,
+    alert_after_failures integer DEFAULT 1 NOT NULL,
+    realert_after interval,
+    overdue_grace interval DEFAULT '00:05:00'::interval NOT NULL,
+    alerts_enabled boolean DEFAULT true NOT NULL,
     worker_id uuid,
     instructions text,
     mirror_schedule_kind text,
@@ -219,6 +246,7 @@ CREATE TABLE public.cron_jobs (
     mirrored_at timestamp with time zone,
     worker_removed_at timestamp with time zone,
     version bigint DEFAULT 1 NOT NULL,
+    CONSTRAINT cron_jobs_alert_controls_check CHECK ((((alert_after_failures >= 1) AND (alert_after_failures <= 1000)) AND ((realert_after IS NULL) OR ((realert_after >= '00:01:00'::interval) AND (realert_after <= '365 days'::interval))) AND (overdue_grace >= '00:00:00'::interval) AND (overdue_grace <= '30 days'::interval))),
     CONSTRAINT cron_jobs_kind_check CHECK ((kind = ANY (ARRAY['builtin'::text, 'webhook'::text, 'worker'::text]))),
     CONSTRAINT cron_jobs_schedule_type_check CHECK ((schedule_type = ANY (ARRAY['vercel'::text, 'cron'::text, 'interval'::text, 'once'::text, 'manual'::text]))),
     CONSTRAINT cron_jobs_source_check CHECK ((source = ANY (ARRAY['user'::text, 'agent'::text]))),
@@ -472,6 +500,15 @@ CREATE FUNCTION public.advance_schedules(p_items jsonb) RETURNS TABLE(job_id uui
     left join request on request.job_id = item.id;
 $$;
 
+CREATE FUNCTION public.alert_health() RETURNS TABLE(overdue integer, alerts_pending integer, alerts_dead integer)
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  select (select count(*)::integer from public.alert_overdue_jobs),
+         (select count(*)::integer from public.cron_alert_deliveries d where d.status = 'pending'),
+         (select count(*)::integer from public.cron_alert_deliveries d where d.status = 'dead');
+$$;
+
 CREATE FUNCTION public.begin_run(p_job text, p_trigger text, p_lease_seconds integer, p_request_id text DEFAULT NULL::text, p_dry_run boolean DEFAULT false, p_run_key text DEFAULT NULL::text) RETURNS TABLE(run_id bigint, acquired boolean, started_at timestamp with time zone, held_by bigint, paused boolean)
     LANGUAGE plpgsql
     SET search_path TO ''
@@ -655,16 +692,69 @@ CREATE FUNCTION public.cancel_reminders_for_lead(lead_id text) RETURNS TABLE(id 
   returning r.id, r.status;
 $$;
 
-CREATE FUNCTION public.claim_alert_events(p_limit integer DEFAULT 100) RETURNS TABLE(id bigint, event text, payload jsonb, created_at timestamp with time zone)
-    LANGUAGE sql
+CREATE FUNCTION public.claim_alert_deliveries(p_channels jsonb, p_limit integer DEFAULT 50, p_lease_seconds integer DEFAULT 120, p_max_attempts integer DEFAULT 10) RETURNS TABLE(id bigint, claim_token uuid, channel text, attempts integer, max_attempts integer, event_id bigint, alert_id uuid, event text, job_id uuid, repeat integer, payload jsonb, created_at timestamp with time zone)
+    LANGUAGE plpgsql
     SET search_path TO ''
     AS $$
-  delete from public.cron_alert_outbox o
-   where o.id in (select q.id from public.cron_alert_outbox q
-                   order by q.id
-                   limit greatest(1, least(coalesce(p_limit, 100), 1000))
-                     for update skip locked)
-  returning o.id, o.event, o.payload, o.created_at;
+#variable_conflict use_column
+declare
+  v_channels text[];
+  v_limit    integer := least(greatest(coalesce(p_limit, 50), 1), 500);
+  v_lease    interval := make_interval(secs => greatest(coalesce(p_lease_seconds, 120), 1));
+begin
+  if p_channels is null or jsonb_typeof(p_channels) <> 'array' then
+    raise exception 'claim_alert_deliveries: channels must be a JSON array' using errcode = '22023';
+  end if;
+  select coalesce(array_agg(distinct c), '{}') into v_channels from jsonb_array_elements_text(p_channels) c;
+  if not v_channels <@ array['webhook', 'slack', 'discord', 'telegram'] then
+    raise exception 'claim_alert_deliveries: channels are webhook, slack, discord and telegram' using errcode = '22023';
+  end if;
+
+  with fresh as (
+    update public.cron_alert_events e
+       set fanned_out_at = now()
+     where e.id in (select q.id from public.cron_alert_events q
+                     where q.fanned_out_at is null
+                     order by q.id
+                     limit 1000
+                       for update skip locked)
+    returning e.id, e.muted
+  )
+  insert into public.cron_alert_deliveries (event_id, channel, max_attempts)
+  select f.id, c.channel, greatest(coalesce(p_max_attempts, 10), 1)
+    from fresh f
+   cross join unnest(v_channels) as c (channel)
+   where not f.muted
+   order by f.id, c.channel
+  on conflict (event_id, channel) do nothing;
+
+  return query
+    with due as (
+      select d.id
+        from public.cron_alert_deliveries d
+       where d.status = 'pending'
+         and d.available_at <= now()
+         and d.channel = any (v_channels)
+       order by d.available_at, d.id
+       limit v_limit
+         for update skip locked
+    ), claimed as (
+      update public.cron_alert_deliveries d
+         set attempts = d.attempts + 1,
+             claim_token = gen_random_uuid(),
+             locked_until = now() + v_lease,
+             available_at = now() + v_lease,
+             updated_at = now()
+        from due
+       where d.id = due.id
+      returning d.id, d.claim_token, d.channel, d.attempts, d.max_attempts, d.event_id
+    )
+    select c.id, c.claim_token, c.channel, c.attempts, c.max_attempts, e.id, e.alert_id, e.event, e.job_id,
+           e.repeat, e.payload, e.created_at
+      from claimed c
+      join public.cron_alert_events e on e.id = c.event_id
+     order by c.id;
+end
 $$;
 
 CREATE FUNCTION public.claim_due_reminders(p_batch_size integer, p_lease_seconds integer) RETURNS TABLE(id bigint, lead_id text, telegram_id bigint, step_id text, due_at timestamp with time zone, status text, draft_text text, snooze_count integer, reminder_count integer, attempts integer, claim_token uuid, locked_until timestamp with time zone)
@@ -887,11 +977,16 @@ CREATE FUNCTION public.cron_jobs_alert_watch() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path TO ''
     AS $$
+declare
+  v_restart boolean := (new.enabled and not old.enabled)
+                       or (new.schedule, new.schedule_type, new.timezone)
+                          is distinct from (old.schedule, old.schedule_type, old.timezone);
 begin
   insert into public.cron_job_alert_state as s (job_id, watch_from)
   values (new.id, now())
   on conflict (job_id) do update
-     set watch_from = now(), due_by = null, due_basis = null, updated_at = now();
+     set watch_from = case when v_restart then now() else s.watch_from end,
+         due_by = null, due_basis = null, updated_at = now();
   return null;
 end
 $$;
@@ -1113,6 +1208,39 @@ begin
 end
 $$;
 
+CREATE FUNCTION public.list_alerts(p_limit integer DEFAULT 50, p_before_id bigint DEFAULT NULL::bigint) RETURNS TABLE(alerts jsonb, has_more boolean)
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  with page as (
+    select e.*
+      from public.cron_alert_events e
+     where p_before_id is null or e.id < p_before_id
+     order by e.id desc
+     limit least(greatest(coalesce(p_limit, 50), 1), 200) + 1
+  ), shown as (
+    select p.* from page p order by p.id desc limit least(greatest(coalesce(p_limit, 50), 1), 200)
+  )
+  select coalesce(jsonb_agg(jsonb_build_object(
+           'id', s.id, 'alert_id', s.alert_id, 'event', s.event, 'job_id', s.job_id,
+           'job', coalesce(j.name, s.payload ->> 'job'), 'project_id', coalesce(j.project_id, s.payload ->> 'project_id'),
+           'repeat', s.repeat, 'muted', s.muted, 'routed', s.fanned_out_at is not null,
+           'created_at', s.created_at at time zone 'UTC', 'payload', s.payload,
+           'deliveries', coalesce((select jsonb_agg(jsonb_build_object(
+                                            'channel', d.channel, 'status', d.status, 'attempts', d.attempts,
+                                            'max_attempts', d.max_attempts, 'last_error', d.last_error,
+                                            'status_code', d.status_code,
+                                            'sent_at', d.sent_at at time zone 'UTC',
+                                            'next_attempt_at', case when d.status = 'pending'
+                                                                    then d.available_at at time zone 'UTC' end)
+                                          order by d.channel)
+                                     from public.cron_alert_deliveries d where d.event_id = s.id), '[]'::jsonb))
+           order by s.id desc), '[]'::jsonb),
+         (select count(*) from page) > (select count(*) from shown)
+    from shown s
+    left join public.cron_jobs j on j.id = s.job_id;
+$$;
+
 CREATE FUNCTION public.list_due_reminders(p_limit integer) RETURNS TABLE(id bigint, telegram_id bigint, due_at timestamp with time zone, status text, reminder_count integer)
     LANGUAGE sql STABLE
     SET search_path TO ''
@@ -1149,7 +1277,7 @@ CREATE FUNCTION public.list_due_schedules(p_limit integer) RETURNS TABLE(id uuid
    limit p_limit;
 $$;
 
-CREATE FUNCTION public.list_jobs_to_watch(p_limit integer DEFAULT 500) RETURNS TABLE(id uuid, name text, schedule text, schedule_type text, timezone text, basis timestamp with time zone)
+CREATE FUNCTION public.list_jobs_to_watch(p_limit integer DEFAULT 500) RETURNS TABLE(id uuid, name text, schedule text, schedule_type text, timezone text, basis timestamp with time zone, grace_seconds double precision)
     LANGUAGE sql STABLE
     SET search_path TO ''
     AS $$
@@ -1157,7 +1285,8 @@ CREATE FUNCTION public.list_jobs_to_watch(p_limit integer DEFAULT 500) RETURNS T
          case when m.mirrored then j.mirror_schedule else j.schedule end,
          case when m.mirrored then j.mirror_schedule_kind else j.schedule_type end,
          case when m.mirrored then coalesce(nullif(j.mirror_timezone, ''), 'UTC') else j.timezone end,
-         greatest(j.last_run_at, j.created_at, s.watch_from)
+         greatest(j.last_run_at, j.created_at, s.watch_from),
+         extract(epoch from j.overdue_grace)::double precision
     from public.cron_jobs j
     left join public.cron_job_alert_state s on s.job_id = j.id
    cross join lateral (select j.kind = 'worker' and j.schedule_type = 'manual' as mirrored) m
@@ -1859,6 +1988,69 @@ CREATE FUNCTION public.ops_session_get(p_token_hash text) RETURNS TABLE(user_nam
      and (s.user_id is null or (u.id is not null and not u.disabled));
 $$;
 
+CREATE FUNCTION public.ops_set_job_alerts(p_job_id uuid, p_changes jsonb) RETURNS TABLE(id uuid, job jsonb)
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+#variable_conflict use_column
+declare
+  v_unknown text;
+  v_job     public.cron_jobs;
+begin
+  if p_changes is null or jsonb_typeof(p_changes) <> 'object' then
+    raise exception 'changes: changes must be a JSON object of the fields to change' using errcode = 'PT422';
+  end if;
+  select k into v_unknown
+    from jsonb_object_keys(p_changes) k
+   where k not in ('alert_after_failures', 'realert_after_seconds', 'overdue_grace_seconds', 'alerts_enabled')
+   limit 1;
+  if v_unknown is not null then
+    raise exception '%: % is not an alert control', v_unknown, v_unknown using errcode = 'PT422';
+  end if;
+  if p_changes ? 'alerts_enabled' and jsonb_typeof(p_changes -> 'alerts_enabled') <> 'boolean' then
+    raise exception 'alerts_enabled: alerts_enabled must be true or false' using errcode = 'PT422';
+  end if;
+  begin
+    update public.cron_jobs j
+       set alert_after_failures = case when p_changes ? 'alert_after_failures'
+                                       then (p_changes ->> 'alert_after_failures')::integer
+                                       else j.alert_after_failures end,
+           realert_after = case when p_changes ? 'realert_after_seconds'
+                                then make_interval(secs => (p_changes ->> 'realert_after_seconds')::double precision)
+                                else j.realert_after end,
+           overdue_grace = case when p_changes ? 'overdue_grace_seconds'
+                                then make_interval(secs => (p_changes ->> 'overdue_grace_seconds')::double precision)
+                                else j.overdue_grace end,
+           alerts_enabled = case when p_changes ? 'alerts_enabled'
+                                 then (p_changes ->> 'alerts_enabled')::boolean
+                                 else j.alerts_enabled end,
+           updated_at = now()
+     where j.id = p_job_id
+       and (j.alert_after_failures, j.realert_after, j.overdue_grace, j.alerts_enabled) is distinct from
+           (case when p_changes ? 'alert_after_failures' then (p_changes ->> 'alert_after_failures')::integer
+                 else j.alert_after_failures end,
+            case when p_changes ? 'realert_after_seconds'
+                 then make_interval(secs => (p_changes ->> 'realert_after_seconds')::double precision)
+                 else j.realert_after end,
+            case when p_changes ? 'overdue_grace_seconds'
+                 then make_interval(secs => (p_changes ->> 'overdue_grace_seconds')::double precision)
+                 else j.overdue_grace end,
+            case when p_changes ? 'alerts_enabled' then (p_changes ->> 'alerts_enabled')::boolean
+                 else j.alerts_enabled end)
+    returning * into v_job;
+  exception
+    when check_violation or invalid_text_representation or numeric_value_out_of_range then
+      raise exception 'alerts: alert_after_failures must be 1 to 1000, realert_after 1 minute to 365 days, '
+                      'overdue_grace 0 to 30 days'
+        using errcode = 'PT422';
+  end;
+  if v_job.id is null and not exists (select 1 from public.cron_jobs j where j.id = p_job_id) then
+    raise exception 'job: no job with id %', p_job_id using errcode = 'PT404';
+  end if;
+  return query select v.id, v.job from public.ops_job_objects v where v.id = p_job_id;
+end
+$$;
+
 CREATE FUNCTION public.ops_set_job_enabled(p_job_id uuid, p_enabled boolean) RETURNS TABLE(id uuid, job jsonb)
     LANGUAGE plpgsql
     SET search_path TO ''
@@ -2176,6 +2368,31 @@ begin
 end
 $$;
 
+CREATE FUNCTION public.prune_alert_history(p_retention_days integer, p_batch_size integer) RETURNS TABLE(deleted_alerts integer, batch_size integer)
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+  if p_retention_days is null or p_retention_days < 1 or p_batch_size is null or p_batch_size < 1 then
+    raise exception 'prune_alert_history: retention and batch size must be positive' using errcode = '22023';
+  end if;
+  return query
+    with gone as (
+      delete from public.cron_alert_events e
+       where e.id in (select o.id
+                        from public.cron_alert_events o
+                       where o.created_at < now() - make_interval(days => p_retention_days)
+                         and o.fanned_out_at is not null
+                         and not exists (select 1 from public.cron_alert_deliveries d
+                                          where d.event_id = o.id and d.status = 'pending')
+                       order by o.created_at
+                       limit p_batch_size)
+      returning 1
+    )
+    select count(*)::integer, p_batch_size from gone;
+end
+$$;
+
 CREATE FUNCTION public.prune_history(p_retention_days integer, p_batch_size integer) RETURNS TABLE(deleted_runs integer, deleted_requests integer, batch_size integer)
     LANGUAGE plpgsql
     SET search_path TO ''
@@ -2222,6 +2439,35 @@ begin
 end
 $$;
 
+CREATE FUNCTION public.queue_alert_event(p_event text, p_payload jsonb DEFAULT '{}'::jsonb, p_dedup_key text DEFAULT NULL::text) RETURNS TABLE(id bigint, alert_id uuid)
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+#variable_conflict use_column
+declare
+  v_id bigint;
+begin
+  if p_event is null or p_event not in ('agents.offline', 'alert.test') then
+    raise exception 'queue_alert_event: event must be agents.offline or alert.test' using errcode = '22023';
+  end if;
+  if p_payload is null or jsonb_typeof(p_payload) <> 'object' then
+    raise exception 'queue_alert_event: payload must be a JSON object' using errcode = '22023';
+  end if;
+  if p_dedup_key is not null then
+    insert into public.cron_alert_events (event, payload, dedup_key)
+    values (p_event, p_payload, p_dedup_key)
+    on conflict (dedup_key) do nothing
+    returning cron_alert_events.id into v_id;
+    if v_id is null then
+      select e.id into v_id from public.cron_alert_events e where e.dedup_key = p_dedup_key;
+    end if;
+  else
+    v_id := public._alert_queue(p_event, null, p_payload, 0);
+  end if;
+  return query select e.id, e.alert_id from public.cron_alert_events e where e.id = v_id;
+end
+$$;
+
 CREATE FUNCTION public.reap_abandoned_runs() RETURNS TABLE(run_id bigint, job text)
     LANGUAGE sql
     SET search_path TO ''
@@ -2255,6 +2501,19 @@ CREATE FUNCTION public.record_heartbeat(agent_id uuid, payload jsonb DEFAULT '{}
     returning id
   )
   select beat.id, agent.status, agent.last_heartbeat_at from beat, agent;
+$$;
+
+CREATE FUNCTION public.record_run_alerts(p_run_id bigint, p_alerts jsonb) RETURNS TABLE(run_id bigint, recorded boolean)
+    LANGUAGE sql
+    SET search_path TO ''
+    AS $$
+  with done as (
+    update public.cron_runs r
+       set stats = coalesce(r.stats, '{}'::jsonb) || jsonb_build_object('alerts', coalesce(p_alerts, '{}'::jsonb))
+     where r.id = p_run_id and r.status <> 'running'
+    returning r.id
+  )
+  select p_run_id, exists (select 1 from done);
 $$;
 
 CREATE FUNCTION public.request_run(job_name text, project_id text DEFAULT 'default'::text, requested_by text DEFAULT NULL::text, payload jsonb DEFAULT NULL::jsonb, dedup_key text DEFAULT NULL::text) RETURNS TABLE(id uuid, job_id uuid, project text, status text, requested_at timestamp with time zone)
@@ -2296,6 +2555,66 @@ begin
     select r.id, r.job_id, r.project_id, r.status, r.requested_at
       from public.cron_run_requests r
      where r.id = v_queued.request_id;
+end
+$$;
+
+CREATE FUNCTION public.settle_alert_deliveries(p_outcomes jsonb) RETURNS TABLE(id bigint, status text)
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+#variable_conflict use_column
+begin
+  if p_outcomes is null or jsonb_typeof(p_outcomes) <> 'array' then
+    raise exception 'settle_alert_deliveries: outcomes must be a JSON array' using errcode = '22023';
+  end if;
+  if exists (select 1 from jsonb_to_recordset(p_outcomes) as o (outcome text)
+              where o.outcome is null or o.outcome not in ('sent', 'retry', 'dead', 'release')) then
+    raise exception 'settle_alert_deliveries: outcome must be sent, retry, dead or release' using errcode = '22023';
+  end if;
+  return query
+    with o as (
+      select x.id, x.claim_token, x.outcome, left(x.error, 500) as error, x.status_code,
+             least(greatest(coalesce(x.retry_in_seconds, 30), 0), 86400 * 7) as retry_in_seconds
+        from jsonb_to_recordset(p_outcomes)
+             as x (id bigint, claim_token uuid, outcome text, error text, status_code integer,
+                   retry_in_seconds double precision)
+    ), locked as (
+      -- In id order, as every settle takes them, so two settles never deadlock.
+      select d.id from public.cron_alert_deliveries d
+        join o on o.id = d.id and o.claim_token = d.claim_token
+       where d.status = 'pending'
+       order by d.id
+         for update of d
+    )
+    update public.cron_alert_deliveries d
+       set status = case
+                      when o.outcome = 'sent' then 'sent'
+                      when o.outcome = 'dead' then 'dead'
+                      when o.outcome = 'retry' and d.attempts >= d.max_attempts then 'dead'
+                      else 'pending'
+                    end,
+           attempts = case when o.outcome = 'release' then greatest(d.attempts - 1, 0) else d.attempts end,
+           available_at = case
+                            when o.outcome = 'retry' then now() + make_interval(secs => o.retry_in_seconds)
+                            when o.outcome = 'release' then now()
+                            else d.available_at
+                          end,
+           last_error = case
+                          when o.outcome = 'sent' then null
+                          when o.outcome = 'release' then d.last_error
+                          else coalesce(o.error, 'failed')
+                        end,
+           status_code = case when o.outcome = 'release' then d.status_code else o.status_code end,
+           sent_at = case when o.outcome = 'sent' then now() else d.sent_at end,
+           locked_until = null,
+           claim_token = null,
+           updated_at = now()
+      from o
+     where d.id = o.id
+       and d.claim_token = o.claim_token
+       and d.status = 'pending'
+       and d.id in (select l.id from locked l)
+    returning d.id, d.status;
 end
 $$;
 
@@ -2465,11 +2784,14 @@ begin
 end
 $$;
 
-CREATE FUNCTION public.sweep_overdue_jobs(p_deadlines jsonb, p_claim_limit integer DEFAULT 100) RETURNS TABLE(id bigint, event text, payload jsonb, created_at timestamp with time zone)
+CREATE FUNCTION public.sweep_overdue_jobs(p_deadlines jsonb) RETURNS TABLE(opened integer, repeated integer)
     LANGUAGE plpgsql
     SET search_path TO ''
     AS $$
 #variable_conflict use_column
+declare
+  v_opened   integer;
+  v_repeated integer;
 begin
   if p_deadlines is null or jsonb_typeof(p_deadlines) <> 'array' then
     raise exception 'sweep_overdue_jobs: deadlines must be a JSON array' using errcode = '22023';
@@ -2480,7 +2802,13 @@ begin
      from public.cron_jobs j
     where j.id in (select d.job_id from jsonb_to_recordset(p_deadlines) as d (job_id uuid)
                    union
-                   select v.id from public.alert_overdue_jobs v where v.overdue_since is null)
+                   select v.id from public.alert_overdue_jobs v where v.overdue_since is null
+                   union
+                   select s.job_id from public.cron_job_alert_state s
+                     join public.cron_jobs r on r.id = s.job_id
+                    where (s.failed_since is not null or s.overdue_since is not null)
+                      and r.realert_after is not null
+                      and s.alerted_at + r.realert_after <= now())
     order by j.id
       for no key update;
 
@@ -2495,22 +2823,53 @@ begin
 
   with opened as (
     update public.cron_job_alert_state s
-       set overdue_since = now(), updated_at = now()
+       set overdue_since = now(), updated_at = now(),
+           -- A job already in a failed episode keeps its re-alert clock and count.
+           alerted_at = case when s.failed_since is null then now() else s.alerted_at end,
+           repeats = case when s.failed_since is null then 0 else s.repeats end
      where s.overdue_since is null
        and s.job_id in (select v.id from public.alert_overdue_jobs v)
     returning s.job_id, s.due_by, s.due_basis, s.overdue_since
   )
-  insert into public.cron_alert_outbox (event, job_id, payload)
-  select 'job.overdue', o.job_id,
-         public._alert_job_fields(o.job_id)
-         || jsonb_build_object('schedule', j.schedule, 'schedule_type', j.schedule_type, 'timezone', j.timezone,
-                               'last_started_at', j.last_run_at, 'due_by', o.due_by,
-                               'overdue_since', o.overdue_since)
-    from opened o
-    join public.cron_jobs j on j.id = o.job_id
-   order by o.job_id;
+  select count(public._alert_queue(
+           'job.overdue', o.job_id,
+           public._alert_job_fields(o.job_id)
+           || jsonb_build_object('schedule', j.schedule, 'schedule_type', j.schedule_type, 'timezone', j.timezone,
+                                 'last_started_at', j.last_run_at, 'due_by', o.due_by,
+                                 'overdue_since', o.overdue_since),
+           0))::integer
+    into v_opened
+    from (select * from opened order by job_id) o
+    join public.cron_jobs j on j.id = o.job_id;
 
-  return query select * from public.claim_alert_events(p_claim_limit);
+  -- Re-alerts: one event per open episode that has been quiet for its job's
+  -- realert_after, counted from its last alert, so a late tick sends one, not a burst.
+  with due as (
+    update public.cron_job_alert_state s
+       set alerted_at = now(), repeats = s.repeats + 1, updated_at = now()
+      from public.cron_jobs j
+     where j.id = s.job_id
+       and (s.failed_since is not null or s.overdue_since is not null)
+       and j.realert_after is not null
+       and s.alerted_at + j.realert_after <= now()
+    returning s.job_id, s.repeats, s.failed_since, s.overdue_since, s.last_error, j.schedule, j.schedule_type,
+              j.timezone, j.last_run_at
+  )
+  select count(public._alert_queue(
+           case when d.failed_since is not null then 'job.failed' else 'job.overdue' end, d.job_id,
+           public._alert_job_fields(d.job_id)
+           || case when d.failed_since is not null
+                   then jsonb_build_object('failing_since', d.failed_since, 'error', d.last_error)
+                   else jsonb_build_object('schedule', d.schedule, 'schedule_type', d.schedule_type,
+                                           'timezone', d.timezone, 'last_started_at', d.last_run_at,
+                                           'overdue_since', d.overdue_since)
+              end
+           || jsonb_build_object('repeat', d.repeats),
+           d.repeats))::integer
+    into v_repeated
+    from (select * from due order by job_id) d;
+
+  return query select v_opened, v_repeated;
 end
 $$;
 
@@ -2799,7 +3158,11 @@ CREATE TABLE public.cron_job_alert_state (
     due_by timestamp with time zone,
     due_basis timestamp with time zone,
     watch_from timestamp with time zone,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    failures integer DEFAULT 0 NOT NULL,
+    last_error text,
+    alerted_at timestamp with time zone,
+    repeats integer DEFAULT 0 NOT NULL
 );
 
 COMMENT ON TABLE public.cron_job_alert_state IS 'Alert episodes per job (failed_since, overdue_since) and the overdue deadline (due_by, computed from due_basis).';
@@ -2814,17 +3177,55 @@ CREATE VIEW public.alert_overdue_jobs WITH (security_invoker='true') AS
      JOIN public.cron_job_alert_state s ON ((s.job_id = j.id)))
   WHERE (j.enabled AND ((j.schedule_type = ANY (ARRAY['vercel'::text, 'cron'::text, 'interval'::text])) OR ((j.kind = 'worker'::text) AND (j.schedule_type = 'manual'::text) AND (j.worker_removed_at IS NULL) AND COALESCE(j.mirror_enabled, true))) AND (j.schedule_error IS NULL) AND (s.due_by < now()) AND ((GREATEST(j.last_run_at, j.created_at, s.watch_from) + (s.due_by - s.due_basis)) < now()));
 
-CREATE TABLE public.cron_alert_outbox (
+CREATE TABLE public.cron_alert_deliveries (
     id bigint NOT NULL,
-    event text NOT NULL,
-    job_id uuid,
-    payload jsonb DEFAULT '{}'::jsonb NOT NULL,
+    event_id bigint NOT NULL,
+    channel text NOT NULL,
+    status text DEFAULT 'pending'::text NOT NULL,
+    attempts integer DEFAULT 0 NOT NULL,
+    max_attempts integer DEFAULT 10 NOT NULL,
+    available_at timestamp with time zone DEFAULT now() NOT NULL,
+    locked_until timestamp with time zone,
+    claim_token uuid,
+    last_error text,
+    status_code integer,
+    sent_at timestamp with time zone,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT cron_alert_outbox_event_check CHECK ((event = ANY (ARRAY['job.failed'::text, 'job.overdue'::text, 'job.recovered'::text])))
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT cron_alert_deliveries_channel_check CHECK ((channel = ANY (ARRAY['webhook'::text, 'slack'::text, 'discord'::text, 'telegram'::text]))),
+    CONSTRAINT cron_alert_deliveries_max_attempts_check CHECK ((max_attempts >= 1)),
+    CONSTRAINT cron_alert_deliveries_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'sent'::text, 'dead'::text])))
 );
 
-ALTER TABLE public.cron_alert_outbox ALTER COLUMN id ADD GENERATED BY DEFAULT AS IDENTITY (
-    SEQUENCE NAME public.cron_alert_outbox_id_seq
+COMMENT ON TABLE public.cron_alert_deliveries IS 'One delivery per (alert event, channel): pending, sent or dead, claimed with a lease and a claim token.';
+
+ALTER TABLE public.cron_alert_deliveries ALTER COLUMN id ADD GENERATED BY DEFAULT AS IDENTITY (
+    SEQUENCE NAME public.cron_alert_deliveries_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE public.cron_alert_events (
+    id bigint NOT NULL,
+    alert_id uuid DEFAULT gen_random_uuid() NOT NULL,
+    event text NOT NULL,
+    job_id uuid,
+    repeat integer DEFAULT 0 NOT NULL,
+    muted boolean DEFAULT false NOT NULL,
+    payload jsonb DEFAULT '{}'::jsonb NOT NULL,
+    fanned_out_at timestamp with time zone,
+    dedup_key text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT cron_alert_events_event_check CHECK ((event = ANY (ARRAY['agents.offline'::text, 'job.failed'::text, 'job.overdue'::text, 'job.recovered'::text, 'alert.test'::text])))
+);
+
+COMMENT ON TABLE public.cron_alert_events IS 'Alert events (agents.offline, job.failed, job.overdue, job.recovered, alert.test); each has one delivery per channel.';
+
+ALTER TABLE public.cron_alert_events ALTER COLUMN id ADD GENERATED BY DEFAULT AS IDENTITY (
+    SEQUENCE NAME public.cron_alert_events_id_seq
     START WITH 1
     INCREMENT BY 1
     NO MINVALUE
@@ -3016,7 +3417,7 @@ CREATE VIEW public.ops_job_objects WITH (security_invoker='true') AS
  SELECT j.id,
     j.project_id,
     j.name,
-    jsonb_build_object('id', j.id, 'project_id', j.project_id, 'name', j.name, 'kind', j.kind, 'target', j.target, 'payload',
+    (jsonb_build_object('id', j.id, 'project_id', j.project_id, 'name', j.name, 'kind', j.kind, 'target', j.target, 'payload',
         CASE
             WHEN (pg_column_size(j.payload) > 65536) THEN to_jsonb('<not shown: larger than 64 KB stored>'::text)
             WHEN jsonb_path_exists(j.payload, 'strict $.**{64}'::jsonpath) THEN to_jsonb('<not shown: nested deeper than 64 levels>'::text)
@@ -3025,7 +3426,7 @@ CREATE VIEW public.ops_job_objects WITH (security_invoker='true') AS
         CASE
             WHEN (j.kind = 'worker'::text) THEN jsonb_build_object('id', w.id, 'name', w.name, 'last_seen_at', (w.last_seen_at AT TIME ZONE 'UTC'::text), 'online', ((w.disabled_at IS NULL) AND (w.last_seen_at > (now() - '00:02:00'::interval))), 'revoked', (w.disabled_at IS NOT NULL), 'schedule_kind', j.mirror_schedule_kind, 'schedule', j.mirror_schedule, 'timezone', j.mirror_timezone, 'enabled', j.mirror_enabled, 'next_run_at', (j.mirror_next_run_at AT TIME ZONE 'UTC'::text), 'instructions', j.instructions, 'mirrored_at', (j.mirrored_at AT TIME ZONE 'UTC'::text), 'removed_at', (j.worker_removed_at AT TIME ZONE 'UTC'::text))
             ELSE NULL::jsonb
-        END) AS job
+        END) || jsonb_build_object('alert_after_failures', j.alert_after_failures, 'alerts_enabled', j.alerts_enabled, 'realert_after', (EXTRACT(epoch FROM j.realert_after))::bigint, 'overdue_grace', (EXTRACT(epoch FROM j.overdue_grace))::bigint)) AS job
    FROM (public.cron_jobs j
      LEFT JOIN public.cron_workers w ON ((w.id = j.worker_id)));
 
@@ -3167,8 +3568,20 @@ CREATE TABLE public.schema_repeatables (
 ALTER TABLE ONLY public.agents
     ADD CONSTRAINT agents_pkey PRIMARY KEY (id);
 
-ALTER TABLE ONLY public.cron_alert_outbox
-    ADD CONSTRAINT cron_alert_outbox_pkey PRIMARY KEY (id);
+ALTER TABLE ONLY public.cron_alert_deliveries
+    ADD CONSTRAINT cron_alert_deliveries_event_id_channel_key UNIQUE (event_id, channel);
+
+ALTER TABLE ONLY public.cron_alert_deliveries
+    ADD CONSTRAINT cron_alert_deliveries_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.cron_alert_events
+    ADD CONSTRAINT cron_alert_events_alert_id_key UNIQUE (alert_id);
+
+ALTER TABLE ONLY public.cron_alert_events
+    ADD CONSTRAINT cron_alert_events_dedup_key_key UNIQUE (dedup_key);
+
+ALTER TABLE ONLY public.cron_alert_events
+    ADD CONSTRAINT cron_alert_events_pkey PRIMARY KEY (id);
 
 ALTER TABLE ONLY public.cron_job_alert_state
     ADD CONSTRAINT cron_job_alert_state_pkey PRIMARY KEY (job_id);
@@ -3235,6 +3648,14 @@ ALTER TABLE ONLY public.schema_repeatables
 
 CREATE INDEX agents_online_last_seen_idx ON public.agents USING btree (COALESCE(last_heartbeat_at, created_at)) WHERE (status = 'online'::text);
 
+CREATE INDEX cron_alert_deliveries_dead_idx ON public.cron_alert_deliveries USING btree (updated_at) WHERE (status = 'dead'::text);
+
+CREATE INDEX cron_alert_deliveries_due_idx ON public.cron_alert_deliveries USING btree (available_at, id) WHERE (status = 'pending'::text);
+
+CREATE INDEX cron_alert_events_created_idx ON public.cron_alert_events USING btree (created_at);
+
+CREATE INDEX cron_alert_events_unrouted_idx ON public.cron_alert_events USING btree (id) WHERE (fanned_out_at IS NULL);
+
 CREATE INDEX cron_jobs_due_idx ON public.cron_jobs USING btree (next_run_at) WHERE (enabled AND (schedule_type = ANY (ARRAY['cron'::text, 'interval'::text, 'once'::text])));
 
 CREATE UNIQUE INDEX cron_jobs_worker_target_idx ON public.cron_jobs USING btree (worker_id, target) WHERE (worker_id IS NOT NULL);
@@ -3287,7 +3708,7 @@ CREATE INDEX scheduled_reminders_due_idx ON public.scheduled_reminders USING btr
 
 CREATE INDEX scheduled_reminders_lead_idx ON public.scheduled_reminders USING btree (lead_id);
 
-CREATE TRIGGER cron_jobs_alert_watch AFTER UPDATE OF enabled, schedule, schedule_type, timezone ON public.cron_jobs FOR EACH ROW WHEN (((new.enabled AND (NOT old.enabled)) OR (((new.schedule IS DISTINCT FROM old.schedule) OR (new.schedule_type IS DISTINCT FROM old.schedule_type)) OR (new.timezone IS DISTINCT FROM old.timezone)))) EXECUTE FUNCTION public.cron_jobs_alert_watch();
+CREATE TRIGGER cron_jobs_alert_watch AFTER UPDATE OF enabled, schedule, schedule_type, timezone, overdue_grace ON public.cron_jobs FOR EACH ROW WHEN (((new.enabled AND (NOT old.enabled)) OR ((((new.schedule IS DISTINCT FROM old.schedule) OR (new.schedule_type IS DISTINCT FROM old.schedule_type)) OR (new.timezone IS DISTINCT FROM old.timezone)) OR (new.overdue_grace IS DISTINCT FROM old.overdue_grace)))) EXECUTE FUNCTION public.cron_jobs_alert_watch();
 
 CREATE TRIGGER cron_jobs_schedule_changed BEFORE UPDATE OF schedule, schedule_type, timezone, enabled ON public.cron_jobs FOR EACH ROW EXECUTE FUNCTION public.cron_jobs_schedule_changed();
 
@@ -3304,6 +3725,9 @@ CREATE TRIGGER ops_audit_jobs AFTER INSERT OR DELETE OR UPDATE ON public.cron_jo
 CREATE TRIGGER ops_audit_operators AFTER INSERT OR DELETE OR UPDATE ON public.ops_users FOR EACH ROW WHEN ((COALESCE(current_setting('cronrelay.actor'::text, true), ''::text) <> ''::text)) EXECUTE FUNCTION public._ops_audit_row('operator', 'password_hash', 'last_signin_at');
 
 CREATE TRIGGER ops_audit_requests AFTER INSERT OR UPDATE ON public.cron_run_requests FOR EACH ROW WHEN ((COALESCE(current_setting('cronrelay.actor'::text, true), ''::text) <> ''::text)) EXECUTE FUNCTION public._ops_audit_row('request');
+
+ALTER TABLE ONLY public.cron_alert_deliveries
+    ADD CONSTRAINT cron_alert_deliveries_event_id_fkey FOREIGN KEY (event_id) REFERENCES public.cron_alert_events(id) ON DELETE CASCADE;
 
 ALTER TABLE ONLY public.cron_job_alert_state
     ADD CONSTRAINT cron_job_alert_state_job_id_fkey FOREIGN KEY (job_id) REFERENCES public.cron_jobs(id) ON DELETE CASCADE;
@@ -3328,7 +3752,9 @@ ALTER TABLE ONLY public.ops_sessions
 
 ALTER TABLE public.agents ENABLE ROW LEVEL SECURITY;
 
-ALTER TABLE public.cron_alert_outbox ENABLE ROW LEVEL SECURITY;
+ALTER TABLE public.cron_alert_deliveries ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE public.cron_alert_events ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE public.cron_job_alert_state ENABLE ROW LEVEL SECURITY;
 
@@ -3364,7 +3790,9 @@ ALTER TABLE public.schema_repeatables ENABLE ROW LEVEL SECURITY;
 
 CREATE POLICY service_role_all ON public.agents TO service_role USING (true) WITH CHECK (true);
 
-CREATE POLICY service_role_all ON public.cron_alert_outbox TO service_role USING (true) WITH CHECK (true);
+CREATE POLICY service_role_all ON public.cron_alert_deliveries TO service_role USING (true) WITH CHECK (true);
+
+CREATE POLICY service_role_all ON public.cron_alert_events TO service_role USING (true) WITH CHECK (true);
 
 CREATE POLICY service_role_all ON public.cron_job_alert_state TO service_role USING (true) WITH CHECK (true);
 
@@ -3405,6 +3833,9 @@ GRANT ALL ON FUNCTION public._alert_failed(p_job_id uuid, p_details jsonb) TO se
 
 REVOKE ALL ON FUNCTION public._alert_job_fields(p_job_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION public._alert_job_fields(p_job_id uuid) TO service_role;
+
+REVOKE ALL ON FUNCTION public._alert_queue(p_event text, p_job_id uuid, p_payload jsonb, p_repeat integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION public._alert_queue(p_event text, p_job_id uuid, p_payload jsonb, p_repeat integer) TO service_role;
 
 REVOKE ALL ON FUNCTION public._alert_recovered(p_job_id uuid, p_details jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION public._alert_recovered(p_job_id uuid, p_details jsonb) TO service_role;
@@ -3455,6 +3886,9 @@ GRANT ALL ON FUNCTION public._worker_for_token(p_token text) TO service_role;
 REVOKE ALL ON FUNCTION public.advance_schedules(p_items jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.advance_schedules(p_items jsonb) TO service_role;
 
+REVOKE ALL ON FUNCTION public.alert_health() FROM PUBLIC;
+GRANT ALL ON FUNCTION public.alert_health() TO service_role;
+
 REVOKE ALL ON FUNCTION public.begin_run(p_job text, p_trigger text, p_lease_seconds integer, p_request_id text, p_dry_run boolean, p_run_key text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.begin_run(p_job text, p_trigger text, p_lease_seconds integer, p_request_id text, p_dry_run boolean, p_run_key text) TO service_role;
 
@@ -3464,8 +3898,8 @@ GRANT ALL ON FUNCTION public.begin_run_if_due(p_job text, p_trigger text, p_leas
 REVOKE ALL ON FUNCTION public.cancel_reminders_for_lead(lead_id text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.cancel_reminders_for_lead(lead_id text) TO service_role;
 
-REVOKE ALL ON FUNCTION public.claim_alert_events(p_limit integer) FROM PUBLIC;
-GRANT ALL ON FUNCTION public.claim_alert_events(p_limit integer) TO service_role;
+REVOKE ALL ON FUNCTION public.claim_alert_deliveries(p_channels jsonb, p_limit integer, p_lease_seconds integer, p_max_attempts integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.claim_alert_deliveries(p_channels jsonb, p_limit integer, p_lease_seconds integer, p_max_attempts integer) TO service_role;
 
 REVOKE ALL ON FUNCTION public.claim_due_reminders(p_batch_size integer, p_lease_seconds integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.claim_due_reminders(p_batch_size integer, p_lease_seconds integer) TO service_role;
@@ -3520,6 +3954,9 @@ GRANT ALL ON FUNCTION public.health_check() TO service_role;
 
 REVOKE ALL ON FUNCTION public.hold_run_requests(p_blocked jsonb, p_limit integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.hold_run_requests(p_blocked jsonb, p_limit integer) TO service_role;
+
+REVOKE ALL ON FUNCTION public.list_alerts(p_limit integer, p_before_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.list_alerts(p_limit integer, p_before_id bigint) TO service_role;
 
 REVOKE ALL ON FUNCTION public.list_due_reminders(p_limit integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.list_due_reminders(p_limit integer) TO service_role;
@@ -3602,6 +4039,9 @@ GRANT ALL ON FUNCTION public.ops_session_end(p_token_hash text) TO service_role;
 REVOKE ALL ON FUNCTION public.ops_session_get(p_token_hash text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.ops_session_get(p_token_hash text) TO service_role;
 
+REVOKE ALL ON FUNCTION public.ops_set_job_alerts(p_job_id uuid, p_changes jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.ops_set_job_alerts(p_job_id uuid, p_changes jsonb) TO service_role;
+
 REVOKE ALL ON FUNCTION public.ops_set_job_enabled(p_job_id uuid, p_enabled boolean) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.ops_set_job_enabled(p_job_id uuid, p_enabled boolean) TO service_role;
 
@@ -3635,8 +4075,14 @@ GRANT ALL ON FUNCTION public.ops_users_set_password(p_name text, p_password_hash
 REVOKE ALL ON FUNCTION public.ops_users_set_role(p_name text, p_role text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.ops_users_set_role(p_name text, p_role text) TO service_role;
 
+REVOKE ALL ON FUNCTION public.prune_alert_history(p_retention_days integer, p_batch_size integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.prune_alert_history(p_retention_days integer, p_batch_size integer) TO service_role;
+
 REVOKE ALL ON FUNCTION public.prune_history(p_retention_days integer, p_batch_size integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.prune_history(p_retention_days integer, p_batch_size integer) TO service_role;
+
+REVOKE ALL ON FUNCTION public.queue_alert_event(p_event text, p_payload jsonb, p_dedup_key text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.queue_alert_event(p_event text, p_payload jsonb, p_dedup_key text) TO service_role;
 
 REVOKE ALL ON FUNCTION public.reap_abandoned_runs() FROM PUBLIC;
 GRANT ALL ON FUNCTION public.reap_abandoned_runs() TO service_role;
@@ -3644,8 +4090,14 @@ GRANT ALL ON FUNCTION public.reap_abandoned_runs() TO service_role;
 REVOKE ALL ON FUNCTION public.record_heartbeat(agent_id uuid, payload jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.record_heartbeat(agent_id uuid, payload jsonb) TO service_role;
 
+REVOKE ALL ON FUNCTION public.record_run_alerts(p_run_id bigint, p_alerts jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.record_run_alerts(p_run_id bigint, p_alerts jsonb) TO service_role;
+
 REVOKE ALL ON FUNCTION public.request_run(job_name text, project_id text, requested_by text, payload jsonb, dedup_key text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.request_run(job_name text, project_id text, requested_by text, payload jsonb, dedup_key text) TO service_role;
+
+REVOKE ALL ON FUNCTION public.settle_alert_deliveries(p_outcomes jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.settle_alert_deliveries(p_outcomes jsonb) TO service_role;
 
 REVOKE ALL ON FUNCTION public.settle_reminders(p_outcomes jsonb, p_repeat_hours double precision, p_max_count integer, p_max_attempts integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.settle_reminders(p_outcomes jsonb, p_repeat_hours double precision, p_max_count integer, p_max_attempts integer) TO service_role;
@@ -3656,8 +4108,8 @@ GRANT ALL ON FUNCTION public.settle_run_requests(p_outcomes jsonb) TO service_ro
 REVOKE ALL ON FUNCTION public.snooze_reminder(id bigint, until timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.snooze_reminder(id bigint, until timestamp with time zone) TO service_role;
 
-REVOKE ALL ON FUNCTION public.sweep_overdue_jobs(p_deadlines jsonb, p_claim_limit integer) FROM PUBLIC;
-GRANT ALL ON FUNCTION public.sweep_overdue_jobs(p_deadlines jsonb, p_claim_limit integer) TO service_role;
+REVOKE ALL ON FUNCTION public.sweep_overdue_jobs(p_deadlines jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.sweep_overdue_jobs(p_deadlines jsonb) TO service_role;
 
 REVOKE ALL ON FUNCTION public.upsert_builtin_job(p_name text, p_schedule text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.upsert_builtin_job(p_name text, p_schedule text) TO service_role;
@@ -3680,9 +4132,13 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.cron_job_alert_state TO servic
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.alert_overdue_jobs TO service_role;
 
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.cron_alert_outbox TO service_role;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.cron_alert_deliveries TO service_role;
 
-GRANT SELECT,USAGE ON SEQUENCE public.cron_alert_outbox_id_seq TO service_role;
+GRANT SELECT,USAGE ON SEQUENCE public.cron_alert_deliveries_id_seq TO service_role;
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.cron_alert_events TO service_role;
+
+GRANT SELECT,USAGE ON SEQUENCE public.cron_alert_events_id_seq TO service_role;
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.cron_kicks TO service_role;
 

@@ -1,5 +1,7 @@
 """job.failed, job.overdue and job.recovered: signed, one alert per episode, and never at the run's expense.
 
+(Delivery, retries and the other channels: tests/test_alert_delivery.py and tests/test_alert_channels.py.)
+
 respx stands in for ALERT_WEBHOOK_URL and records every POST; each one's
 X-Cronrelay-Signature is verified against the raw body it came with.
 """
@@ -55,7 +57,8 @@ def _events(route: respx.Route) -> list[dict[str, Any]]:
 
 
 async def _outbox(sql) -> int:
-    return int(await sql.fetchval("select count(*) from cron_alert_outbox"))
+    """Deliveries still to go."""
+    return int(await sql.fetchval("select count(*) from cron_alert_deliveries where status = 'pending'"))
 
 
 async def test_a_failing_run_alerts_once_and_the_next_good_run_recovers_once(make_settings, sql, db, http_mock):
@@ -70,7 +73,11 @@ async def test_a_failing_run_alerts_once_and_the_next_good_run_recovers_once(mak
     assert alert["job"] == "check-stale" and alert["kind"] == "builtin" and alert["project_id"] == "default"
     assert alert["source"] == "run" and alert["run_id"] == failed[0].run_id and alert["trigger"] == "vercel-cron"
     assert alert["error"] == "RuntimeError: disk on fire"
-    assert alert["failing_since"] and alert["sent_at"] and alert["job_id"]
+    assert alert["failing_since"] and alert["sent_at"] and alert["job_id"] and alert["alert_id"]
+    assert failed[0].stats["alerts"] == {"sent": 1, "failed": 0, "pending": 0}
+    ledger = await sql.fetchval("select stats from cron_runs where id = $1", failed[0].run_id)
+    assert json.loads(ledger)["alerts"] == {"sent": 1, "failed": 0, "pending": 0}
+    assert "alerts" not in failed[1].stats  # nothing new to deliver
 
     async with app_client(settings) as http:
         good = (await http.get("/api/cron/check-stale", headers=AUTH)).json()
@@ -158,7 +165,7 @@ async def test_the_schedule_tick_reports_a_job_that_stopped_firing_once(make_set
 
         tick = (await http.get("/api/cron/schedule", headers=AUTH)).json()
         assert tick["status"] == "ok", tick
-        assert tick["stats"]["alerts"] == {"overdue": 2, "sent": 2, "failed": 0}
+        assert tick["stats"]["alerts"] == {"overdue": 2, "repeats": 0, "sent": 2, "failed": 0, "pending": 0}
         events = _events(alerts)
         assert sorted(event["job"] for event in events) == ["cleanup-heartbeats", "stalled"]
         assert {event["event"] for event in events} == {"job.overdue"}
@@ -249,22 +256,25 @@ async def test_an_alert_endpoint_answering_500_does_not_fail_the_run(make_settin
     await _arrange_overdue(sql)
     failed = await run_job(FAILING_CHECK_STALE, db=db, settings=settings, trigger=Trigger.MANUAL)
     assert failed.status == "error" and failed.error == "RuntimeError: disk on fire"  # its own error, nothing else
+    assert failed.stats["alerts"]["failed"] == 1 and failed.stats["alerts"]["pending"] == 1
     async with app_client(settings) as http:
         tick = await http.get("/api/cron/schedule", headers=AUTH)
         good = await http.get("/api/cron/check-stale", headers=AUTH)
     assert tick.status_code == 200 and tick.json()["status"] == "ok"
     stats = tick.json()["stats"]["alerts"]
-    assert stats["overdue"] == 2 and stats["sent"] == 0 and stats["failed"] == 2
+    # The job.failed is not due again yet (backoff): the two overdue events are tried, and wait.
+    assert stats["overdue"] == 2 and stats["sent"] == 0 and stats["failed"] == 2 and stats["pending"] == 2
     assert all("HTTP 500" in line and ALERT_URL not in line for line in stats["errors"])
     assert good.status_code == 200 and good.json()["status"] == "ok"
-    # Every event was offered once (failed, two overdue, recovered) and none is retried for ever.
     assert [event["event"] for event in _events(alerts)] == [
         "job.failed",
         "job.overdue",
         "job.overdue",
         "job.recovered",
     ]
-    assert await _outbox(sql) == 0
+    # Nothing is dropped: every event waits for its retry.
+    assert await _outbox(sql) == 4
+    assert await sql.fetchval("select count(*) from cron_alert_deliveries where last_error like 'HTTP 500%'") == 4
 
 
 async def test_an_unreachable_alert_endpoint_does_not_fail_the_run(make_settings, sql, db, http_mock):
@@ -279,11 +289,13 @@ async def test_without_an_alert_url_nothing_is_sent_and_nothing_piles_up(make_se
     quiet = http_mock.route(host="alerts.example.test").mock(return_value=httpx.Response(204))
     settings = make_settings()
     await run_job(FAILING_CHECK_STALE, db=db, settings=settings, trigger=Trigger.MANUAL)
-    assert await _outbox(sql) == 1  # the episode opened; nobody to tell yet
+    # The episode opened and its event is recorded (the console shows it); nobody to tell.
+    assert await sql.fetchval("select count(*) from cron_alert_events where fanned_out_at is null") == 1
     async with app_client(settings) as http:
         tick = (await http.get("/api/cron/schedule", headers=AUTH)).json()
-    assert tick["stats"]["alerts"]["discarded"] == 1
-    assert await _outbox(sql) == 0 and not quiet.called
+    assert tick["stats"]["alerts"]["sent"] == 0
+    assert await sql.fetchval("select count(*) from cron_alert_events where fanned_out_at is null") == 0
+    assert await sql.fetchval("select count(*) from cron_alert_deliveries") == 0 and not quiet.called
 
 
 async def test_dry_runs_say_nothing_about_a_jobs_health(make_settings, sql, db, http_mock):
@@ -291,6 +303,7 @@ async def test_dry_runs_say_nothing_about_a_jobs_health(make_settings, sql, db, 
     settings = _settings(make_settings)
     await run_job(FAILING_CHECK_STALE, db=db, settings=settings, trigger=Trigger.MANUAL, dry_run=True)
     assert _events(alerts) == [] and await _outbox(sql) == 0
+    assert await sql.fetchval("select count(*) from cron_alert_events") == 0
 
 
 async def test_concurrent_ticks_open_one_overdue_episode(settings, sql, db):
@@ -299,22 +312,29 @@ async def test_concurrent_ticks_open_one_overdue_episode(settings, sql, db):
     other = database_for(settings)
     try:
         answers = await asyncio.gather(
-            *(sweep_overdue_jobs(database, deadlines=deadlines, claim_limit=100) for database in (db, other, db, other))
+            *(sweep_overdue_jobs(database, deadlines=deadlines) for database in (db, other, db, other))
         )
     finally:
         await other.close()
-    events = [event for answer in answers for event in answer]
-    assert sorted(event.payload["job"] for event in events) == ["cleanup-heartbeats", "stalled"]
+    assert sum(answer.opened for answer in answers) == 2
+    jobs = await sql.fetch("select payload ->> 'job' as job from cron_alert_events where event = 'job.overdue'")
+    assert sorted(row["job"] for row in jobs) == ["cleanup-heartbeats", "stalled"]
     assert await sql.fetchval("select count(*) from cron_job_alert_state where overdue_since is not null") == 2
 
 
 def test_overdue_deadlines_follow_the_schedule():
-    from datetime import UTC, datetime
+    from datetime import UTC, datetime, timedelta
 
     from lib.db.queries.alerts import WatchedJob
 
-    def due(schedule_type: str, schedule: str, basis: datetime, timezone: str = "UTC") -> datetime | None:
-        job = WatchedJob("id", "job", schedule, schedule_type, timezone, basis, basis.isoformat())
+    def due(
+        schedule_type: str,
+        schedule: str,
+        basis: datetime,
+        timezone: str = "UTC",
+        grace: timedelta = timedelta(minutes=5),
+    ) -> datetime | None:
+        job = WatchedJob("id", "job", schedule, schedule_type, timezone, basis, basis.isoformat(), grace)
         return overdue_deadline(job).due_by
 
     monday = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -326,6 +346,8 @@ def test_overdue_deadlines_follow_the_schedule():
     assert due("cron", "0 9 * * 1-5", friday) == datetime(2026, 12, 1, 9, 5, tzinfo=UTC)
     # vercel rows: their vercel.json cron, in UTC whatever the row's timezone says.
     assert due("vercel", "*/5 * * * *", monday, timezone="Asia/Tokyo") == datetime(2026, 11, 23, 9, 15, tzinfo=UTC)
+    # Each job's own overdue_grace.
+    assert due("interval", "every 2h", monday, grace=timedelta(0)) == datetime(2026, 11, 23, 13, 0, tzinfo=UTC)
     # A schedule the schedule job would refuse has no deadline (schedule_error reports it).
     assert due("cron", "not a cron", monday) is None
 
@@ -336,3 +358,26 @@ async def test_an_alert_payload_names_the_job_and_nothing_secret(make_settings, 
     [call] = alerts.calls
     text = call.request.content.decode()
     assert WEBHOOK_SECRET not in text and "test-secret" not in text and HOOK not in text
+
+
+async def test_a_jobs_own_overdue_grace_moves_its_deadline(make_settings, sql, db, http_mock):
+    _alerts(http_mock)
+    job_id = await add_job(sql, "hourly", schedule_type="interval", schedule="1h")
+    await sql.execute(
+        "update cron_jobs set created_at = now() - interval '2 hours 10 minutes', next_run_at = now() + interval '1h' "
+        "where id = $1::uuid",
+        job_id,
+    )
+    async with app_client(_settings(make_settings)) as http:
+        # Two hours and the default 5 minutes of grace have passed: overdue.
+        tick = (await http.get("/api/cron/schedule", headers=AUTH)).json()
+        assert tick["stats"]["alerts"]["overdue"] == 1
+        # A grace of 30 minutes recomputes the deadline at the next tick: no longer overdue.
+        await sql.execute("update cron_jobs set overdue_grace = interval '30 minutes' where id = $1::uuid", job_id)
+        assert (await http.get("/api/health")).json()["overdue_jobs"] == 0
+        await http.get("/api/cron/schedule", headers=AUTH)
+        assert (await http.get("/api/health")).json()["overdue_jobs"] == 0
+    due = await sql.fetchval(
+        "select extract(epoch from due_by - due_basis)::int from cron_job_alert_state where job_id = $1::uuid", job_id
+    )
+    assert due == 2 * 3600 + 30 * 60

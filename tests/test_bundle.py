@@ -91,4 +91,11 @@ def test_the_deployed_bundle_serves_health_without_dev_only_code(tmp_path: Path,
     assert report["dev_only"] == []
     assert report["handler"] == "Mangum"
     assert report["status"] == 200, report
-    assert report["body"] == {"status": "ok", "database": "ok", "adapter": "postgres", "overdue_jobs": 0}
+    assert report["body"] == {
+        "status": "ok",
+        "database": "ok",
+        "adapter": "postgres",
+        "overdue_jobs": 0,
+        "alerts_pending": 0,
+        "alerts_dead": 0,
+    }

@@ -40,6 +40,7 @@ JOB_KEYS = {
     "id", "project_id", "name", "kind", "target", "payload", "schedule_type", "schedule", "timezone",
     "schedule_text", "enabled", "source", "editable", "next_run_at", "last_run_at", "last_status",
     "last_duration_ms", "schedule_error", "fired_at", "created_at", "updated_at", "version", "worker",
+    "alert_after_failures", "realert_after", "overdue_grace", "alerts_enabled",
 }  # fmt: skip
 REQUEST_KEYS = {
     "id", "job_id", "job_name", "project_id", "status", "held", "held_reason", "requested_by", "requested_at",

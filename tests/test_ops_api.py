@@ -82,6 +82,8 @@ def endpoints(job: str, request: str) -> list[tuple[str, str, dict[str, Any] | N
         ("GET", f"/api/ops/requests/{request}", None),
         ("POST", f"/api/ops/requests/{request}/retry", None),
         ("GET", "/api/ops/runs", None),
+        ("GET", "/api/ops/alerts", None),
+        ("POST", "/api/ops/alerts/test", {}),
     ]
 
 

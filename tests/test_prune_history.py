@@ -96,7 +96,7 @@ async def test_old_history_goes_in_batches_and_live_work_stays(make_settings, sq
     body = response.json()
     assert response.status_code == 200 and body["status"] == "ok", body
     # 25 of each at 10 per batch (time-sized batches may grow, never past the cap): 3 batches.
-    assert body["stats"] == {"deleted_runs": 25, "deleted_requests": 25, "batches": 3}
+    assert body["stats"] == {"deleted_runs": 25, "deleted_requests": 25, "deleted_alerts": 0, "batches": 3}
     assert body["has_more"] is False
     # Only the live running row is older than the cutoff now.
     assert await _left(sql) == (1, 0)
@@ -113,7 +113,7 @@ async def test_a_tiny_budget_runs_one_batch_and_reports_more(make_settings, sql,
         body = (await http.get("/api/cron/prune-history", headers=AUTH)).json()
     # The first batch runs whatever the budget says; the spent budget stops the rest.
     assert body["status"] == "partial" and body["has_more"] is True, body
-    assert body["stats"] == {"deleted_runs": 5, "deleted_requests": 5, "batches": 1}
+    assert body["stats"] == {"deleted_runs": 5, "deleted_requests": 5, "deleted_alerts": 0, "batches": 1}
     assert await _left(sql) == (12 - 5 + 1, 12 - 5)
     async with app_client(make_settings(cleanup_batch_size=5)) as http:
         body = (await http.get("/api/cron/prune-history", headers=AUTH)).json()
@@ -170,3 +170,26 @@ def test_its_cron_is_daily_so_it_fits_the_hobby_plan():
     crons = {c["path"]: c["schedule"] for c in json.loads((ROOT / "vercel.json").read_text())["crons"]}
     minute, hour, *rest = crons["/api/cron/prune-history"].split()
     assert minute.isdigit() and hour.isdigit() and rest == ["*", "*", "*"]
+
+
+async def test_old_alerts_go_once_every_delivery_is_final(client, sql):
+    # Delivered and dead alerts older than RUN_HISTORY_DAYS go with the history; one still pending stays.
+    await sql.execute(
+        """
+        with events as (
+          insert into cron_alert_events (event, payload, fanned_out_at, created_at)
+          select 'alert.test', jsonb_build_object('n', i), now(), now() - interval '40 days'
+            from generate_series(1, 4) i
+          returning id, (payload ->> 'n')::int as n
+        )
+        insert into cron_alert_deliveries (event_id, channel, status)
+        select id, 'webhook', (array['sent', 'dead', 'pending', 'sent'])[n] from events
+        """
+    )
+    await sql.execute(
+        "insert into cron_alert_events (event, fanned_out_at, created_at) values ('alert.test', now(), now())"
+    )
+    body = (await client.get("/api/cron/prune-history", headers=AUTH)).json()
+    assert body["stats"]["deleted_alerts"] == 3
+    assert await sql.fetchval("select count(*) from cron_alert_events") == 2
+    assert await sql.fetchval("select status from cron_alert_deliveries") == "pending"

@@ -16,6 +16,12 @@ from lib.settings import SettingsError, load_settings
         ({"supabase_url": "not a url"}, "SUPABASE_URL"),
         ({"database_url": "mysql://x"}, "DATABASE_URL"),
         ({"alert_webhook_url": "ftp://x"}, "ALERT_WEBHOOK_URL"),
+        ({"alert_webhook_url": "http://alerts.example.com/hook"}, "ALERT_WEBHOOK_URL"),
+        ({"alert_slack_webhook_url": "https://user:pw@hooks.slack.com/services/T/B/X"}, "ALERT_SLACK_WEBHOOK_URL"),
+        ({"alert_discord_webhook_url": "discord.com/api/webhooks/1/x"}, "ALERT_DISCORD_WEBHOOK_URL"),
+        ({"alert_discord_webhook_url": "http://localhost:9/hook"}, "ALERT_DISCORD_WEBHOOK_URL"),
+        ({"alert_telegram_chat_id": "my chat"}, "ALERT_TELEGRAM_CHAT_ID"),
+        ({"alert_max_attempts": "0"}, "ALERT_MAX_ATTEMPTS"),
         ({"reminder_timezone": "Mars/Olympus"}, "REMINDER_TIMEZONE"),
         ({"reminder_active_hours": "8-22"}, "REMINDER_ACTIVE_HOURS"),
         ({"telegram_max_per_second": "0"}, "TELEGRAM_MAX_PER_SECOND"),
@@ -26,6 +32,26 @@ def test_bad_setting_names_the_variable(overrides, name):
     with pytest.raises(SettingsError) as caught:
         load_settings(_env_file=None, **overrides)
     assert name in str(caught.value)
+
+
+def test_alert_channel_urls_are_https_without_credentials_and_never_echoed():
+    secret = "slacktokenXYZ123"
+    with pytest.raises(SettingsError) as caught:
+        load_settings(_env_file=None, alert_slack_webhook_url=f"https://hooks.slack.com:99999/services/{secret}")
+    assert "ALERT_SLACK_WEBHOOK_URL" in str(caught.value) and secret not in str(caught.value)
+    with pytest.raises(SettingsError) as caught:
+        load_settings(_env_file=None, alert_discord_webhook_url=f"https://bot:{secret}@discord.com/api/webhooks/1/x")
+    assert "credentials" in str(caught.value) and secret not in str(caught.value)
+    # Local development: plain http to localhost with ALLOW_HTTP_WEBHOOKS, nothing further.
+    local = load_settings(_env_file=None, allow_http_webhooks=True, alert_slack_webhook_url="http://127.0.0.1:9/x")
+    assert local.alert_slack_webhook_url == "http://127.0.0.1:9/x"
+    with pytest.raises(SettingsError):
+        load_settings(_env_file=None, allow_http_webhooks=True, alert_webhook_url="http://10.0.0.5/hook")
+    chats = [
+        load_settings(_env_file=None, alert_telegram_chat_id=chat).alert_telegram_chat_id
+        for chat in ("-100123", "@ops_alerts")
+    ]
+    assert chats == ["-100123", "@ops_alerts"]
 
 
 def test_database_url_is_not_echoed_in_errors():

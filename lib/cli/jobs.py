@@ -3,9 +3,12 @@
 jobs list [--project P] [--search TEXT] [--filter all|enabled|paused|failing] [--limit N] [--json]
 jobs show <job> [--project P] [--json]
 jobs add <name> --target T [--kind webhook|builtin] [--schedule S] [--type cron|interval|once|manual]
-         [--timezone TZ] [--payload JSON] [--project P] [--paused] [--json]
+         [--timezone TZ] [--payload JSON] [--project P] [--paused] [--json] [alert options]
 jobs edit <job> [--name N] [--target T] [--kind K] [--schedule S] [--type T] [--timezone TZ]
-         [--payload JSON] [--no-schedule] [--project P] [--json]
+         [--payload JSON] [--no-schedule] [--project P] [--json] [alert options]
+  alert options (noise control; any job, vercel.json's too, for edit):
+         [--alert-after-failures N] [--realert-after DURATION|never] [--overdue-grace DURATION]
+         [--alerts on|off]
 jobs rm <job> [--project P] [--json]
 jobs pause|resume <job> [--project P] [--json]
 jobs run <job> [--payload JSON] [--project P] [--json]
@@ -116,6 +119,17 @@ def _definition_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--timezone", help="an IANA time zone for cron and once schedules (default: UTC)")
     parser.add_argument("--payload", type=json_object, help="a JSON object sent with every run")
+    _alert_arguments(parser)
+
+
+def _alert_arguments(parser: argparse.ArgumentParser) -> None:
+    """Noise control (lib/manage/alert_controls.py)."""
+    parser.add_argument(
+        "--alert-after-failures", type=positive_int, help="alert only after this many failures in a row (default 1)"
+    )
+    parser.add_argument("--realert-after", help="alert again this often while still failing (30m, 4h; never: off)")
+    parser.add_argument("--overdue-grace", help="added to two missed intervals before job.overdue (default 5m)")
+    parser.add_argument("--alerts", choices=("on", "off"), help="off mutes the job's alerts (episodes still shown)")
 
 
 def schedule_type_of(schedule: str) -> str:
@@ -145,6 +159,12 @@ def _definition(args: argparse.Namespace) -> dict[str, Any]:
         value = getattr(args, option, None)
         if value is not None:
             fields[field] = value
+    for option in ("alert_after_failures", "realert_after", "overdue_grace"):
+        value = getattr(args, option, None)
+        if value is not None:
+            fields[option] = None if value == "never" else value
+    if getattr(args, "alerts", None) is not None:
+        fields["alerts_enabled"] = args.alerts == "on"
     return fields
 
 
@@ -173,6 +193,7 @@ def job_detail_text(detail: manage.JobDetail) -> str:
         f"state      {'on' if job['enabled'] else 'paused'}",
         f"payload    {json.dumps(job['payload'])}",
         f"last run   {cell(job['last_run_at'])}  {job['last_status'] or ''}".rstrip(),
+        f"alerts     {_alerts_text(job)}",
     ]
     if job["schedule_error"]:
         lines.append(f"error      {job['schedule_error']}")
@@ -182,6 +203,17 @@ def job_detail_text(detail: manage.JobDetail) -> str:
         lines += ["", "runs", render(_records(detail.runs), RUN_COLUMNS)]
     lines += ["", "requests", render(_records(detail.requests), REQUEST_COLUMNS)]
     return "\n".join(lines)
+
+
+def _alerts_text(job: dict[str, Any]) -> str:
+    if not job["alerts_enabled"]:
+        return "off (episodes are tracked, nothing is sent)"
+    after = job["alert_after_failures"]
+    parts = ["after 1 failure" if after == 1 else f"after {after} failures in a row"]
+    if job["realert_after"]:
+        parts.append(f"again every {job['realert_after']}s while failing")
+    parts.append(f"overdue grace {job['overdue_grace']}s")
+    return ", ".join(parts)
 
 
 # -- actions ------------------------------------------------------------------------

@@ -22,6 +22,7 @@ ops-users add|list|role|disable|enable|password
 workers add|list|revoke      manage outside workers and their tokens (lib/workers/cli.py)
 worker --url U --token T --jobs worker.toml
                              the reference worker: run this machine's jobs (lib/workers/agent.py)
+alerts list|test             recent alerts and each channel's delivery; send a test alert (lib/cli/alerts.py)
 """
 
 from __future__ import annotations
@@ -84,6 +85,7 @@ def _parser() -> argparse.ArgumentParser:
     # Listed for --help; lib/workers/ parses their arguments.
     commands.add_parser("workers", help="add, list or revoke outside workers")
     commands.add_parser("worker", help="run the reference worker: this machine's jobs from worker.toml")
+    commands.add_parser("alerts", help="recent alerts and their deliveries (list), or send a test alert (test)")
     return parser
 
 
@@ -172,6 +174,10 @@ def main(argv: list[str] | None = None) -> int:
         from lib.workers.agent import main as worker
 
         return worker(argv[1:])
+    if argv[:1] == ["alerts"]:
+        from lib.cli.alerts import main as alerts
+
+        return alerts(argv[1:])
     if argv[:1] == ["supabase-cron"]:
         from lib.cli.supabase_cron import main as supabase_cron
 

@@ -1,15 +1,15 @@
-"""job.failed, job.overdue and job.recovered: computing overdue deadlines and sending queued events.
+"""job.failed, job.overdue and job.recovered: overdue deadlines, re-alerts, and delivering what is due.
 
 The episodes themselves live in SQL (repeatable/alerts.sql): a run or run
 request that ends opens or closes one in its own transaction and queues the
 event, so one episode alerts once however many runs, drains and ticks race.
 Here:
-- `after_run`: the runner sends what is queued right after a run, so a
-  failure is reported while it is news;
+- `after_run`: the runner delivers what is due right after a run, so a
+  failure is reported while it is news (the run's answer and ledger row get
+  `stats.alerts`);
 - `tick`: the `schedule` job computes each scheduled job's overdue deadline
   (fire times need croniter and zoneinfo), lets the database open overdue
-  episodes, and sends whatever is queued, including the final errors of
-  webhook requests, which the drain settles without a run of its own.
+  episodes and queue re-alerts, and delivers whatever is due, retries included.
 Nothing here raises: a failing alert never fails the run that sent it.
 """
 
@@ -19,36 +19,23 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
+from lib.alerts.deliver import AlertStats, deliver_due
 from lib.clock.schedules import ScheduleError, next_cron_fire, parse_schedule
 from lib.db import Database, DatabaseError
 from lib.db.queries._parse import Unreadable
-from lib.db.queries.alerts import (
-    AlertEvent,
-    OverdueDeadline,
-    WatchedJob,
-    claim_alert_events,
-    list_jobs_to_watch,
-    sweep_overdue_jobs,
-)
+from lib.db.queries.alerts import OverdueDeadline, WatchedJob, list_jobs_to_watch, sweep_overdue_jobs
 from lib.deadline import Deadline
-from lib.outbound.alert import send_job_events
 from lib.settings import Settings
 
 log = logging.getLogger("cronrelay.alerts")
 
-# A job is overdue when it has not started for two of its intervals plus this.
-GRACE = timedelta(minutes=5)
+# A job is overdue when it has not started for two of its intervals plus its
+# overdue_grace (cron_jobs, 5 minutes unless set).
 MISSED_INTERVALS = 2
 # Deadlines computed per tick; the rest wait for the next tick.
 WATCH_BATCH = 500
-# Events claimed per call; more wait for the next run or tick.
-CLAIM_LIMIT = 100
-# The run's budget left that sending right after it needs (the deadline's reserve plus a second).
+# The run's budget left that the sweep needs (the deadline's reserve plus a second).
 ALERT_TIME_NEEDED = 2.0
-# The most time one run spends sending alerts.
-SEND_SECONDS = 10.0
-# Problems listed in a run's stats, so its answer stays small.
-MAX_REPORTED = 5
 
 
 def overdue_deadline(job: WatchedJob) -> OverdueDeadline:
@@ -65,17 +52,18 @@ def _due_by(job: WatchedJob) -> datetime | None:
     if isinstance(job.basis, Unreadable):
         return None
     vercel = job.schedule_type == "vercel"
+    grace = max(job.grace, timedelta(0))
     try:
         schedule = parse_schedule(
             "cron" if vercel else job.schedule_type, job.schedule, "UTC" if vercel else job.timezone
         )
         if schedule.kind == "interval":
             assert schedule.every is not None
-            return job.basis + MISSED_INTERVALS * schedule.every + GRACE
+            return job.basis + MISSED_INTERVALS * schedule.every + grace
         fire = job.basis
         for _ in range(MISSED_INTERVALS):
             fire = next_cron_fire(schedule, fire)
-        return fire + GRACE
+        return fire + grace
     except (ScheduleError, OverflowError, ValueError):
         # An unusable schedule is the schedule job's to report (schedule_error);
         # it cannot be overdue on a schedule it does not have.
@@ -83,52 +71,23 @@ def _due_by(job: WatchedJob) -> datetime | None:
 
 
 async def tick(db: Database, settings: Settings, deadline: Deadline) -> dict[str, Any]:
-    """The schedule tick's part: deadlines, overdue episodes, then send what is queued. Stats for the run."""
-    stats: dict[str, Any] = {"overdue": 0, "sent": 0, "failed": 0}
+    """The schedule tick's part: deadlines, overdue episodes and re-alerts, then deliver what is due."""
+    stats: dict[str, Any] = {"overdue": 0, "repeats": 0, "sent": 0, "failed": 0, "pending": 0}
     if deadline.expired(reserve=ALERT_TIME_NEEDED):
-        # The next tick sweeps; claiming events now would drop them unsent.
+        # The next tick sweeps; what is due waits in the queue.
         return {**stats, "deferred": True}
     try:
         watched = await list_jobs_to_watch(db, limit=WATCH_BATCH)
-        deadlines = [overdue_deadline(job) for job in watched]
-        events = await sweep_overdue_jobs(db, deadlines=deadlines, claim_limit=CLAIM_LIMIT)
+        swept = await sweep_overdue_jobs(db, deadlines=[overdue_deadline(job) for job in watched])
     except DatabaseError as error:
         log.error("alerts: the overdue sweep failed: %s", settings.redact(str(error)))
-        return {**stats, "errors": [f"overdue sweep failed: {type(error).__name__}"]}
-    stats["overdue"] = sum(1 for event in events if event.event == "job.overdue")
-    return {**stats, **await _send(settings, events, deadline)}
+        stats["errors"] = [f"overdue sweep failed: {type(error).__name__}"]
+    else:
+        stats["overdue"], stats["repeats"] = swept.opened, swept.repeated
+    delivered = await deliver_due(db, settings, deadline)
+    return {**stats, **(delivered.as_stats() if delivered else {})}
 
 
-async def after_run(db: Database, settings: Settings, deadline: Deadline) -> None:
-    """Send the events the run just queued (job.failed, job.recovered); the tick sends any left over."""
-    if not settings.alert_webhook_url:
-        # Nobody to tell: the tick discards queued events, so they do not pile up.
-        return
-    if deadline.expired(reserve=ALERT_TIME_NEEDED):
-        # Claimed events are gone; leave them to the tick rather than claim and drop them.
-        return
-    try:
-        events = await claim_alert_events(db, limit=CLAIM_LIMIT)
-    except DatabaseError as error:
-        log.error("alerts: claiming queued events failed: %s", settings.redact(str(error)))
-        return
-    await _send(settings, events, deadline)
-
-
-async def _send(settings: Settings, events: list[AlertEvent], deadline: Deadline) -> dict[str, Any]:
-    if not events:
-        return {}
-    url = settings.alert_webhook_url
-    if not url:
-        return {"discarded": len(events)}
-    secret = settings.webhook_signing_secret.get_secret_value() if settings.webhook_signing_secret else None
-    # However many events and however slow the endpoint, alerts get a few
-    # seconds of the run, not the rest of its budget.
-    budget = min(deadline, Deadline.after(SEND_SECONDS), key=lambda d: d.expires_at)
-    problems = await send_job_events(url, [(event.event, event.payload) for event in events], budget, secret)
-    log.info("alerts: %s", ", ".join(f"{event.event} for {event.payload.get('job', '?')}" for event in events))
-    outcome: dict[str, Any] = {"sent": len(events) - len(problems), "failed": len(problems)}
-    if problems:
-        log.error("alerts: %d of %d not delivered: %s", len(problems), len(events), "; ".join(problems))
-        outcome["errors"] = problems[:MAX_REPORTED]
-    return outcome
+async def after_run(db: Database, settings: Settings, deadline: Deadline) -> AlertStats | None:
+    """Deliver what the run just queued (job.failed, job.recovered) and anything else due; None when nothing was."""
+    return await deliver_due(db, settings, deadline)

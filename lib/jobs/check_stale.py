@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from lib.db import DatabaseError
 from lib.db.queries.agents import list_stale_agents, mark_stale_agents_offline
+from lib.db.queries.alerts import queue_alert_event
 from lib.jobs.base import Job, JobContext, JobResult
-from lib.outbound.alert import send_agents_offline
 
 MAX_LIMIT = 100_000
 # Agents listed in the stats and the alert; the count is always the full one.
@@ -27,16 +28,19 @@ async def check_stale(ctx: JobContext) -> JobResult:
     )
     count, sample = marked.count, marked.agents
     stats: dict[str, object] = {"marked_offline": count}
-    url = ctx.settings.alert_webhook_url
-    if count and url:
-        secret = ctx.settings.webhook_signing_secret
-        problem = await send_agents_offline(
-            url, count, sample, ctx.deadline, secret.get_secret_value() if secret else None
-        )
-        # The agents are offline either way; a failed alert is reported, not fatal.
-        stats["alert"] = "failed" if problem else "sent"
-        if problem:
-            stats["alert_error"] = problem
+    if count:
+        # Queued for every alert channel; the runner delivers it as soon as the
+        # run is recorded, and the schedule tick retries it until it arrives.
+        try:
+            queued = await queue_alert_event(
+                ctx.db,
+                event="agents.offline",
+                payload={"count": count, "agents": sample, "truncated": count > len(sample)},
+            )
+            stats["alert_id"] = queued.alert_id
+        except DatabaseError as error:
+            # The agents are offline either way; a failed alert is reported, not fatal.
+            stats["alert_error"] = f"could not queue agents.offline: {type(error).__name__}"
     return JobResult(stats=stats, has_more=_hit_limit(count, ctx.limit))
 
 

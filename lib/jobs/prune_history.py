@@ -1,4 +1,4 @@
-"""prune-history: delete ledger rows and finished run requests past RUN_HISTORY_DAYS.
+"""prune-history: delete ledger rows, finished run requests and delivered alerts past RUN_HISTORY_DAYS.
 
 A ledger that grows for ever is the most common complaint about pg_cron's
 job_run_details. Each batch deletes at most a batch of ledger rows and a batch
@@ -9,6 +9,7 @@ Queued and running requests, and running ledger rows, are never touched.
 
 from __future__ import annotations
 
+from lib.db.queries.alerts import prune_alert_history
 from lib.db.queries.history import count_prunable_history, prune_history
 from lib.jobs.base import Job, JobContext, JobResult
 from lib.jobs.batches import delete_in_batches
@@ -32,13 +33,16 @@ async def prune(ctx: JobContext) -> JobResult:
 
     async def delete(size: int) -> dict[str, int]:
         pruned = await prune_history(ctx.db, retention_days=days, batch_size=size)
-        return {"runs": pruned.runs, "requests": pruned.requests}
+        # Alerts whose deliveries are all sent or dead go with the rest of the history (their own call).
+        alerts = await prune_alert_history(ctx.db, retention_days=days, batch_size=size)
+        return {"runs": pruned.runs, "requests": pruned.requests, "alerts": alerts}
 
     deleted = await delete_in_batches(ctx, cap, delete)
     return JobResult(
         stats={
             "deleted_runs": deleted.counts.get("runs", 0),
             "deleted_requests": deleted.counts.get("requests", 0),
+            "deleted_alerts": deleted.counts.get("alerts", 0),
             "batches": deleted.batches,
         },
         has_more=deleted.has_more,

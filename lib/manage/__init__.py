@@ -34,6 +34,8 @@ Functions (ids are UUIDs or their text):
     bulk_requests(db, "retry"|"cancel", *, by, project=None, job_id=None, status=None,
                   since=None, until=None, dry_run=True) -> BulkResult
     list_runs(db, *, job=None, status=None, limit=50, offset=0) -> RunPage
+    list_alerts(db, settings, *, limit=50, before_id=None) -> AlertPage   # lib/manage/alerts.py
+    send_test_alert(db, settings, *, requested_by) -> AlertView
     describe_schedule(schedule_type, schedule, timezone) -> str
     next_fire_times(job, count=5, now=None) -> list[datetime]
 
@@ -97,6 +99,7 @@ from __future__ import annotations
 
 from lib.manage.acting import acting, actor_of, require
 from lib.manage.actors import CLI, CRON_SECRET, ROLES, Actor, Role
+from lib.manage.alerts import AlertPage, AlertView, list_alerts, send_test_alert
 from lib.manage.describe import describe_schedule, next_fire_times
 from lib.manage.errors import ManageError
 from lib.manage.execute import Executed, execute_now
@@ -142,6 +145,8 @@ __all__ = [
     "CRON_SECRET",
     "ROLES",
     "Actor",
+    "AlertPage",
+    "AlertView",
     "AuditList",
     "BulkResult",
     "Executed",
@@ -172,6 +177,7 @@ __all__ = [
     "get_job",
     "get_request",
     "get_request_detail",
+    "list_alerts",
     "list_audit",
     "list_jobs",
     "list_operators",
@@ -183,6 +189,7 @@ __all__ = [
     "resume_job",
     "retry_request",
     "run_now",
+    "send_test_alert",
     "set_disabled",
     "set_password",
     "set_role",

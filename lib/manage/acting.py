@@ -53,6 +53,7 @@ WRITE_ROLES: dict[str, tuple[Role, str]] = {
     "ops_create_job": ("admin", "job.create"),
     "ops_update_job": ("admin", "job.update"),
     "ops_update_job_at_version": ("admin", "job.update"),
+    "ops_set_job_alerts": ("admin", "job.alerts"),
     "ops_delete_job": ("admin", "job.delete"),
     "ops_add_worker": ("admin", "worker.add"),
     "ops_revoke_worker": ("admin", "worker.revoke"),
@@ -73,6 +74,7 @@ _DOING = {
     "job.create": "creating jobs",
     "job.update": "editing jobs",
     "job.delete": "deleting jobs",
+    "job.alerts": "changing a job's alerts",
     "worker.add": "managing workers",
     "worker.revoke": "managing workers",
 }

@@ -11,14 +11,15 @@ from lib.clock.schedules import ScheduleError, first_fire, parse_schedule
 from lib.db.port import Database
 from lib.db.queries import manage as queries
 from lib.db.queries.manage import JobRecord
+from lib.manage import alert_controls
 from lib.manage.describe import describe_mirrored, describe_schedule, next_fire_times, next_run, vercel_schedule
 from lib.manage.errors import ManageError, id_of, translated
 from lib.manage.models import MAX_PAGE, JobDetail, JobFilter, JobInput, JobPage, JobView, RequestView, RunView
 from lib.manage.validate import SCHEDULE_FIELDS, TARGET_FIELDS, check_definition, check_payload, invalid
 from lib.outbound.policy import without_credentials
 
-# Fields a caller may change with update_job (JobInput's).
-FIELDS = tuple(JobInput.model_fields)
+# Fields of a job's definition (JobInput's, less the alert controls, which have their own write).
+FIELDS = tuple(field for field in JobInput.model_fields if field not in alert_controls.ALERT_FIELDS)
 DETAIL_HISTORY = 20
 
 
@@ -115,12 +116,18 @@ async def create_job(
     `allow_http_webhooks` is the ALLOW_HTTP_WEBHOOKS setting: plain http to
     localhost targets, for local development.
     """
+    fields, controls = alert_controls.split(data.model_dump())
     definition = check_definition(
-        data.model_dump(), allow_http_webhooks=allow_http_webhooks, allow_private_targets=allow_private_targets
+        fields, allow_http_webhooks=allow_http_webhooks, allow_private_targets=allow_private_targets
+    )
+    checked = alert_controls.check_alert_controls(
+        {k: v for k, v in controls.items() if v != alert_controls.DEFAULTS[k]}
     )
     with translated():
         # Next run known at once: the first fire is stored in the same write.
         record = await queries.ops_create_job(db, **definition, next_run_at=first_run_at(definition))
+    if checked:
+        record = await alert_controls.set_alert_controls(db, record.id, checked)
     return view(record)
 
 
@@ -155,13 +162,44 @@ async def update_job(
     allow_private_targets: bool = False,
     version: int | None = None,
 ) -> JobView:
-    """Change some fields of a database-defined job; what changes is validated first (see check_definition).
+    """Change some fields of a job; what changes is validated first (see check_definition).
 
-    409 for vercel.json's jobs (only run, pause and resume apply) and for a name taken in the project.
+    409 for a definition change of vercel.json's jobs (only run, pause and
+    resume apply, and the alert controls, which any job has) and for a name
+    taken in the project.
     `version`: the job's version the edit was based on; when the job is at
     another one now, someone else changed it: 409 (field `version`) and
     nothing is written. None skips the check (the CLI's `jobs edit`).
     """
+    definition, controls = alert_controls.split(changes)
+    checked = alert_controls.check_alert_controls(controls)
+    job_view = (
+        await _update_definition(
+            db,
+            job_id,
+            definition,
+            allow_http_webhooks=allow_http_webhooks,
+            allow_private_targets=allow_private_targets,
+            version=version,
+        )
+        if definition or not checked
+        else None
+    )
+    if checked:
+        return view(await alert_controls.set_alert_controls(db, job_id_of(job_id), checked))
+    assert job_view is not None
+    return job_view
+
+
+async def _update_definition(
+    db: Database,
+    job_id: UUID | str,
+    changes: dict[str, Any],
+    *,
+    allow_http_webhooks: bool = False,
+    allow_private_targets: bool = False,
+    version: int | None = None,
+) -> JobView:
     unknown = sorted(set(changes) - set(FIELDS))
     if unknown:
         raise invalid(unknown[0], f"{unknown[0]} is not a field of a job that can be changed")

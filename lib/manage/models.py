@@ -34,6 +34,11 @@ class JobInput(BaseModel):
     schedule: str | None = None
     timezone: str = "UTC"
     enabled: bool = True
+    # Noise control: seconds or a duration (`30m`, `1h`); realert_after None: never.
+    alert_after_failures: int = 1
+    realert_after: int | str | None = None
+    overdue_grace: int | str = 300
+    alerts_enabled: bool = True
 
 
 class WorkerOfJob(BaseModel):
@@ -93,6 +98,11 @@ class JobView(BaseModel):
     updated_at: datetime | None
     # Worker jobs only: their worker and mirrored fields.
     worker: WorkerOfJob | None = None
+    # Noise control (DESIGN.md, Alerts; lib/manage/alert_controls.py), durations in seconds.
+    alert_after_failures: int = 1
+    realert_after: int | None = None
+    overdue_grace: int = 300
+    alerts_enabled: bool = True
 
 
 class RequestView(RequestRecord):

@@ -69,7 +69,12 @@ create or replace view public.ops_job_objects with (security_invoker = true) as
              'schedule', j.mirror_schedule, 'timezone', j.mirror_timezone, 'enabled', j.mirror_enabled,
              'next_run_at', j.mirror_next_run_at at time zone 'UTC', 'instructions', j.instructions,
              'mirrored_at', j.mirrored_at at time zone 'UTC', 'removed_at', j.worker_removed_at at time zone 'UTC')
-           end) as job
+           end)
+         -- Noise control (alert_controls.sql), durations in seconds.
+         || jsonb_build_object(
+           'alert_after_failures', j.alert_after_failures, 'alerts_enabled', j.alerts_enabled,
+           'realert_after', extract(epoch from j.realert_after)::bigint,
+           'overdue_grace', extract(epoch from j.overdue_grace)::bigint) as job
     from public.cron_jobs j
     left join public.cron_workers w on w.id = j.worker_id;
 

@@ -59,6 +59,7 @@ def test_the_first_admin_is_made_from_the_secret_then_signs_in_by_name(
         "/api/ops/requests",
         "/api/ops/runs",
         "/api/ops/workers",
+        "/api/ops/alerts",
         "/api/ops/operators",
         "/api/ops/audit",
     )
@@ -101,7 +102,14 @@ def test_a_disabled_operator_is_signed_out_at_the_next_refresh(
     rows.fetch("select * from public.ops_users_set_disabled('olga', true)")
     page.get_by_test_id("signin").wait_for(state="visible", timeout=15_000)
     assert page.get_by_test_id("console").is_hidden()
-    panels = ("/api/ops/status", "/api/ops/jobs", "/api/ops/requests", "/api/ops/runs", "/api/ops/workers")
+    panels = (
+        "/api/ops/status",
+        "/api/ops/jobs",
+        "/api/ops/requests",
+        "/api/ops/runs",
+        "/api/ops/workers",
+        "/api/ops/alerts",
+    )
     assert_clean(browser, live_server, frozenset((401, path) for path in panels))
 
 

@@ -1,7 +1,7 @@
 """The figures every reliability test ends with, and the suite's sizes.
 
 Each test fills one `Counts` (the `counts` fixture): items handled, lost,
-repeated beyond the stated window, stuck, 5xx answers, and configured secrets
+repeated beyond the stated window, stuck, dead (alert deliveries given up on), 5xx answers, and configured secrets
 leaked into an answer or a log line. The conftest prints them per test and in
 the session's summary, and fails a test whose lost, repeated, stuck, 5xx or
 leaked figure is not 0.
@@ -46,6 +46,8 @@ class Counts:
     # Repeats beyond the stated window (in flight + the last 0.5 s at a crash); 0 elsewhere.
     repeated: int = 0
     stuck: int = 0
+    # Alert deliveries given up on (dead) where a receiver came back: must be 0.
+    dead: int = 0
     server_errors: int = 0
     leaked: int = 0
     # Repeats inside the window, reported but allowed (the kill tests).
@@ -69,6 +71,7 @@ class Counts:
             "lost": self.lost,
             "repeated": self.repeated,
             "stuck": self.stuck,
+            "dead": self.dead,
             "5xx": self.server_errors,
             "leaked": self.leaked,
         }
@@ -79,5 +82,5 @@ class Counts:
         notes = f"; {'; '.join(self.notes)}" if self.notes else ""
         return (
             f"{self.test}: handled={self.handled} lost={self.lost} repeated={self.repeated}{extra} "
-            f"stuck={self.stuck} 5xx={self.server_errors} leaked={self.leaked}{notes}"
+            f"stuck={self.stuck} dead={self.dead} 5xx={self.server_errors} leaked={self.leaked}{notes}"
         )

@@ -1,15 +1,17 @@
-"""Alert episodes and their outbox: migrations' alerts concern.
+"""Alert episodes and the delivery queue: migrations' alerts and alert_deliveries concerns.
 
 Episodes open and close in SQL (triggers on the ledger and the run requests,
-and sweep_overdue_jobs); Python only computes overdue deadlines, which need
-the schedules' fire times, and sends the events these calls hand out.
+and sweep_overdue_jobs) and queue their events; Python computes overdue
+deadlines, which need the schedules' fire times, and sends the deliveries
+these calls hand out.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from lib.db.port import Database
@@ -29,6 +31,7 @@ class WatchedJob:
     # The database's own text of `basis`: sent back as is, so the deadline
     # matches the basis exactly, with no round trip through datetime.
     basis_text: str
+    grace: timedelta
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> WatchedJob:
@@ -40,6 +43,7 @@ class WatchedJob:
             timezone=str(row["timezone"]),
             basis=instant(row["basis"], "basis"),
             basis_text=str(row["basis"]),
+            grace=timedelta(seconds=float(row.get("grace_seconds") or 0)),
         )
 
 
@@ -60,15 +64,46 @@ class OverdueDeadline:
 
 
 @dataclass(frozen=True)
-class AlertEvent:
-    id: int
-    event: str
-    payload: dict[str, Any]
+class Swept:
+    """What one sweep queued: overdue episodes opened, and repeats of open episodes."""
 
-    @classmethod
-    def from_row(cls, row: dict[str, Any]) -> AlertEvent:
-        payload = row.get("payload")
-        return cls(id=int(row["id"]), event=str(row["event"]), payload=payload if isinstance(payload, dict) else {})
+    opened: int
+    repeated: int
+
+
+@dataclass(frozen=True)
+class Settle:
+    """One delivery's outcome, applied only while `claim_token` still holds it."""
+
+    id: int
+    claim_token: str
+    outcome: str  # sent | retry | dead | release
+    error: str | None = None
+    status_code: int | None = None
+    retry_in_seconds: float | None = None
+
+    def item(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "claim_token": self.claim_token,
+            "outcome": self.outcome,
+            "error": self.error,
+            "status_code": self.status_code,
+            "retry_in_seconds": self.retry_in_seconds,
+        }
+
+
+@dataclass(frozen=True)
+class QueuedEvent:
+    id: int
+    alert_id: str
+
+
+@dataclass(frozen=True)
+class AlertHealth:
+    overdue: int
+    pending: int
+    dead: int
 
 
 async def list_jobs_to_watch(db: Database, *, limit: int) -> list[WatchedJob]:
@@ -77,20 +112,73 @@ async def list_jobs_to_watch(db: Database, *, limit: int) -> list[WatchedJob]:
     return [WatchedJob.from_row(row) for row in rows]
 
 
-async def sweep_overdue_jobs(
-    db: Database, *, deadlines: Sequence[OverdueDeadline], claim_limit: int
-) -> list[AlertEvent]:
-    """Record deadlines, open overdue episodes, and claim queued events (of every kind), oldest first."""
-    rows = await db.call(
-        "sweep_overdue_jobs", p_deadlines=[deadline.item() for deadline in deadlines], p_claim_limit=claim_limit
+async def sweep_overdue_jobs(db: Database, *, deadlines: Sequence[OverdueDeadline]) -> Swept:
+    """Record deadlines, open overdue episodes and queue the re-alerts due; events go to the delivery queue."""
+    row = first(
+        await db.call("sweep_overdue_jobs", p_deadlines=[deadline.item() for deadline in deadlines]),
+        "sweep_overdue_jobs",
     )
-    return sorted((AlertEvent.from_row(row) for row in rows), key=lambda event: event.id)
+    return Swept(opened=int(row["opened"] or 0), repeated=int(row["repeated"] or 0))
 
 
-async def claim_alert_events(db: Database, *, limit: int) -> list[AlertEvent]:
-    """Claim queued events, oldest first: each is handed out once."""
-    rows = await db.call("claim_alert_events", p_limit=limit)
-    return sorted((AlertEvent.from_row(row) for row in rows), key=lambda event: event.id)
+async def queue_alert_event(db: Database, *, event: str, payload: dict[str, Any]) -> QueuedEvent:
+    """Queue an event Python raises itself (agents.offline, alert.test); a fresh key per call makes an
+    adapter's repeat of it (after a lost answer) find this event instead of queueing a second."""
+    row = first(
+        await db.call("queue_alert_event", p_event=event, p_payload=payload, p_dedup_key=f"{event}:{uuid.uuid4()}"),
+        "queue_alert_event",
+    )
+    return QueuedEvent(id=int(row["id"]), alert_id=str(row["alert_id"]))
+
+
+async def claim_alert_deliveries(
+    db: Database, *, channels: Sequence[str], limit: int, lease_seconds: int, max_attempts: int
+) -> list[dict[str, Any]]:
+    """Route queued events to `channels`, then claim due deliveries (rows; lib.alerts.model reads them)."""
+    rows = await db.call(
+        "claim_alert_deliveries",
+        p_channels=list(channels),
+        p_limit=limit,
+        p_lease_seconds=lease_seconds,
+        p_max_attempts=max_attempts,
+    )
+    return sorted(rows, key=lambda row: int(row["id"]))
+
+
+async def settle_alert_deliveries(db: Database, *, outcomes: Sequence[Settle]) -> dict[int, str]:
+    """Apply outcomes where the claim still holds; the new status of each row changed, by id."""
+    if not outcomes:
+        return {}
+    rows = await db.call("settle_alert_deliveries", p_outcomes=[outcome.item() for outcome in outcomes])
+    return {int(row["id"]): str(row["status"]) for row in rows}
+
+
+async def list_alerts(db: Database, *, limit: int, before_id: int | None = None) -> tuple[list[dict[str, Any]], bool]:
+    """The newest events, each with its deliveries; and whether older ones follow."""
+    row = first(await db.call("list_alerts", p_limit=limit, p_before_id=before_id), "list_alerts")
+    alerts = row["alerts"]
+    return (alerts if isinstance(alerts, list) else []), bool(row["has_more"])
+
+
+async def alert_health(db: Database) -> AlertHealth:
+    """Jobs overdue, deliveries pending and dead (for /api/health: counts, nothing more), in one call."""
+    row = first(await db.call("alert_health"), "alert_health")
+    return AlertHealth(overdue=int(row["overdue"]), pending=int(row["alerts_pending"]), dead=int(row["alerts_dead"]))
+
+
+async def prune_alert_history(db: Database, *, retention_days: int, batch_size: int) -> int:
+    """Delete one batch of old events whose deliveries are all final; how many went."""
+    row = first(
+        await db.call("prune_alert_history", p_retention_days=retention_days, p_batch_size=batch_size),
+        "prune_alert_history",
+    )
+    return int(row["deleted_alerts"])
+
+
+async def record_run_alerts(db: Database, *, run_id: int, alerts: dict[str, Any]) -> bool:
+    """Add `stats.alerts` to a finished run's ledger row; False when there is no such finished run."""
+    row = first(await db.call("record_run_alerts", p_run_id=run_id, p_alerts=alerts), "record_run_alerts")
+    return bool(row["recorded"])
 
 
 async def count_overdue_jobs(db: Database) -> int:

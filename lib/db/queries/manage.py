@@ -83,6 +83,11 @@ class JobRecord(BaseModel):
     updated_at: Instant
     # A worker job's worker and mirrored fields (WorkerOfJob in lib/manage/models.py); None for other kinds.
     worker: dict[str, Any] | None = None
+    # Noise control (alert_controls.sql); durations in seconds, realert_after None: never.
+    alert_after_failures: int = 1
+    realert_after: int | None = None
+    overdue_grace: int = 300
+    alerts_enabled: bool = True
 
 
 class RequestRecord(BaseModel):

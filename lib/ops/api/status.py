@@ -7,6 +7,7 @@ import logging
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
+from lib.alerts.channels import problems as alert_channel_problems
 from lib.db import DatabaseError, database_for
 from lib.db.queries.health import health_check
 from lib.jobs.registry import JOBS
@@ -29,7 +30,7 @@ def setting_problems(settings: Settings) -> list[str]:
             problems.append(f"{name} cannot run: {problem}")
     if settings.webhook_signing_secret is None:
         problems.append("webhook jobs cannot run: WEBHOOK_SIGNING_SECRET is not set, so their calls cannot be signed")
-    return problems
+    return problems + alert_channel_problems(settings)
 
 
 @router.get("/status")

@@ -270,7 +270,7 @@
     try {
       // One request per panel, in parallel.
       // A job's page hides the jobs list, so it asks for that job instead.
-      await Promise.all([loadStatus(), loadWorkers(), state.detailId ? loadDetail() : loadJobs(), loadRequests(), loadRuns(), loadAdmin()]);
+      await Promise.all([loadStatus(), loadWorkers(), state.detailId ? loadDetail() : loadJobs(), loadRequests(), loadRuns(), loadAlerts(), loadAdmin()]);
       const now = new Date();
       if (state.signedIn) {
         $("last-refreshed").textContent = `last refreshed ${pad(now.getHours())}:${pad(now.getMinutes())}:${pad(now.getSeconds())}`;
@@ -521,7 +521,17 @@
 
   // -- the job form ----------------------------------------------------------------------
 
-  const FIELDS = ["project_id", "name", "kind", "target", "schedule_type", "schedule", "timezone", "payload", "enabled"];
+  const FIELDS = ["project_id", "name", "kind", "target", "schedule_type", "schedule", "timezone", "payload", "enabled",
+    "alerts_enabled", "alert_after_failures", "realert_after", "overdue_grace"];
+
+  // Alert durations come in seconds; the form shows them as the API also takes them (90s, 30m, 4h).
+  function seconds(value) {
+    if (value === null || value === undefined || value === "") return "";
+    const n = Number(value);
+    if (n % 3600 === 0 && n) return `${n / 3600}h`;
+    if (n % 60 === 0 && n) return `${n / 60}m`;
+    return `${n}s`;
+  }
 
   function fieldError(name, text) {
     const node = document.querySelector(`[data-testid="field-error-${name}"]`);
@@ -556,6 +566,10 @@
     $("f-timezone").value = job ? job.timezone : "UTC";
     $("f-payload").value = JSON.stringify(job ? job.payload || {} : {}, null, 2);
     $("f-enabled").checked = job ? job.enabled : true;
+    $("f-alerts_enabled").checked = job ? job.alerts_enabled !== false : true;
+    $("f-alert_after_failures").value = job && job.alert_after_failures ? job.alert_after_failures : 1;
+    $("f-realert_after").value = job ? seconds(job.realert_after) : "";
+    $("f-overdue_grace").value = job && job.overdue_grace !== undefined ? seconds(job.overdue_grace) || "0s" : "5m";
     show($("job-form-panel"), true);
     placeForm();
     $("job-form-panel").scrollIntoView({ block: "nearest" });
@@ -614,6 +628,10 @@
       timezone: $("f-timezone").value.trim() || "UTC",
       payload,
       enabled: $("f-enabled").checked,
+      alerts_enabled: $("f-alerts_enabled").checked,
+      alert_after_failures: Number($("f-alert_after_failures").value || 1),
+      realert_after: $("f-realert_after").value.trim() || null,
+      overdue_grace: $("f-overdue_grace").value.trim() || "5m",
     };
     try {
       if (state.editing) await api("PATCH", `/jobs/${state.editing.id}`, changedFields(state.editing, body));
@@ -800,6 +818,97 @@
     }
   }
 
+  // -- alerts --------------------------------------------------------------------------------
+
+  // A job's noise control in words, as `jobs show` says it.
+  function alertControls(job) {
+    if (job.alerts_enabled === false) return "off (episodes are tracked and shown, nothing is sent)";
+    const after = job.alert_after_failures || 1;
+    const parts = [after === 1 ? "after 1 failure" : `after ${after} failures in a row`];
+    if (job.realert_after) parts.push(`again every ${seconds(job.realert_after)} while still failing`);
+    parts.push(`overdue grace ${seconds(job.overdue_grace) || "0s"}`);
+    return parts.join(", ");
+  }
+
+  // A delivery's state as the request chips show theirs: sent green, pending yellow, dead red.
+  const DELIVERY_CHIP = { sent: "done", pending: "queued", dead: "error" };
+
+  function deliveryLine(delivery) {
+    const chip = el("span", { class: `chip chip-${DELIVERY_CHIP[delivery.status] || "held"}` }, delivery.status);
+    let detail = "";
+    if (delivery.status === "sent") detail = ` ${when(delivery.sent_at)}`;
+    else if (delivery.status === "pending") {
+      detail = ` attempt ${delivery.attempts}/${delivery.max_attempts}` +
+        (delivery.next_attempt_at ? `, next try ${when(delivery.next_attempt_at)}` : "");
+    } else detail = ` after ${delivery.attempts} attempt${delivery.attempts === 1 ? "" : "s"}`;
+    return el("div", { "data-testid": "delivery", "data-channel": delivery.channel, "data-status": delivery.status },
+      el("span", { class: "label" }, `${delivery.channel} `), chip, detail,
+      delivery.last_error && delivery.status !== "sent"
+        ? el("div", { class: delivery.status === "dead" ? "error" : "muted", "data-testid": "delivery-error" }, delivery.last_error)
+        : null);
+  }
+
+  function alertRow(alert) {
+    const deliveries = alert.deliveries || [];
+    let none = null;
+    if (alert.muted) none = el("div", { class: "muted" }, "Muted: this job's alerts are off; the episode is tracked, nothing is sent.");
+    else if (!deliveries.length) none = el("div", { class: "muted" }, alert.routed ? "No channel was configured when it was raised." : "Waiting to be routed to the channels.");
+    return el("article", { class: "row", "data-testid": "alert-row", "data-event": alert.event, "data-job": alert.job || "", "data-alert-id": alert.alert_id },
+      el("div", { class: "row-head" },
+        el("span", { class: "name" }, alert.event + (alert.repeat ? ` (reminder ${alert.repeat})` : "")),
+        alert.job ? el("span", {}, alert.job) : null,
+        el("span", { class: "muted" }, when(alert.created_at))),
+      alert.payload && alert.payload.error ? el("div", { class: "error" }, alert.payload.error) : null,
+      none, deliveries.map(deliveryLine));
+  }
+
+  async function loadAlerts() {
+    const stateLine = $("alerts-state");
+    try {
+      const data = await api("GET", `/alerts${query({ limit: 20 })}`);
+      problem("alerts", null);
+      const alerts = data.alerts || [];
+      const channels = data.channels || [];
+      $("alerts-channels").textContent = channels.length
+        ? `Every alert goes to: ${channels.join(", ")}.`
+        : "No alert channel is configured: set ALERT_WEBHOOK_URL, ALERT_SLACK_WEBHOOK_URL, ALERT_DISCORD_WEBHOOK_URL or ALERT_TELEGRAM_CHAT_ID.";
+      stateLine.textContent = alerts.length ? "" : "No alerts yet: a job that fails, stops firing or recovers shows here.";
+      stateLine.dataset.state = alerts.length ? "ok" : "empty";
+      show(stateLine, !alerts.length);
+      $("alerts-list").replaceChildren(...alerts.map(alertRow));
+    } catch (error) {
+      if (!state.signedIn) return;
+      problem("alerts", describe(error, "Alerts"), error.status);
+      stateLine.textContent = "Alerts cannot be shown right now (see the banner above).";
+      stateLine.dataset.state = "error";
+      show(stateLine, true);
+    }
+  }
+
+  async function sendTestAlert() {
+    const result = $("alerts-test-result");
+    const button = $("send-test-alert");
+    button.disabled = true;
+    result.textContent = "Sending a test alert…";
+    result.className = "muted";
+    show(result, true);
+    try {
+      const data = await api("POST", "/alerts/test", {});
+      const deliveries = (data.alert && data.alert.deliveries) || [];
+      const failed = deliveries.filter((d) => d.status !== "sent");
+      result.textContent = failed.length
+        ? `Test alert: ${failed.map((d) => `${d.channel} ${d.status}${d.last_error ? ` (${d.last_error})` : ""}`).join("; ")}`
+        : `Test alert sent to ${deliveries.map((d) => d.channel).join(", ")}.`;
+      result.className = failed.length ? "error" : "ok";
+    } catch (error) {
+      result.textContent = describe(error, "Test alert");
+      result.className = "error";
+    } finally {
+      button.disabled = false;
+    }
+    refresh();
+  }
+
   // -- a job's page ---------------------------------------------------------------------------
 
   function openFromHash() {
@@ -837,6 +946,7 @@
         ...fact("Schedule", job.schedule_text || job.schedule || job.schedule_type), ...fact("Enabled", job.enabled ? "yes" : "no (paused)"),
         ...(job.schedule_error ? fact("Schedule problem", el("span", { class: "error" }, job.schedule_error)) : []),
         ...fact("Next run", when(job.next_run_at)),
+        ...fact("Alerts", alertControls(job)),
         ...fact("Last run", job.last_run_at ? [badge(job.last_status), ` ${when(job.last_run_at)} ${duration(job.last_duration_ms)}`] : "never"));
       $("detail-actions").replaceChildren(...detailActions(job));
       const next = data.next_runs || [];
@@ -1029,6 +1139,7 @@
     $("operator-form").addEventListener("submit", submitOperator);
     $("sign-out").addEventListener("click", signOut);
     $("create-job").addEventListener("click", () => openForm(null));
+    $("send-test-alert").addEventListener("click", sendTestAlert);
     $("job-form").addEventListener("submit", submitForm);
     $("job-form-cancel").addEventListener("click", closeForm);
     $("detail-close").addEventListener("click", () => { location.hash = ""; });
