@@ -8,7 +8,11 @@ each RPC on the same database.
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
+from types import FrameType
 from typing import Any
 
 import asyncpg
@@ -31,6 +35,19 @@ EMULATOR = pytest.StashKey[PostgrestEmulator]()
 TABLES = (
     "agents, heartbeats, scheduled_reminders, cron_run_requests, cron_runs, cron_locks, cron_jobs, cron_alert_outbox"
 )
+
+
+def _interrupted(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # SIGTERM ends a run the way Ctrl-C does: pytest unwinds and the session's
+    # fixtures stop the embedded Postgres (by default SIGTERM would leave it running).
+    signal.signal(signal.SIGTERM, _interrupted)
+    # The CLI uses a running local stack when no database is configured
+    # (lib/cli/discovery.py): never a developer's own stack on .data/.
+    os.environ.setdefault("CRONRELAY_DATA", tempfile.mkdtemp(prefix="cronrelay-test-data-"))
 
 
 @pytest.fixture(scope="session")

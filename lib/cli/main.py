@@ -145,8 +145,16 @@ async def _requests(status: str | None, limit: int, as_json: bool) -> int:
     return 0
 
 
+# Commands that take the running local stack's database when none is configured (lib/cli/discovery.py).
+ON_A_DATABASE = ("migrate", "run", "request", "runs", "requests", "seed-demo", "jobs", "retry", "doctor")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] and argv[0] in ON_A_DATABASE and not {"-h", "--help"} & set(argv):
+        from lib.cli.discovery import use_local_stack
+
+        use_local_stack()
     if argv[:1] in (["jobs"], ["retry"]):
         from lib.cli.jobs import main as jobs
 
@@ -176,7 +184,9 @@ def main(argv: list[str] | None = None) -> int:
 
             return asyncio.run(seed_demo_command(force=args.force, echo_url=args.echo_url))
     except SettingsError as error:
-        print(f"configuration error: {error}", file=sys.stderr)
+        from lib.cli.discovery import with_hint
+
+        print(f"configuration error: {with_hint(error)}", file=sys.stderr)
         return 2
     except DatabaseError as error:
         print(f"database error: {error}", file=sys.stderr)
