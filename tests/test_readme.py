@@ -1,4 +1,4 @@
-"""Every SQL and CLI example in the README runs, in order, as written.
+"""Every SQL and CLI example in the README and the user guide in docs/ runs, in order, as written.
 
 The convention (README, "Development"):
 - a ```sql block is executed as one script against a fresh migrated database,
@@ -36,7 +36,25 @@ from lib.migrate import migrate
 from lib.outbound.webhooks import verify_signature
 from lib.settings import get_settings
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+# The user guide in the order its examples run, each building on the last,
+# on one fresh database: the order the README's sections had when it was one file.
+DOCS = [
+    ROOT / "docs" / name
+    for name in (
+        "reminders.md",
+        "run-requests.md",
+        "jobs-and-schedules.md",
+        "operations.md",
+        "console.md",
+    )
+]
+GUIDE = [*DOCS, README]
+# Reference pages whose SQL needs what a plain Postgres lacks, each with the test that runs it.
+RUN_ELSEWHERE = {
+    ROOT / "docs" / "supabase-cron.md": "pg_cron, pg_net and Vault: tests/test_supabase_cron.py",
+}
 CLI_PREFIXES = (("python3", "dev.py", "cli"), (".venv/bin/python", "-m", "lib"))
 SIGNING_SECRET = "readme-signing-secret-0123456789"
 _FENCE = re.compile(r"^```(\w*)\s*$")
@@ -138,14 +156,26 @@ def readme_db(pg_dsn: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> I
     get_settings.cache_clear()
 
 
+def guide_examples() -> list[tuple[Path, Example]]:
+    return [(path, example) for path in GUIDE for example in readme_examples(path.read_text())]
+
+
 def test_the_readme_has_runnable_examples() -> None:
-    examples = readme_examples(README.read_text())
+    examples = [example for _, example in guide_examples()]
     assert sum(1 for e in examples if e.kind == "sql") >= 10
     assert sum(len(e.commands) for e in examples) >= 6
 
 
+def test_every_page_with_examples_is_run() -> None:
+    """A new docs page with a runnable example must be added to GUIDE (in an order that works)."""
+    pages = [README, *sorted((ROOT / "docs").glob("*.md"))]
+    runnable = {page for page in pages if readme_examples(page.read_text())}
+    missing = runnable - set(GUIDE) - set(RUN_ELSEWHERE)
+    assert not missing, sorted(str(page.relative_to(ROOT)) for page in missing)
+
+
 def test_every_readme_example_runs_as_written(readme_db: str, capsys: pytest.CaptureFixture[str]) -> None:
-    examples = readme_examples(README.read_text())
+    examples = guide_examples()
     hooks: list[httpx.Request] = []
 
     def receive(request: httpx.Request) -> httpx.Response:
@@ -156,8 +186,8 @@ def test_every_readme_example_runs_as_written(readme_db: str, capsys: pytest.Cap
         outside.route(host="127.0.0.1").pass_through()
         outside.route(host="localhost").pass_through()
         outside.route(method="POST", host__regex=r"(^|\.)example\.com$").mock(side_effect=receive)
-        for example in examples:
-            where = f"README line {example.line_number}"
+        for path, example in examples:
+            where = f"{path.relative_to(ROOT)} line {example.line_number}"
             if example.kind == "sql":
                 asyncio.run(_execute(readme_db, example.sql, where))
                 continue
