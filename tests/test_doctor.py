@@ -177,3 +177,16 @@ def test_secrets_prints_two_fresh_long_secrets() -> None:
     assert all(len(value) >= 40 and value.replace("-", "").replace("_", "").isalnum() for value in first.values())
     assert first["CRON_SECRET"] != first["WEBHOOK_SIGNING_SECRET"] and first != second
     assert load_settings(_env_file=None, cron_secret=first["CRON_SECRET"]).cron_secrets() == [first["CRON_SECRET"]]
+
+
+async def test_the_protection_bypass_secret_is_sent_when_set(fresh_dsn: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[str | None] = []
+
+    def protected(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("x-vercel-protection-bypass"))
+        return httpx.Response(401, html="<html>Authentication Required</html>")
+
+    monkeypatch.setenv("VERCEL_AUTOMATION_BYPASS_SECRET", "bypass-0123456789")
+    lines = await diagnose(URL, _settings(fresh_dsn), transport=httpx.MockTransport(protected))
+    assert seen and set(seen) == {"bypass-0123456789"}
+    assert all("bypass-0123456789" not in line.line() for line in lines)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -334,13 +335,22 @@ async def diagnose(
     # The database's checks first: the secret's dry run is a run of check-stale,
     # and would otherwise pass for that job's last run.
     stored = await _database_checks(base, settings)
-    async with httpx.AsyncClient(timeout=HTTP_TIMEOUT, transport=transport, follow_redirects=False) as http:
+    async with httpx.AsyncClient(
+        timeout=HTTP_TIMEOUT, transport=transport, follow_redirects=False, headers=_bypass_header()
+    ) as http:
         lines, _ = await check_health(http, base)
         lines.insert(1, await check_secret(http, base, settings))
     lines.extend(stored)
     if alerts:
         lines.extend(await check_alerts(settings))
     return lines
+
+
+def _bypass_header() -> dict[str, str]:
+    """Vercel's Protection Bypass for Automation, when this shell has its secret: a protected
+    production domain then answers as an unprotected one (docs/deploy.md, Deployment Protection)."""
+    bypass = os.environ.get("VERCEL_AUTOMATION_BYPASS_SECRET", "").strip()
+    return {"x-vercel-protection-bypass": bypass} if bypass else {}
 
 
 async def _database_checks(base: str, settings: Settings) -> list[Check]:
