@@ -22,6 +22,7 @@ import time
 from collections.abc import Iterator
 from http.server import ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
 import httpx
@@ -123,6 +124,12 @@ def test_a_second_stack_on_the_folder_refuses_and_the_cli_finds_the_first(tmp_pa
         assert len(_Receiver.received) == 1, drained.stdout
         headers, body = _Receiver.received[0]
         assert verify_signature(signing[1], body, headers["x-cronrelay-signature"])
+
+        # doctor from that shell checks the stack with what it found: every check passes.
+        doctor = _cli(_stack_env(data), "doctor", "--url", f"http://127.0.0.1:{port}")
+        assert doctor.returncode == 0, doctor.stdout + doctor.stderr
+        assert doctor.stdout.splitlines()[-1].startswith("doctor: every check passed"), doctor.stdout
+        assert "ok    migrations: current" in doctor.stdout and "ok    secret:" in doctor.stdout
 
         # The data folder deleted under the running stack: health says so.
         shutil.rmtree(data)
@@ -300,8 +307,9 @@ def test_an_interrupted_test_run_leaves_no_postgres_behind(tmp_path: Path, signu
     while not ready.exists() and run.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     assert ready.exists(), run.communicate(timeout=30)[0] if run.poll() is not None else "the inner run never got going"
-    pidfile = next((tmp_path / "base").rglob("postmaster.pid"))
-    postgres = int(pidfile.read_text().split()[0])
+    # The DSN names the data folder: ...?host=<data folder> (its socket lives there).
+    data = Path(parse_qs(urlsplit(ready.read_text()).query)["host"][0])
+    postgres = int((data / "postmaster.pid").read_text().split()[0])
     assert _alive(postgres)
 
     out = _stop(run, signum)
@@ -310,3 +318,13 @@ def test_an_interrupted_test_run_leaves_no_postgres_behind(tmp_path: Path, signu
     assert "Traceback" not in out and "FAILED" not in out, out
     assert run.returncode == 128 + signum
     assert not _alive(postgres)
+    assert not data.exists()  # the session fixture's cleanup ran: the folder is gone too
+
+
+def test_doctor_takes_the_local_stack_only_for_a_local_url() -> None:
+    from lib.cli.discovery import checks_this_machine
+
+    assert checks_this_machine(["runs"]) and checks_this_machine(["doctor", "--url", "http://127.0.0.1:3000"])
+    assert checks_this_machine(["doctor", "--url=http://localhost:3001"])
+    assert not checks_this_machine(["doctor", "--url", "https://my-app.vercel.app"])
+    assert not checks_this_machine(["doctor"])

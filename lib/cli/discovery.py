@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from lib.local.datafolder import Files, files, in_use
 
@@ -39,6 +40,19 @@ def _dotenv(name: str) -> str:
 
 def configured(name: str) -> bool:
     return bool(os.environ.get(name, "").strip() or _dotenv(name))
+
+
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def checks_this_machine(argv: list[str]) -> bool:
+    """Whether a command is about this machine: `doctor --url` of a deployment is not, and
+    must not take the local stack's database or secret for the deployment's."""
+    if argv[:1] != ["doctor"]:
+        return True
+    urls = [argv[i + 1] for i, arg in enumerate(argv[:-1]) if arg == "--url"]
+    urls += [arg.partition("=")[2] for arg in argv if arg.startswith("--url=")]
+    return bool(urls) and all(urlsplit(url).hostname in LOCAL_HOSTS for url in urls)
 
 
 def use_local_stack(where: Files | None = None) -> bool:

@@ -158,9 +158,10 @@ ON_A_DATABASE = ("migrate", "run", "request", "runs", "requests", "seed-demo", "
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] and argv[0] in ON_A_DATABASE and not {"-h", "--help"} & set(argv):
-        from lib.cli.discovery import use_local_stack
+        from lib.cli.discovery import checks_this_machine, use_local_stack
 
-        use_local_stack()
+        if checks_this_machine(argv):
+            use_local_stack()
     if argv[:1] in (["jobs"], ["retry"]):
         from lib.cli.jobs import main as jobs
 
