@@ -39,6 +39,10 @@ TABLES = (
 )
 
 
+# The data folder made for this session (none when CRONRELAY_DATA was given).
+_MADE: list[str] = []
+
+
 def _interrupted(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt(signal.Signals(signum).name)
 
@@ -49,7 +53,14 @@ def pytest_configure(config: pytest.Config) -> None:
     signal.signal(signal.SIGTERM, _interrupted)
     # The CLI uses a running local stack when no database is configured
     # (lib/cli/discovery.py): never a developer's own stack on .data/.
-    os.environ.setdefault("CRONRELAY_DATA", tempfile.mkdtemp(prefix="cronrelay-test-data-"))
+    if "CRONRELAY_DATA" not in os.environ:
+        _MADE.append(tempfile.mkdtemp(prefix="cronrelay-test-data-"))
+        os.environ["CRONRELAY_DATA"] = _MADE[0]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    for folder in _MADE:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
