@@ -614,3 +614,45 @@ async def test_a_database_without_pg_cron_says_how_to_enable_it(
         assert await connection.fetchval("select to_regnamespace('vault') is null and to_regnamespace('cron') is null")
     finally:
         await connection.close()
+
+
+# -- doctor's Supabase Cron lines ----------------------------------------------------
+
+
+@needs_pg_cron
+async def test_doctor_has_a_line_per_installed_job_with_its_last_run(
+    on_pg_cron: None,
+    cron_db: asyncpg.Connection,
+    cli_env: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from lib.cli.doctor import check_supabase_cron
+
+    # Schedules the real scheduler never reaches (31 February), so the last runs are the ones written here.
+    cli_env.setattr(supabase_cron, "vercel_crons", lambda: [("check-stale", "0 0 31 2 *"), ("schedule", "5 0 31 2 *")])
+    assert (await cli(capsys, "install", "--url", APP))[0] == 0
+    await record_run(cron_db, "cronrelay:schedule", "failed", "connection refused")
+    settings = get_settings()
+
+    lines = {line.name: line for line in await check_supabase_cron(APP, settings)}
+    assert set(lines) == {
+        f"supabase cron {name}" for name in ("cronrelay:check-stale", "cronrelay:schedule", PRUNE_JOB)
+    }
+    assert lines["supabase cron cronrelay:check-stale"].outcome == "ok"
+    assert "not run yet" in lines["supabase cron cronrelay:check-stale"].detail
+    failed = lines["supabase cron cronrelay:schedule"]
+    assert failed.outcome == "FAIL" and failed.detail == "its last run failed (connection refused)"
+
+    await record_run(cron_db, "cronrelay:schedule", "succeeded", "1 row")
+    await cron_db.execute("select cron.alter_job(jobid, active := false) from cron.job where jobname = $1", PRUNE_JOB)
+    lines = {line.name: line for line in await check_supabase_cron(APP, settings)}
+    assert lines["supabase cron cronrelay:schedule"].outcome == "ok"
+    assert "last run succeeded" in lines["supabase cron cronrelay:schedule"].detail
+    assert (lines[f"supabase cron {PRUNE_JOB}"].outcome, lines[f"supabase cron {PRUNE_JOB}"].detail) == (
+        "FAIL",
+        "inactive",
+    )
+
+    elsewhere = {line.name: line for line in await check_supabase_cron("https://another.example.com", settings)}
+    assert elsewhere["supabase cron cronrelay:check-stale"].detail == "calls another app than --url"
+    assert "supabase-cron install --url" in elsewhere["supabase cron cronrelay:check-stale"].fix
