@@ -618,6 +618,20 @@ async def test_a_database_without_pg_cron_says_how_to_enable_it(
 
 # -- doctor's Supabase Cron lines ----------------------------------------------------
 
+# supabase/pg_net's response table (sql/pg_net.sql): what the worker writes per answer.
+PG_NET_RESPONSES = """
+create table net._http_response (
+    id bigserial primary key,
+    status_code integer,
+    content_type text,
+    headers jsonb,
+    content text,
+    timed_out bool,
+    error_msg text,
+    created timestamptz not null default now()
+);
+"""
+
 
 @needs_pg_cron
 async def test_doctor_has_a_line_per_installed_job_with_its_last_run(
@@ -652,6 +666,26 @@ async def test_doctor_has_a_line_per_installed_job_with_its_last_run(
         "FAIL",
         "inactive",
     )
+
+    # No net._http_response (this stand-in keeps none): no answers line.
+    assert "supabase cron answers" not in lines
+
+    # pg_net's own table, as its source defines it, with the answers of the last hour and older ones.
+    await cron_db.execute(PG_NET_RESPONSES)
+    await cron_db.execute(
+        "insert into net._http_response (status_code, timed_out, error_msg, created) values"
+        " (200, false, null, now()), (200, false, null, now()), (null, true, 'Timeout was reached', now()),"
+        " (401, false, null, now() - interval '2 hours')"
+    )
+    answers = {line.name: line for line in await check_supabase_cron(APP, settings)}["supabase cron answers"]
+    assert answers.outcome == "FAIL" and answers.detail.endswith("200 x2, timeout x1"), answers.line()
+    await cron_db.execute("delete from net._http_response where timed_out")
+    await cron_db.execute("update net._http_response set created = now() where status_code = 401")
+    answers = {line.name: line for line in await check_supabase_cron(APP, settings)}["supabase cron answers"]
+    assert answers.outcome == "FAIL" and "the Vault secret differs" in answers.fix, answers.line()
+    await cron_db.execute("delete from net._http_response where status_code = 401")
+    answers = {line.name: line for line in await check_supabase_cron(APP, settings)}["supabase cron answers"]
+    assert answers.outcome == "ok" and answers.detail.endswith("200 x2")
 
     elsewhere = {line.name: line for line in await check_supabase_cron("https://another.example.com", settings)}
     assert elsewhere["supabase cron cronrelay:check-stale"].detail == "calls another app than --url"

@@ -306,7 +306,43 @@ async def check_supabase_cron(url: str, settings: Settings) -> list[Check]:
         else:
             answered = f"last run {last['status']} at {last['start_time']}" if last else "not run yet"
             lines.append(ok(name, f"{row['schedule']}, {answered}"))
+    lines.extend(await _pg_net_answers(settings))
     return lines
+
+
+async def _pg_net_answers(settings: Settings) -> list[Check]:
+    """What the app answered pg_net in the last hour: a job's run succeeding only means its request was queued."""
+    from lib.cli.supabase_cron import SupabaseCronError, recent_answers
+
+    try:
+        answers = await recent_answers(settings)
+    except SupabaseCronError as error:
+        return [fail("supabase cron answers", str(error), _UNREACHABLE)]
+    if answers is None:
+        return []
+    if not answers:
+        return [skip("supabase cron answers", "pg_net has no answers from the last hour")]
+    counted = ", ".join(f"{answer} x{calls}" for answer, calls in answers.items())
+    detail = f"pg_net's answers in the last hour (all its calls): {counted}"
+    if "401" in answers:
+        return [
+            fail(
+                "supabase cron answers",
+                detail,
+                "the Vault secret differs from the deployment's CRON_SECRET: run `python -m lib supabase-cron install "
+                "--url <app>` with the deployment's CRON_SECRET in your shell",
+            )
+        ]
+    broken = [a for a in answers if a in ("timeout", "error") or a.startswith("5")]
+    if broken:
+        return [
+            fail(
+                "supabase cron answers",
+                detail,
+                "some calls failed or got a server error: see the health line, and the app's logs in Vercel",
+            )
+        ]
+    return [ok("supabase cron answers", detail)]
 
 
 async def check_alerts(settings: Settings) -> list[Check]:
