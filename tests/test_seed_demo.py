@@ -11,6 +11,7 @@ endpoint (lib/local/echo.py), served by uvicorn on 127.0.0.1.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -340,7 +341,7 @@ async def test_the_echo_records_each_call_checks_its_signature_and_prints_one_li
     assert [call.signature for call in calls.calls] == ["valid", "invalid", "missing"]
     assert "authorization" not in unsigned.json()["received"]["headers"]
     assert [call["signature"] for call in listed.json()["calls"]] == ["missing", "invalid", "valid"]
-    lines = capsys.readouterr().err.splitlines()
+    lines = [_unstamped(line) for line in capsys.readouterr().err.splitlines()]
     assert lines == [
         'local echo: POST demo:x (request 0f3c9a1e, payload {"n": 1}), signature valid',
         'local echo: POST demo:x (request 0f3c9a1e, payload {"n": 1}), signature invalid',
@@ -358,7 +359,16 @@ async def test_the_local_stack_serves_the_echo_and_the_deployed_app_does_not(
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://local") as http:
             response = await http.post(ECHO_PATH, content=body, headers=headers)
         assert response.status_code == expected, response.text
-    assert capsys.readouterr().err.splitlines() == ["local echo: POST demo:x (request 1, payload {}), signature valid"]
+    # One line per call, after its timestamp (every line the stack prints starts with one).
+    printed = capsys.readouterr().err.splitlines()
+    assert [_unstamped(line) for line in printed] == [
+        "local echo: POST demo:x (request 1, payload {}), signature valid"
+    ], printed
+
+
+def _unstamped(line: str) -> str:
+    """The line after its timestamp; a line without one is left as it is, so the comparison fails."""
+    return re.sub(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ ", "", line)
 
 
 # -- helpers --------------------------------------------------------------------

@@ -765,3 +765,79 @@ async def test_request_run_to_start_with_the_kick(
             samples.append(time.perf_counter() - committed)
     p50 = statistics.median(samples) * 1000
     print(f"\nrequest_run -> start with the kick (stand-in replayed over HTTP): p50 {p50:.1f} ms")
+
+
+# -- doctor's Supabase Cron lines ----------------------------------------------------
+
+# supabase/pg_net's response table (sql/pg_net.sql): what the worker writes per answer.
+PG_NET_RESPONSES = """
+create table net._http_response (
+    id bigserial primary key,
+    status_code integer,
+    content_type text,
+    headers jsonb,
+    content text,
+    timed_out bool,
+    error_msg text,
+    created timestamptz not null default now()
+);
+"""
+
+
+@needs_pg_cron
+async def test_doctor_has_a_line_per_installed_job_with_its_last_run(
+    on_pg_cron: None,
+    cron_db: asyncpg.Connection,
+    cli_env: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from lib.cli.doctor import check_supabase_cron
+
+    # Schedules the real scheduler never reaches (31 February), so the last runs are the ones written here.
+    cli_env.setattr(supabase_cron, "vercel_crons", lambda: [("check-stale", "0 0 31 2 *"), ("schedule", "5 0 31 2 *")])
+    assert (await cli(capsys, "install", "--url", APP))[0] == 0
+    await record_run(cron_db, "cronrelay:schedule", "failed", "connection refused")
+    settings = get_settings()
+
+    lines = {line.name: line for line in await check_supabase_cron(APP, settings)}
+    assert set(lines) == {
+        f"supabase cron {name}" for name in ("cronrelay:check-stale", "cronrelay:schedule", PRUNE_JOB)
+    }
+    assert lines["supabase cron cronrelay:check-stale"].outcome == "ok"
+    assert "not run yet" in lines["supabase cron cronrelay:check-stale"].detail
+    failed = lines["supabase cron cronrelay:schedule"]
+    assert failed.outcome == "FAIL" and failed.detail == "its last run failed (connection refused)"
+
+    await record_run(cron_db, "cronrelay:schedule", "succeeded", "1 row")
+    await cron_db.execute("select cron.alter_job(jobid, active := false) from cron.job where jobname = $1", PRUNE_JOB)
+    lines = {line.name: line for line in await check_supabase_cron(APP, settings)}
+    assert lines["supabase cron cronrelay:schedule"].outcome == "ok"
+    assert "last run succeeded" in lines["supabase cron cronrelay:schedule"].detail
+    assert (lines[f"supabase cron {PRUNE_JOB}"].outcome, lines[f"supabase cron {PRUNE_JOB}"].detail) == (
+        "FAIL",
+        "inactive",
+    )
+
+    # No net._http_response (this stand-in keeps none): no answers line.
+    assert "supabase cron answers" not in lines
+
+    # pg_net's own table, as its source defines it, with the answers of the last hour and older ones.
+    await cron_db.execute(PG_NET_RESPONSES)
+    await cron_db.execute(
+        "insert into net._http_response (status_code, timed_out, error_msg, created) values"
+        " (200, false, null, now()), (200, false, null, now()), (null, true, 'Timeout was reached', now()),"
+        " (401, false, null, now() - interval '2 hours')"
+    )
+    answers = {line.name: line for line in await check_supabase_cron(APP, settings)}["supabase cron answers"]
+    assert answers.outcome == "FAIL" and answers.detail.endswith("200 x2, timeout x1"), answers.line()
+    await cron_db.execute("delete from net._http_response where timed_out")
+    await cron_db.execute("update net._http_response set created = now() where status_code = 401")
+    answers = {line.name: line for line in await check_supabase_cron(APP, settings)}["supabase cron answers"]
+    assert answers.outcome == "FAIL" and "the Vault secret differs" in answers.fix, answers.line()
+    await cron_db.execute("delete from net._http_response where status_code = 401")
+    answers = {line.name: line for line in await check_supabase_cron(APP, settings)}["supabase cron answers"]
+    assert answers.outcome == "ok" and answers.detail.endswith("200 x2")
+
+    elsewhere = {line.name: line for line in await check_supabase_cron("https://another.example.com", settings)}
+    assert elsewhere["supabase cron cronrelay:check-stale"].detail == "calls another app than --url"
+    assert "supabase-cron install --url" in elsewhere["supabase cron cronrelay:check-stale"].fix

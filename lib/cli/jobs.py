@@ -339,7 +339,9 @@ def main(argv: list[str]) -> int:
         print(_refusal(error), file=sys.stderr)
         return 1
     except SettingsError as error:
-        print(f"configuration error: {error}", file=sys.stderr)
+        from lib.cli.discovery import with_hint
+
+        print(f"configuration error: {with_hint(error)}", file=sys.stderr)
         return 2
     except DatabaseError as error:
         print(f"database error: {error}", file=sys.stderr)

@@ -23,6 +23,9 @@ workers add|list|revoke      manage outside workers and their tokens (lib/worker
 worker --url U --token T --jobs worker.toml
                              the reference worker: run this machine's jobs (lib/workers/agent.py)
 alerts list|test             recent alerts and each channel's delivery; send a test alert (lib/cli/alerts.py)
+doctor --url <app> [--alerts]
+                             check a deployment: one line per check, with the fix (lib/cli/doctor.py)
+secrets                      print fresh CRON_SECRET and WEBHOOK_SIGNING_SECRET values
 """
 
 from __future__ import annotations
@@ -86,6 +89,9 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("workers", help="add, list or revoke outside workers")
     commands.add_parser("worker", help="run the reference worker: this machine's jobs from worker.toml")
     commands.add_parser("alerts", help="recent alerts and their deliveries (list), or send a test alert (test)")
+    # Listed for --help; lib/cli/doctor.py parses its arguments.
+    commands.add_parser("doctor", help="check a deployment from outside: one line per check, with the fix")
+    commands.add_parser("secrets", help="print fresh CRON_SECRET and WEBHOOK_SIGNING_SECRET values")
     return parser
 
 
@@ -156,8 +162,30 @@ async def _requests(status: str | None, limit: int, as_json: bool) -> int:
     return 0
 
 
+# Commands that take the running local stack's database when none is configured (lib/cli/discovery.py).
+ON_A_DATABASE = (
+    "migrate",
+    "run",
+    "request",
+    "runs",
+    "requests",
+    "seed-demo",
+    "jobs",
+    "retry",
+    "doctor",
+    "ops-users",
+    "workers",
+    "alerts",
+)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] and argv[0] in ON_A_DATABASE and not {"-h", "--help"} & set(argv):
+        from lib.cli.discovery import checks_this_machine, use_local_stack
+
+        if checks_this_machine(argv):
+            use_local_stack()
     if argv[:1] in (["jobs"], ["retry"]):
         from lib.cli.jobs import main as jobs
 
@@ -178,6 +206,14 @@ def main(argv: list[str] | None = None) -> int:
         from lib.cli.alerts import main as alerts
 
         return alerts(argv[1:])
+    if argv[:1] == ["doctor"]:
+        from lib.cli.doctor import main as doctor
+
+        return doctor(argv[1:])
+    if argv[:1] == ["secrets"]:
+        from lib.cli.secrets import main as fresh_secrets
+
+        return fresh_secrets()
     if argv[:1] == ["supabase-cron"]:
         from lib.cli.supabase_cron import main as supabase_cron
 
@@ -203,7 +239,9 @@ def main(argv: list[str] | None = None) -> int:
 
             return asyncio.run(seed_demo_command(force=args.force, echo_url=args.echo_url))
     except SettingsError as error:
-        print(f"configuration error: {error}", file=sys.stderr)
+        from lib.cli.discovery import with_hint
+
+        print(f"configuration error: {with_hint(error)}", file=sys.stderr)
         return 2
     except DatabaseError as error:
         print(f"database error: {error}", file=sys.stderr)

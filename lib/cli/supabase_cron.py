@@ -500,6 +500,33 @@ async def status(settings: Settings) -> list[dict[str, Any]]:
     ]
 
 
+# pg_net keeps each answer in net._http_response (6 hours by default), for every
+# caller in the database, not only cronrelay's jobs: counted by status, or by
+# `timeout` / `error` when no answer came.
+ANSWERS = """
+select coalesce(r.status_code::text, case when r.timed_out then 'timeout' else 'error' end) as answer,
+       count(*) as calls
+from net._http_response r
+where r.created > now() - interval '1 hour'
+group by 1
+order by 1
+"""
+
+
+async def recent_answers(settings: Settings) -> dict[str, int] | None:
+    """pg_net's answers of the last hour by status (for `doctor`); None where pg_net keeps no answers."""
+    connection = await _connect(settings)
+    try:
+        if not await connection.fetchval("select to_regclass('net._http_response') is not null"):
+            return None
+        rows = await connection.fetch(ANSWERS)
+    except asyncpg.PostgresError as error:
+        raise _database_error(settings, "could not read net._http_response", error) from None
+    finally:
+        await connection.close()
+    return {str(row["answer"]): int(row["calls"]) for row in rows}
+
+
 def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat()
 

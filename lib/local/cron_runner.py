@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 import httpx
 
 from lib.clock.schedules import next_cron_fire, parse_schedule
+from lib.local.say import say
 from lib.migrate import VERCEL_JSON
 
 _in_flight: set[asyncio.Task[int]] = set()
@@ -33,9 +34,9 @@ async def fire(client: httpx.AsyncClient, base_url: str, secret: str, path: str,
     try:
         response = await client.get(base_url + path, headers=headers)
     except httpx.HTTPError as error:
-        print(f"cron-runner: {path} failed: {type(error).__name__}", file=sys.stderr, flush=True)
+        say(f"cron-runner: {path} failed: {type(error).__name__}", sys.stderr)
         return 0
-    print(f"cron-runner: {path} -> {response.status_code}", file=sys.stderr, flush=True)
+    say(f"cron-runner: {path} -> {response.status_code}", sys.stderr)
     return response.status_code
 
 

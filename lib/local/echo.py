@@ -20,6 +20,7 @@ from typing import Any, Literal, TextIO
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from lib.local.say import say
 from lib.outbound.webhooks import SIGNATURE_HEADER, verify_signature
 
 ECHO_PATH = "/local/echo"
@@ -96,7 +97,7 @@ def echo_router(signing_secret: str | None, log: EchoLog | None = None, out: Tex
             signature=check_signature(signing_secret, raw, request.headers.get(SIGNATURE_HEADER)),
         )
         calls.add(call)
-        print(describe(call), file=out or sys.stderr, flush=True)
+        say(describe(call), out or sys.stderr)
         return JSONResponse({"ok": True, "received": asdict(call)})
 
     @router.get(ECHO_PATH, include_in_schema=False)

@@ -13,6 +13,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from lib.local.say import say
+
 # Shaped like a real token (<bot id>:<secret>), so the job's checks pass.
 LOCAL_TOKEN = "1000000:local-stack-not-a-real-bot-token"
 
@@ -25,7 +27,7 @@ def create_sink() -> FastAPI:
     async def send_message(token: str, request: Request) -> JSONResponse:
         body: dict[str, Any] = await request.json()
         text = str(body.get("text", ""))
-        print(f"local telegram: to chat {body.get('chat_id')}: {text[:200]!r}", file=sys.stderr, flush=True)
+        say(f"local telegram: to chat {body.get('chat_id')}: {text[:200]!r}", sys.stderr)
         result = {"message_id": next(message_ids), "chat": {"id": body.get("chat_id")}, "text": text}
         return JSONResponse({"ok": True, "result": result})
 
