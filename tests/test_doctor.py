@@ -151,7 +151,7 @@ async def test_alerts_sends_a_test_event(fresh_dsn: str, http_mock: respx.MockRo
     hook = http_mock.post("https://alerts.example.com/hook").mock(return_value=httpx.Response(204))
     settings = _settings(fresh_dsn, alert_webhook_url="https://alerts.example.com/hook")
     lines = await diagnose(URL, settings, alerts=True, transport=_transport(settings))
-    assert hook.call_count == 1 and b'"event": "doctor.test"' in hook.calls[0].request.content
+    assert hook.call_count == 1 and b'"event":"alert.test"' in hook.calls[0].request.content
     assert [line.outcome for line in lines if line.name.startswith("alerts")] == ["ok"]
 
     hook.mock(return_value=httpx.Response(500))

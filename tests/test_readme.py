@@ -183,9 +183,9 @@ def test_the_readme_has_runnable_examples() -> None:
 
 def test_every_page_with_examples_is_run() -> None:
     """A new docs page with a runnable example must be added to GUIDE (in an order that works)."""
-    pages = [README, *sorted((ROOT / "docs").glob("*.md"))]
+    pages = [page for page in [README, *sorted((ROOT / "docs").glob("*.md"))] if page not in RUN_ELSEWHERE]
     runnable = {page for page in pages if readme_examples(page.read_text())}
-    missing = runnable - set(GUIDE) - set(RUN_ELSEWHERE)
+    missing = runnable - set(GUIDE)
     assert not missing, sorted(str(page.relative_to(ROOT)) for page in missing)
 
 

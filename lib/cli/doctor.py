@@ -345,19 +345,39 @@ async def _pg_net_answers(settings: Settings) -> list[Check]:
     return [ok("supabase cron answers", detail)]
 
 
-async def check_alerts(settings: Settings) -> list[Check]:
-    """A test event to each configured alert channel."""
-    from lib.deadline import Deadline
-    from lib.outbound.alert import send_event
+# The setting that configures each alert channel, named in doctor's lines.
+ALERT_SETTINGS = {
+    "webhook": "ALERT_WEBHOOK_URL",
+    "slack": "ALERT_SLACK_WEBHOOK_URL",
+    "discord": "ALERT_DISCORD_WEBHOOK_URL",
+    "telegram": "ALERT_TELEGRAM_CHAT_ID",
+}
 
-    if not settings.alert_webhook_url:
-        return [skip("alerts", "no alert channel is configured here (ALERT_WEBHOOK_URL)")]
-    signing = settings.webhook_signing_secret.get_secret_value() if settings.webhook_signing_secret else None
-    fields = {"message": "a test alert from `python -m lib doctor --alerts`"}
-    problem = await send_event(settings.alert_webhook_url, "doctor.test", fields, Deadline.after(15), signing)
-    if problem:
-        return [fail("alerts ALERT_WEBHOOK_URL", problem, "check ALERT_WEBHOOK_URL and that its receiver answers 2xx")]
-    return [ok("alerts ALERT_WEBHOOK_URL", "a doctor.test event was delivered")]
+
+async def check_alerts(settings: Settings) -> list[Check]:
+    """An `alert.test` through the delivery queue to every configured channel: one line per channel."""
+    from lib import manage
+    from lib.alerts.channels import configured
+    from lib.db import DatabaseError, database_for
+
+    if not configured(settings):
+        return [skip("alerts", "no alert channel is configured here (" + ", ".join(ALERT_SETTINGS.values()) + ")")]
+    try:
+        alert = await manage.send_test_alert(database_for(settings), settings, requested_by="doctor")
+    except (DatabaseError, manage.ManageError) as error:
+        return [fail("alerts", f"the test alert could not be queued: {error}", "fix the database line above first")]
+    lines: list[Check] = []
+    for delivery in alert.deliveries:
+        name = f"alerts {ALERT_SETTINGS.get(delivery.channel, delivery.channel)}"
+        if delivery.status == "sent":
+            lines.append(ok(name, f"an alert.test was delivered ({alert.alert_id})"))
+            continue
+        said = delivery.last_error or "no answer yet"
+        channel = delivery.channel
+        detail = f"alert {channel} answered {said}" if delivery.status_code else f"alert {channel}: {said}"
+        setting = ALERT_SETTINGS.get(channel, channel)
+        lines.append(fail(name, detail, f"check {setting} and that its receiver answers 2xx"))
+    return lines
 
 
 # -- the command ----------------------------------------------------------------------------
