@@ -612,27 +612,39 @@ end
 $$;
 
 CREATE FUNCTION public.delete_expired_heartbeats(p_retention_days integer, p_batch_size integer) RETURNS TABLE(deleted integer, batch_size integer)
-    LANGUAGE sql
+    LANGUAGE plpgsql
     SET search_path TO ''
-    AS $$
-  -- The batch's rows are found through the index and deleted by their ctid
-  -- (a Tid Scan). Joining the delete back on id let the planner hash-join a
-  -- sequential scan of the whole table, so every batch cost the table's size.
-  -- No `for update skip locked`: this is a delete, not a claim, and locking
-  -- first cost a fifth of the throughput. A second run (only after the job's
-  -- lease lapsed) waits at most one batch for rows this one holds: both lock
-  -- in ctid order, and a row already gone is skipped.
-  with gone as (
-    delete from public.heartbeats h
-     where h.ctid = any(array(
-             select d.ctid
-               from public.heartbeats d
-              where d.created_at < public._heartbeats_expire_before(p_retention_days)
-              limit p_batch_size))
-    returning 1
-  )
-  select count(*)::integer, p_batch_size from gone;
-$$;
+    AS $_$
+declare
+  v_cutoff timestamptz := public._heartbeats_expire_before(p_retention_days);
+  v_left   integer := p_batch_size;
+  v_count  integer;
+  v_part   text;
+begin
+  for v_part in
+    select r.partition_name
+      from public.heartbeat_partition_ranges() r
+     where r.is_default or r.lower_bound < v_cutoff
+     order by r.is_default, r.lower_bound
+  loop
+    exit when v_left <= 0;
+    -- The batch's rows are found through the partition's created_at index and
+    -- deleted by their ctid (a Tid Scan). A ctid names a row only within one
+    -- table, so the statement names the partition, never the parent. (Joining
+    -- the delete back on id let the planner hash-join a sequential scan of the
+    -- whole table.) No `for update skip locked`: this is a delete, not a
+    -- claim, and locking first cost a fifth of the throughput. A second run
+    -- (only after the job's lease lapsed) waits at most one batch for rows
+    -- this one holds: both lock in ctid order, and a row already gone is skipped.
+    execute format('delete from public.%1$I h where h.ctid = any(array('
+                   'select d.ctid from public.%1$I d where d.created_at < $1 limit $2))', v_part)
+      using v_cutoff, v_left;
+    get diagnostics v_count = row_count;
+    v_left := v_left - v_count;
+  end loop;
+  return query select p_batch_size - v_left, p_batch_size;
+end
+$_$;
 
 CREATE FUNCTION public.end_run(p_run_id bigint, p_status text, p_stats jsonb DEFAULT '{}'::jsonb, p_error text DEFAULT NULL::text, p_has_more boolean DEFAULT false) RETURNS TABLE(run_id bigint, job text, status text, started_at timestamp with time zone, finished_at timestamp with time zone, duration_ms integer)
     LANGUAGE plpgsql
@@ -684,6 +696,96 @@ CREATE FUNCTION public.health_check() RETURNS TABLE(ok boolean, server_time time
     SET search_path TO ''
     AS $$
   select true, now();
+$$;
+
+CREATE FUNCTION public.heartbeat_partition_ranges() RETURNS TABLE(partition_name text, lower_bound timestamp with time zone, upper_bound timestamp with time zone, is_default boolean)
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    SET "TimeZone" TO 'UTC'
+    SET "DateStyle" TO 'ISO, YMD'
+    AS $_$
+  select c.relname::text,
+         case when b.bound = 'DEFAULT' then null
+              else coalesce((regexp_match(b.bound, $r$FROM \('([^']*)'\)$r$))[1]::timestamptz, '-infinity') end,
+         case when b.bound = 'DEFAULT' then null
+              else coalesce((regexp_match(b.bound, $r$TO \('([^']*)'\)$r$))[1]::timestamptz, 'infinity') end,
+         b.bound = 'DEFAULT'
+    from pg_catalog.pg_inherits i
+    join pg_catalog.pg_class c on c.oid = i.inhrelid
+   cross join lateral (select pg_catalog.pg_get_expr(c.relpartbound, c.oid) as bound) b
+   where i.inhparent = 'public.heartbeats'::regclass
+   order by 2 nulls last;
+$_$;
+
+CREATE FUNCTION public.heartbeat_partitions(p_retention_days integer, p_days_ahead integer DEFAULT 7) RETURNS TABLE(created integer, dropped integer, dropped_rows_estimate bigint, busy boolean)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    SET "TimeZone" TO 'UTC'
+    SET lock_timeout TO '2s'
+    AS $$
+declare
+  v_cutoff  timestamptz;
+  v_today   timestamptz := date_trunc('day', now(), 'UTC');
+  v_day     timestamptz;
+  v_name    text;
+  v_part    record;
+  v_created integer := 0;
+  v_dropped integer := 0;
+  v_rows    bigint := 0;
+begin
+  if p_retention_days is null or p_retention_days < 1 then
+    raise exception 'heartbeat_partitions: retention must be at least 1 day, got %', p_retention_days
+      using errcode = '22023';
+  end if;
+  if p_days_ahead is null or p_days_ahead < 0 or p_days_ahead > 31 then
+    raise exception 'heartbeat_partitions: days ahead must be between 0 and 31, got %', p_days_ahead
+      using errcode = '22023';
+  end if;
+  v_cutoff := public._heartbeats_expire_before(p_retention_days);
+  -- Two upkeeps at once would race to make the same partition.
+  perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('cronrelay:heartbeat_partitions'));
+
+  begin
+    for v_part in
+      select r.partition_name, c.reltuples
+        from public.heartbeat_partition_ranges() r
+        join pg_catalog.pg_class c on c.relname = r.partition_name and c.relnamespace = 'public'::regnamespace
+       where not r.is_default and r.upper_bound <= v_cutoff
+       order by r.upper_bound
+    loop
+      execute format('drop table public.%I', v_part.partition_name);
+      v_dropped := v_dropped + 1;
+      -- The planner's count (kept by autovacuum), not a count(*) that would
+      -- read the whole partition the drop saves reading; -1 is "never counted".
+      v_rows := v_rows + greatest(v_part.reltuples, 0)::bigint;
+    end loop;
+
+    v_day := date_trunc('day', v_cutoff, 'UTC');
+    while v_day <= v_today + make_interval(days => p_days_ahead) loop
+      v_name := 'heartbeats_p' || to_char(v_day, 'YYYYMMDD');
+      if not exists (select 1 from public.heartbeat_partition_ranges() r
+                      where not r.is_default and r.lower_bound < v_day + interval '1 day' and r.upper_bound > v_day)
+         and not exists (select 1 from public.heartbeats_default d
+                          where d.created_at >= v_day and d.created_at < v_day + interval '1 day') then
+        execute format('create table public.%I partition of public.heartbeats for values from (%L) to (%L)',
+                       v_name, v_day, v_day + interval '1 day');
+        execute format('alter table public.%I enable row level security', v_name);
+        execute format('create policy service_role_all on public.%I to service_role using (true) with check (true)',
+                       v_name);
+        execute format('revoke all on table public.%I from public, anon, authenticated', v_name);
+        execute format('grant select, insert, update, delete on table public.%I to service_role', v_name);
+        v_created := v_created + 1;
+      end if;
+      v_day := v_day + interval '1 day';
+    end loop;
+  exception when lock_not_available then
+    -- Everything this call did is rolled back with the block; the next run tries again.
+    return query select 0, 0, 0::bigint, true;
+    return;
+  end;
+
+  return query select v_created, v_dropped, v_rows, false;
+end
 $$;
 
 CREATE FUNCTION public.list_due_reminders(p_limit integer) RETURNS TABLE(id bigint, telegram_id bigint, due_at timestamp with time zone, status text, reminder_count integer)
@@ -1714,6 +1816,16 @@ CREATE TABLE public.heartbeats (
     agent_id uuid NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     payload jsonb DEFAULT '{}'::jsonb NOT NULL
+)
+PARTITION BY RANGE (created_at);
+
+COMMENT ON TABLE public.heartbeats IS 'Agents'' heartbeats, partitioned by day on created_at (heartbeats_pYYYYMMDD, UTC days; heartbeats_default catches the rest). cleanup-heartbeats makes partitions ahead and drops those wholly past retention.';
+
+CREATE TABLE public.heartbeats_default (
+    id bigint CONSTRAINT heartbeats_id_not_null NOT NULL,
+    agent_id uuid CONSTRAINT heartbeats_agent_id_not_null NOT NULL,
+    created_at timestamp with time zone DEFAULT now() CONSTRAINT heartbeats_created_at_not_null NOT NULL,
+    payload jsonb DEFAULT '{}'::jsonb CONSTRAINT heartbeats_payload_not_null NOT NULL
 );
 
 ALTER TABLE public.heartbeats ALTER COLUMN id ADD GENERATED BY DEFAULT AS IDENTITY (
@@ -1789,6 +1901,8 @@ CREATE TABLE public.schema_repeatables (
     applied_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
+ALTER TABLE ONLY public.heartbeats ATTACH PARTITION public.heartbeats_default DEFAULT;
+
 ALTER TABLE ONLY public.agents
     ADD CONSTRAINT agents_pkey PRIMARY KEY (id);
 
@@ -1817,7 +1931,10 @@ ALTER TABLE ONLY public.cron_runs
     ADD CONSTRAINT cron_runs_pkey PRIMARY KEY (id);
 
 ALTER TABLE ONLY public.heartbeats
-    ADD CONSTRAINT heartbeats_pkey PRIMARY KEY (id);
+    ADD CONSTRAINT heartbeats_pkey PRIMARY KEY (id, created_at);
+
+ALTER TABLE ONLY public.heartbeats_default
+    ADD CONSTRAINT heartbeats_default_pkey PRIMARY KEY (id, created_at);
 
 ALTER TABLE ONLY public.scheduled_reminders
     ADD CONSTRAINT scheduled_reminders_pkey PRIMARY KEY (id);
@@ -1852,13 +1969,23 @@ CREATE INDEX cron_runs_running_idx ON public.cron_runs USING btree (lease_until)
 
 CREATE INDEX cron_runs_started_idx ON public.cron_runs USING btree (started_at DESC);
 
-CREATE INDEX heartbeats_agent_id_idx ON public.heartbeats USING btree (agent_id, created_at DESC);
+CREATE INDEX heartbeats_agent_id_idx ON ONLY public.heartbeats USING btree (agent_id, created_at DESC);
 
-CREATE INDEX heartbeats_created_at_idx ON public.heartbeats USING btree (created_at);
+CREATE INDEX heartbeats_created_at_idx ON ONLY public.heartbeats USING btree (created_at);
 
-CREATE INDEX scheduled_reminders_due_idx ON public.scheduled_reminders USING btree (due_at) WHERE (status = ANY (ARRAY['pending'::text, 'sent'::text]));
+CREATE INDEX heartbeats_default_agent_id_created_at_idx ON public.heartbeats_default USING btree (agent_id, created_at DESC);
+
+CREATE INDEX heartbeats_default_created_at_idx ON public.heartbeats_default USING btree (created_at);
+
+CREATE INDEX scheduled_reminders_due_id_idx ON public.scheduled_reminders USING btree (due_at, id) WHERE (status = ANY (ARRAY['pending'::text, 'sent'::text]));
 
 CREATE INDEX scheduled_reminders_lead_idx ON public.scheduled_reminders USING btree (lead_id);
+
+ALTER INDEX public.heartbeats_agent_id_idx ATTACH PARTITION public.heartbeats_default_agent_id_created_at_idx;
+
+ALTER INDEX public.heartbeats_created_at_idx ATTACH PARTITION public.heartbeats_default_created_at_idx;
+
+ALTER INDEX public.heartbeats_pkey ATTACH PARTITION public.heartbeats_default_pkey;
 
 CREATE TRIGGER cron_jobs_alert_watch AFTER UPDATE OF enabled, schedule, schedule_type, timezone ON public.cron_jobs FOR EACH ROW WHEN (((new.enabled AND (NOT old.enabled)) OR (((new.schedule IS DISTINCT FROM old.schedule) OR (new.schedule_type IS DISTINCT FROM old.schedule_type)) OR (new.timezone IS DISTINCT FROM old.timezone)))) EXECUTE FUNCTION public.cron_jobs_alert_watch();
 
@@ -1877,7 +2004,7 @@ ALTER TABLE ONLY public.cron_run_requests
 ALTER TABLE ONLY public.cron_run_requests
     ADD CONSTRAINT cron_run_requests_retry_of_fkey FOREIGN KEY (retry_of) REFERENCES public.cron_run_requests(id) ON DELETE SET NULL;
 
-ALTER TABLE ONLY public.heartbeats
+ALTER TABLE public.heartbeats
     ADD CONSTRAINT heartbeats_agent_id_fkey FOREIGN KEY (agent_id) REFERENCES public.agents(id) ON DELETE CASCADE;
 
 ALTER TABLE public.agents ENABLE ROW LEVEL SECURITY;
@@ -1895,6 +2022,8 @@ ALTER TABLE public.cron_run_requests ENABLE ROW LEVEL SECURITY;
 ALTER TABLE public.cron_runs ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE public.heartbeats ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE public.heartbeats_default ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE public.scheduled_reminders ENABLE ROW LEVEL SECURITY;
 
@@ -1917,6 +2046,8 @@ CREATE POLICY service_role_all ON public.cron_run_requests TO service_role USING
 CREATE POLICY service_role_all ON public.cron_runs TO service_role USING (true) WITH CHECK (true);
 
 CREATE POLICY service_role_all ON public.heartbeats TO service_role USING (true) WITH CHECK (true);
+
+CREATE POLICY service_role_all ON public.heartbeats_default TO service_role USING (true) WITH CHECK (true);
 
 CREATE POLICY service_role_all ON public.scheduled_reminders TO service_role USING (true) WITH CHECK (true);
 
@@ -2008,6 +2139,12 @@ GRANT ALL ON FUNCTION public.end_run(p_run_id bigint, p_status text, p_stats jso
 
 REVOKE ALL ON FUNCTION public.health_check() FROM PUBLIC;
 GRANT ALL ON FUNCTION public.health_check() TO service_role;
+
+REVOKE ALL ON FUNCTION public.heartbeat_partition_ranges() FROM PUBLIC;
+GRANT ALL ON FUNCTION public.heartbeat_partition_ranges() TO service_role;
+
+REVOKE ALL ON FUNCTION public.heartbeat_partitions(p_retention_days integer, p_days_ahead integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.heartbeat_partitions(p_retention_days integer, p_days_ahead integer) TO service_role;
 
 REVOKE ALL ON FUNCTION public.list_due_reminders(p_limit integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.list_due_reminders(p_limit integer) TO service_role;
@@ -2118,6 +2255,8 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.due_reminders TO service_role;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.due_schedules TO service_role;
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.heartbeats TO service_role;
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.heartbeats_default TO service_role;
 
 GRANT SELECT,USAGE ON SEQUENCE public.heartbeats_id_seq TO service_role;
 
