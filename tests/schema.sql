@@ -74,6 +74,25 @@ begin
 end
 $$;
 
+CREATE FUNCTION public._heartbeat_partition_ranges() RETURNS TABLE(partition_name text, lower_bound timestamp with time zone, upper_bound timestamp with time zone, is_default boolean)
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    SET "TimeZone" TO 'UTC'
+    SET "DateStyle" TO 'ISO, YMD'
+    AS $_$
+  select c.relname::text,
+         case when b.bound = 'DEFAULT' then null
+              else coalesce((regexp_match(b.bound, $r$FROM \('([^']*)'\)$r$))[1]::timestamptz, '-infinity') end,
+         case when b.bound = 'DEFAULT' then null
+              else coalesce((regexp_match(b.bound, $r$TO \('([^']*)'\)$r$))[1]::timestamptz, 'infinity') end,
+         b.bound = 'DEFAULT'
+    from pg_catalog.pg_inherits i
+    join pg_catalog.pg_class c on c.oid = i.inhrelid
+   cross join lateral (select pg_catalog.pg_get_expr(c.relpartbound, c.oid) as bound) b
+   where i.inhparent = 'public.heartbeats'::regclass
+   order by 2 nulls last;
+$_$;
+
 CREATE FUNCTION public._heartbeats_expire_before(p_retention_days integer) RETURNS timestamp with time zone
     LANGUAGE sql STABLE
     SET search_path TO ''
@@ -623,7 +642,7 @@ declare
 begin
   for v_part in
     select r.partition_name
-      from public.heartbeat_partition_ranges() r
+      from public._heartbeat_partition_ranges() r
      where r.is_default or r.lower_bound < v_cutoff
      order by r.is_default, r.lower_bound
   loop
@@ -698,25 +717,6 @@ CREATE FUNCTION public.health_check() RETURNS TABLE(ok boolean, server_time time
   select true, now();
 $$;
 
-CREATE FUNCTION public.heartbeat_partition_ranges() RETURNS TABLE(partition_name text, lower_bound timestamp with time zone, upper_bound timestamp with time zone, is_default boolean)
-    LANGUAGE sql STABLE
-    SET search_path TO ''
-    SET "TimeZone" TO 'UTC'
-    SET "DateStyle" TO 'ISO, YMD'
-    AS $_$
-  select c.relname::text,
-         case when b.bound = 'DEFAULT' then null
-              else coalesce((regexp_match(b.bound, $r$FROM \('([^']*)'\)$r$))[1]::timestamptz, '-infinity') end,
-         case when b.bound = 'DEFAULT' then null
-              else coalesce((regexp_match(b.bound, $r$TO \('([^']*)'\)$r$))[1]::timestamptz, 'infinity') end,
-         b.bound = 'DEFAULT'
-    from pg_catalog.pg_inherits i
-    join pg_catalog.pg_class c on c.oid = i.inhrelid
-   cross join lateral (select pg_catalog.pg_get_expr(c.relpartbound, c.oid) as bound) b
-   where i.inhparent = 'public.heartbeats'::regclass
-   order by 2 nulls last;
-$_$;
-
 CREATE FUNCTION public.heartbeat_partitions(p_retention_days integer, p_days_ahead integer DEFAULT 7) RETURNS TABLE(created integer, dropped integer, dropped_rows_estimate bigint, busy boolean)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
@@ -748,7 +748,7 @@ begin
   begin
     for v_part in
       select r.partition_name, c.reltuples
-        from public.heartbeat_partition_ranges() r
+        from public._heartbeat_partition_ranges() r
         join pg_catalog.pg_class c on c.relname = r.partition_name and c.relnamespace = 'public'::regnamespace
        where not r.is_default and r.upper_bound <= v_cutoff
        order by r.upper_bound
@@ -763,7 +763,7 @@ begin
     v_day := date_trunc('day', v_cutoff, 'UTC');
     while v_day <= v_today + make_interval(days => p_days_ahead) loop
       v_name := 'heartbeats_p' || to_char(v_day, 'YYYYMMDD');
-      if not exists (select 1 from public.heartbeat_partition_ranges() r
+      if not exists (select 1 from public._heartbeat_partition_ranges() r
                       where not r.is_default and r.lower_bound < v_day + interval '1 day' and r.upper_bound > v_day)
          and not exists (select 1 from public.heartbeats_default d
                           where d.created_at >= v_day and d.created_at < v_day + interval '1 day') then
@@ -2066,6 +2066,9 @@ GRANT ALL ON FUNCTION public._alert_job_fields(p_job_id uuid) TO service_role;
 REVOKE ALL ON FUNCTION public._alert_recovered(p_job_id uuid, p_details jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION public._alert_recovered(p_job_id uuid, p_details jsonb) TO service_role;
 
+REVOKE ALL ON FUNCTION public._heartbeat_partition_ranges() FROM PUBLIC;
+GRANT ALL ON FUNCTION public._heartbeat_partition_ranges() TO service_role;
+
 REVOKE ALL ON FUNCTION public._heartbeats_expire_before(p_retention_days integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION public._heartbeats_expire_before(p_retention_days integer) TO service_role;
 
@@ -2139,9 +2142,6 @@ GRANT ALL ON FUNCTION public.end_run(p_run_id bigint, p_status text, p_stats jso
 
 REVOKE ALL ON FUNCTION public.health_check() FROM PUBLIC;
 GRANT ALL ON FUNCTION public.health_check() TO service_role;
-
-REVOKE ALL ON FUNCTION public.heartbeat_partition_ranges() FROM PUBLIC;
-GRANT ALL ON FUNCTION public.heartbeat_partition_ranges() TO service_role;
 
 REVOKE ALL ON FUNCTION public.heartbeat_partitions(p_retention_days integer, p_days_ahead integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.heartbeat_partitions(p_retention_days integer, p_days_ahead integer) TO service_role;

@@ -75,7 +75,7 @@ async def test_limit_caps_deleted_rows(client, sql):
 
 async def test_dry_run_counts_and_deletes_nothing(client, sql):
     await _arrange(sql, expired=12, kept=3)
-    partitions = "select array_agg(partition_name order by partition_name) from heartbeat_partition_ranges()"
+    partitions = "select array_agg(partition_name order by partition_name) from _heartbeat_partition_ranges()"
     before = await sql.fetchval(partitions)
     body = (await client.get("/api/cron/cleanup-heartbeats?dry_run=1", headers=AUTH)).json()
     assert body["stats"] == {"would_delete": 12}

@@ -51,7 +51,7 @@ async def test_partitions_are_made_ahead_and_each_day_lands_in_its_own(make_sett
     async with app_client(make_settings(heartbeat_retention_days=10)) as http:
         body = (await http.get("/api/cron/cleanup-heartbeats", headers=AUTH)).json()
     assert body["status"] == "ok", body
-    ranges = await sql.fetch("select * from heartbeat_partition_ranges() where not is_default order by lower_bound")
+    ranges = await sql.fetch("select * from _heartbeat_partition_ranges() where not is_default order by lower_bound")
     names = {r["partition_name"] for r in ranges}
     # From the cutoff's day to a week ahead, every day has a partition of exactly one UTC day.
     for offset in ["-10 days", "-3 days", "0 days", "7 days"]:
@@ -80,7 +80,7 @@ async def test_cleanup_drops_whole_days_and_trims_the_one_that_straddles(make_se
     trimmed = await sql.fetchval(f"select count(*) from {straddling} where created_at < {cutoff}")
     kept = await sql.fetchval(f"select count(*) from heartbeats where created_at >= {cutoff}")
     whole_days = await sql.fetchval(
-        f"select count(*) from heartbeat_partition_ranges() where not is_default and upper_bound <= {cutoff}"
+        f"select count(*) from _heartbeat_partition_ranges() where not is_default and upper_bound <= {cutoff}"
     )
     assert trimmed == 4 and whole_days >= 9
 
@@ -95,7 +95,7 @@ async def test_cleanup_drops_whole_days_and_trims_the_one_that_straddles(make_se
     assert await sql.fetchval(f"select to_regclass('public.{straddling}') is not null")
     assert (
         await sql.fetchval(
-            f"select count(*) from heartbeat_partition_ranges() where not is_default and upper_bound <= {cutoff}"
+            f"select count(*) from _heartbeat_partition_ranges() where not is_default and upper_bound <= {cutoff}"
         )
         == 0
     )

@@ -161,7 +161,7 @@ declare
 begin
   for v_part in
     select r.partition_name
-      from public.heartbeat_partition_ranges() r
+      from public._heartbeat_partition_ranges() r
      where r.is_default or r.lower_bound < v_cutoff
      order by r.is_default, r.lower_bound
   loop

@@ -8,7 +8,7 @@
 -- MINVALUE (heartbeats_legacy), both null for the default partition. The
 -- bounds are read back as PostgreSQL prints them, so the function pins the
 -- time zone and date style it parses them in.
-create or replace function public.heartbeat_partition_ranges()
+create or replace function public._heartbeat_partition_ranges()
 returns table (partition_name text, lower_bound timestamptz, upper_bound timestamptz, is_default boolean)
 language sql
 stable
@@ -86,7 +86,7 @@ begin
   begin
     for v_part in
       select r.partition_name, c.reltuples
-        from public.heartbeat_partition_ranges() r
+        from public._heartbeat_partition_ranges() r
         join pg_catalog.pg_class c on c.relname = r.partition_name and c.relnamespace = 'public'::regnamespace
        where not r.is_default and r.upper_bound <= v_cutoff
        order by r.upper_bound
@@ -101,7 +101,7 @@ begin
     v_day := date_trunc('day', v_cutoff, 'UTC');
     while v_day <= v_today + make_interval(days => p_days_ahead) loop
       v_name := 'heartbeats_p' || to_char(v_day, 'YYYYMMDD');
-      if not exists (select 1 from public.heartbeat_partition_ranges() r
+      if not exists (select 1 from public._heartbeat_partition_ranges() r
                       where not r.is_default and r.lower_bound < v_day + interval '1 day' and r.upper_bound > v_day)
          and not exists (select 1 from public.heartbeats_default d
                           where d.created_at >= v_day and d.created_at < v_day + interval '1 day') then
