@@ -24,6 +24,7 @@ BENCHMARKS = [
     "run_requests",
     "empty_run",
     "console",
+    "scale",
 ]
 
 

@@ -98,23 +98,29 @@ begin
       v_rows := v_rows + greatest(v_part.reltuples, 0)::bigint;
     end loop;
 
-    v_day := date_trunc('day', v_cutoff, 'UTC');
-    while v_day <= v_today + make_interval(days => p_days_ahead) loop
+    -- The days no partition covers, found in one pass over the catalog (not
+    -- one per day); the default partition is probed through its index.
+    for v_day in
+      with ranges as materialized (
+        select r.lower_bound, r.upper_bound from public._heartbeat_partition_ranges() r where not r.is_default
+      )
+      select d.day
+        from generate_series(date_trunc('day', v_cutoff, 'UTC'), v_today + make_interval(days => p_days_ahead),
+                             interval '1 day') as d(day)
+       where not exists (select 1 from ranges r where r.lower_bound < d.day + interval '1 day' and r.upper_bound > d.day)
+         and not exists (select 1 from public.heartbeats_default h
+                          where h.created_at >= d.day and h.created_at < d.day + interval '1 day')
+       order by d.day
+    loop
       v_name := 'heartbeats_p' || to_char(v_day, 'YYYYMMDD');
-      if not exists (select 1 from public._heartbeat_partition_ranges() r
-                      where not r.is_default and r.lower_bound < v_day + interval '1 day' and r.upper_bound > v_day)
-         and not exists (select 1 from public.heartbeats_default d
-                          where d.created_at >= v_day and d.created_at < v_day + interval '1 day') then
-        execute format('create table public.%I partition of public.heartbeats for values from (%L) to (%L)',
-                       v_name, v_day, v_day + interval '1 day');
-        execute format('alter table public.%I enable row level security', v_name);
-        execute format('create policy service_role_all on public.%I to service_role using (true) with check (true)',
-                       v_name);
-        execute format('revoke all on table public.%I from public, anon, authenticated', v_name);
-        execute format('grant select, insert, update, delete on table public.%I to service_role', v_name);
-        v_created := v_created + 1;
-      end if;
-      v_day := v_day + interval '1 day';
+      execute format('create table public.%I partition of public.heartbeats for values from (%L) to (%L)',
+                     v_name, v_day, v_day + interval '1 day');
+      execute format('alter table public.%I enable row level security', v_name);
+      execute format('create policy service_role_all on public.%I to service_role using (true) with check (true)',
+                     v_name);
+      execute format('revoke all on table public.%I from public, anon, authenticated', v_name);
+      execute format('grant select, insert, update, delete on table public.%I to service_role', v_name);
+      v_created := v_created + 1;
     end loop;
   exception when lock_not_available then
     -- Everything this call did is rolled back with the block; the next run tries again.
