@@ -247,3 +247,27 @@ async def test_a_populated_plain_table_is_converted_in_place_without_losing_a_ro
     finally:
         if not connection.is_closed():
             await connection.close()
+
+
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "heartbeats.md"
+
+
+async def test_the_docs_sql_examples_run_as_written(pg_dsn):
+    from tests.test_readme import readme_examples
+
+    upkeep, listing = [example.sql for example in readme_examples(DOCS.read_text()) if example.kind == "sql"]
+    dsn = await scratch_database(pg_dsn, "heartbeats_docs")
+    await migrate(dsn)
+    connection = await asyncpg.connect(dsn)
+    try:
+        made = await connection.fetchrow(upkeep)
+        assert made["created"] == 38 and made["busy"] is False  # the cutoff's day to a week ahead
+        partitions = await connection.fetch(listing)
+        assert len(partitions) == 39  # and the default
+        assert {row["range"] for row in partitions} >= {"DEFAULT"}
+        # "as the owner or as service_role"
+        async with connection.transaction():
+            await connection.execute("set local role service_role")
+            assert (await connection.fetchrow(upkeep))["created"] == 0
+    finally:
+        await connection.close()
