@@ -163,6 +163,27 @@ async def test_upkeep_runs_as_service_role_through_each_adapter(pg_dsn, settings
         await transaction.rollback()
 
 
+async def test_a_table_held_by_a_long_query_is_reported_busy_and_left_for_the_next_run(pg_dsn, sql, db):
+    """Dropping a partition waits for every query on heartbeats and holds every beat up meanwhile, so
+    the upkeep gives up after its lock_timeout (2 s) instead of queueing; the next run does it."""
+    await maintain_heartbeat_partitions(db, retention_days=20, days_ahead=1)
+    old = await _partition_for(sql, "-15 days")
+    reader = await asyncpg.connect(pg_dsn)
+    try:
+        transaction = reader.transaction()
+        await transaction.start()
+        await reader.fetchval("select count(*) from heartbeats")  # holds its locks until the rollback
+        busy = await maintain_heartbeat_partitions(db, retention_days=10, days_ahead=1)
+        assert (busy.busy, busy.dropped, busy.created) == (True, 0, 0)
+        assert await sql.fetchval(f"select to_regclass('public.{old}') is not null")
+        await transaction.rollback()
+    finally:
+        await reader.close()
+    done = await maintain_heartbeat_partitions(db, retention_days=10, days_ahead=1)
+    assert done.busy is False and done.dropped >= 5
+    assert await sql.fetchval(f"select to_regclass('public.{old}')") is None
+
+
 async def test_upkeep_refuses_nonsense_arguments(sql):
     with pytest.raises(asyncpg.InvalidParameterValueError, match="retention"):
         await sql.fetch("select * from heartbeat_partitions(0, 7)")
