@@ -733,7 +733,7 @@ declare
   v_dropped integer := 0;
   v_rows    bigint := 0;
 begin
-  if p_retention_days is null or p_retention_days < 1 then
+  if p_retention_days < 1 then
     raise exception 'heartbeat_partitions: retention must be at least 1 day, got %', p_retention_days
       using errcode = '22023';
   end if;
@@ -741,7 +741,8 @@ begin
     raise exception 'heartbeat_partitions: days ahead must be between 0 and 31, got %', p_days_ahead
       using errcode = '22023';
   end if;
-  v_cutoff := public._heartbeats_expire_before(p_retention_days);
+  -- No retention (migrate's call): drop nothing, make today's partition and those ahead.
+  v_cutoff := coalesce(public._heartbeats_expire_before(p_retention_days), v_today);
   -- Two upkeeps at once would race to make the same partition.
   perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('cronrelay:heartbeat_partitions'));
 
@@ -750,7 +751,7 @@ begin
       select r.partition_name, c.reltuples
         from public._heartbeat_partition_ranges() r
         join pg_catalog.pg_class c on c.relname = r.partition_name and c.relnamespace = 'public'::regnamespace
-       where not r.is_default and r.upper_bound <= v_cutoff
+       where p_retention_days is not null and not r.is_default and r.upper_bound <= v_cutoff
        order by r.upper_bound
     loop
       execute format('drop table public.%I', v_part.partition_name);

@@ -184,6 +184,18 @@ async def test_a_table_held_by_a_long_query_is_reported_busy_and_left_for_the_ne
     assert await sql.fetchval(f"select to_regclass('public.{old}')") is None
 
 
+async def test_migrate_makes_today_and_the_week_ahead_and_drops_nothing(pg_dsn, sql):
+    """So beats never wait in the default partition for the first cleanup run (each partition made later
+    would scan the default), and a migrate never deletes a heartbeat."""
+    old = await _partition_for(sql, "-3 days")
+    await sql.execute("select * from heartbeat_partitions(5, 0)")  # makes -5 .. today
+    await sql.execute(f"drop table if exists {await _partition_for(sql, '7 days')}")
+    assert await migrate(pg_dsn) == []
+    for offset in ["0 days", "7 days"]:
+        assert await sql.fetchval(f"select to_regclass('public.{await _partition_for(sql, offset)}') is not null")
+    assert await sql.fetchval(f"select to_regclass('public.{old}') is not null")
+
+
 async def test_upkeep_refuses_nonsense_arguments(sql):
     with pytest.raises(asyncpg.InvalidParameterValueError, match="retention"):
         await sql.fetch("select * from heartbeat_partitions(0, 7)")
@@ -247,8 +259,10 @@ async def test_a_populated_plain_table_is_converted_in_place_without_losing_a_ro
         )
         assert beat["heartbeat_id"] == 5001
         # Retention still reaches the old rows: the batches trim them, the upkeep drops nothing yet.
+        # migrate made the days after the old rows' partition; nothing is old enough to drop yet.
+        assert await connection.fetchval(f"select to_regclass('public.{await _partition_for(connection, '1 day')}')")
         upkeep = await connection.fetchrow("select * from heartbeat_partitions(30, 7)")
-        assert upkeep["dropped"] == 0 and upkeep["created"] > 0
+        assert (upkeep["dropped"], upkeep["created"]) == (0, 0)
         expired = await connection.fetchval(
             "select count(*) from heartbeats where created_at < now() - interval '30 days'"
         )
@@ -281,8 +295,9 @@ async def test_the_docs_sql_examples_run_as_written(pg_dsn):
     await migrate(dsn)
     connection = await asyncpg.connect(dsn)
     try:
+        # migrate made today's partition and the week's ahead; the upkeep adds the 30 days of retention.
         made = await connection.fetchrow(upkeep)
-        assert made["created"] == 38 and made["busy"] is False  # the cutoff's day to a week ahead
+        assert made["created"] == 30 and made["busy"] is False
         partitions = await connection.fetch(listing)
         assert len(partitions) == 39  # and the default
         assert {row["range"] for row in partitions} >= {"DEFAULT"}
