@@ -192,7 +192,8 @@ def bench_retention(dsn: str) -> list[Figure]:
     raw_seconds, raw_rows = asyncio.run(raw_delete())
     job_seconds, stats, database = _run_timed_cleanup(dsn)
     left = asyncio.run(_fetchval(dsn, f"select count(*) from public.heartbeats where created_at < {cutoff}"))
-    assert raw_rows == expired and left == 0, (raw_rows, expired, left)
+    # The cutoff is now() - 30 days at each statement, so a few rows of the straddling day cross it between them.
+    assert left == 0 and abs(raw_rows - expired) < per_day // 100, (raw_rows, expired, left)
     ratio = job_seconds / raw_seconds
     upkeep = max(database.seconds.get("heartbeat_partitions", [0.0]))
     batches = database.seconds.get("delete_expired_heartbeats", [])
