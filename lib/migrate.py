@@ -1,4 +1,4 @@
-"""`python -m lib migrate`: apply migrations/, record them, sync builtin jobs.
+"""`python -m lib migrate`: apply migrations/, record them, sync builtin jobs, make the week's heartbeat partitions.
 
 Flyway's rule (docs/migrations.md):
 - versioned files, `migrations/NNNN_name.sql`, create or alter tables, indexes,
