@@ -771,6 +771,9 @@ begin
         from generate_series(date_trunc('day', v_cutoff, 'UTC'), v_today + make_interval(days => p_days_ahead),
                              interval '1 day') as d(day)
        where not exists (select 1 from ranges r where r.lower_bound < d.day + interval '1 day' and r.upper_bound > d.day)
+         -- A past day's partition only takes backdated beats; with rows in the
+         -- default, each would cost a scan of it, so only days to come are made.
+         and (d.day >= v_today or not exists (select 1 from public.heartbeats_default h))
          and not exists (select 1 from public.heartbeats_default h
                           where h.created_at >= d.day and h.created_at < d.day + interval '1 day')
        order by d.day

@@ -113,10 +113,14 @@ async def test_a_beat_for_a_day_without_a_partition_lands_in_the_default_and_is_
     )
     assert await sql.fetchval("select count(*) from heartbeats_default") == 2
 
+    past = await _partition_for(sql, "-10 days")
+    await sql.execute(f"drop table if exists {past}")
     # Making partitions over that day leaves it in the default (moving rows is not upkeep's job)...
     done = await maintain_heartbeat_partitions(db, retention_days=30, days_ahead=31)
     assert done.busy is False
     assert await sql.fetchval(f"select to_regclass('public.{far}')") is None
+    # ...and no past day is made while the default holds rows (each would scan it).
+    assert await sql.fetchval(f"select to_regclass('public.{past}')") is None
     assert await sql.fetchval("select count(*) from heartbeats_default") == 2
     # ...while the days around it got theirs.
     assert await sql.fetchval(f"select to_regclass('public.{await _partition_for(sql, '26 days')}') is not null")
