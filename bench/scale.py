@@ -237,7 +237,7 @@ def _run_timed_cleanup(dsn: str) -> tuple[float, dict[str, Any], TimedDatabase]:
 def _size_cycles(dsn: str, per_day: int) -> Figure:
     """Ten daily cycles after the window filled: insert a day, run the job; the partitions' size after each."""
     window, warm_up, cycles = 3, 4, 10
-    rows = max(per_day // 2, 10_000)
+    rows = min(max(per_day // 2, 10_000), 100_000)
     start_day = 40
     asyncio.run(
         _execute(
