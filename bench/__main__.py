@@ -28,6 +28,7 @@ BENCHMARKS = [
     "workers",
     "on_time",
     "alerts",
+    "scale",
 ]
 
 

@@ -1,4 +1,4 @@
-"""`python -m lib migrate`: apply migrations/, record them, sync builtin jobs.
+"""`python -m lib migrate`: apply migrations/, record them, sync builtin jobs, make the week's heartbeat partitions.
 
 Flyway's rule (docs/migrations.md):
 - versioned files, `migrations/NNNN_name.sql`, create or alter tables, indexes,
@@ -106,6 +106,7 @@ async def migrate(dsn: str, directory: Path = MIGRATIONS) -> list[str]:
         applied = await _migrate(connection, directory)
         for job, schedule in vercel_crons():
             await connection.execute("select public.upsert_builtin_job($1, $2)", job, schedule)
+        await _make_heartbeat_partitions(connection)
     finally:
         try:
             await connection.execute("select pg_advisory_unlock($1)", _MIGRATE_LOCK)
@@ -158,6 +159,15 @@ async def _adopt_pre_baseline(
     await connection.execute(_RECORD_VERSIONED, BASELINE, checksum(baseline))
     known[BASELINE] = checksum(baseline)
     return [BASELINE]
+
+
+async def _make_heartbeat_partitions(connection: asyncpg.Connection) -> None:
+    """Today's heartbeat partition and the week's ahead, so beats never wait for cleanup-heartbeats in the default.
+
+    Dropping nothing (no retention given); a migrations/ without the function (an older copy) skips it.
+    """
+    if await connection.fetchval("select to_regprocedure('public.heartbeat_partitions(integer, integer)')"):
+        await connection.execute("select public.heartbeat_partitions(null, 7)")
 
 
 def _refuse_edited(versioned: list[Path], known: dict[str, str]) -> None:

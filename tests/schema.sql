@@ -97,6 +97,25 @@ begin
 end
 $$;
 
+CREATE FUNCTION public._heartbeat_partition_ranges() RETURNS TABLE(partition_name text, lower_bound timestamp with time zone, upper_bound timestamp with time zone, is_default boolean)
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    SET "TimeZone" TO 'UTC'
+    SET "DateStyle" TO 'ISO, YMD'
+    AS $_$
+  select c.relname::text,
+         case when b.bound = 'DEFAULT' then null
+              else coalesce((regexp_match(b.bound, $r$FROM \('([^']*)'\)$r$))[1]::timestamptz, '-infinity') end,
+         case when b.bound = 'DEFAULT' then null
+              else coalesce((regexp_match(b.bound, $r$TO \('([^']*)'\)$r$))[1]::timestamptz, 'infinity') end,
+         b.bound = 'DEFAULT'
+    from pg_catalog.pg_inherits i
+    join pg_catalog.pg_class c on c.oid = i.inhrelid
+   cross join lateral (select pg_catalog.pg_get_expr(c.relpartbound, c.oid) as bound) b
+   where i.inhparent = 'public.heartbeats'::regclass
+   order by 2 nulls last;
+$_$;
+
 CREATE FUNCTION public._heartbeats_expire_before(p_retention_days integer) RETURNS timestamp with time zone
     LANGUAGE sql STABLE
     SET search_path TO ''
@@ -1094,27 +1113,39 @@ end
 $$;
 
 CREATE FUNCTION public.delete_expired_heartbeats(p_retention_days integer, p_batch_size integer) RETURNS TABLE(deleted integer, batch_size integer)
-    LANGUAGE sql
+    LANGUAGE plpgsql
     SET search_path TO ''
-    AS $$
-  -- The batch's rows are found through the index and deleted by their ctid
-  -- (a Tid Scan). Joining the delete back on id let the planner hash-join a
-  -- sequential scan of the whole table, so every batch cost the table's size.
-  -- No `for update skip locked`: this is a delete, not a claim, and locking
-  -- first cost a fifth of the throughput. A second run (only after the job's
-  -- lease lapsed) waits at most one batch for rows this one holds: both lock
-  -- in ctid order, and a row already gone is skipped.
-  with gone as (
-    delete from public.heartbeats h
-     where h.ctid = any(array(
-             select d.ctid
-               from public.heartbeats d
-              where d.created_at < public._heartbeats_expire_before(p_retention_days)
-              limit p_batch_size))
-    returning 1
-  )
-  select count(*)::integer, p_batch_size from gone;
-$$;
+    AS $_$
+declare
+  v_cutoff timestamptz := public._heartbeats_expire_before(p_retention_days);
+  v_left   integer := p_batch_size;
+  v_count  integer;
+  v_part   text;
+begin
+  for v_part in
+    select r.partition_name
+      from public._heartbeat_partition_ranges() r
+     where r.is_default or r.lower_bound < v_cutoff
+     order by r.is_default, r.lower_bound
+  loop
+    exit when v_left <= 0;
+    -- The batch's rows are found through the partition's created_at index and
+    -- deleted by their ctid (a Tid Scan). A ctid names a row only within one
+    -- table, so the statement names the partition, never the parent. (Joining
+    -- the delete back on id let the planner hash-join a sequential scan of the
+    -- whole table.) No `for update skip locked`: this is a delete, not a
+    -- claim, and locking first cost a fifth of the throughput. A second run
+    -- (only after the job's lease lapsed) waits at most one batch for rows
+    -- this one holds: both lock in ctid order, and a row already gone is skipped.
+    execute format('delete from public.%1$I h where h.ctid = any(array('
+                   'select d.ctid from public.%1$I d where d.created_at < $1 limit $2))', v_part)
+      using v_cutoff, v_left;
+    get diagnostics v_count = row_count;
+    v_left := v_left - v_count;
+  end loop;
+  return query select p_batch_size - v_left, p_batch_size;
+end
+$_$;
 
 CREATE FUNCTION public.end_run(p_run_id bigint, p_status text, p_stats jsonb DEFAULT '{}'::jsonb, p_error text DEFAULT NULL::text, p_has_more boolean DEFAULT false) RETURNS TABLE(run_id bigint, job text, status text, started_at timestamp with time zone, finished_at timestamp with time zone, duration_ms integer)
     LANGUAGE plpgsql
@@ -1166,6 +1197,87 @@ CREATE FUNCTION public.health_check() RETURNS TABLE(ok boolean, server_time time
     SET search_path TO ''
     AS $$
   select true, now();
+$$;
+
+CREATE FUNCTION public.heartbeat_partitions(p_retention_days integer, p_days_ahead integer DEFAULT 7) RETURNS TABLE(created integer, dropped integer, dropped_rows_estimate bigint, busy boolean)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    SET "TimeZone" TO 'UTC'
+    SET lock_timeout TO '2s'
+    AS $$
+declare
+  v_cutoff  timestamptz;
+  v_today   timestamptz := date_trunc('day', now(), 'UTC');
+  v_day     timestamptz;
+  v_name    text;
+  v_part    record;
+  v_created integer := 0;
+  v_dropped integer := 0;
+  v_rows    bigint := 0;
+begin
+  if p_retention_days < 1 then
+    raise exception 'heartbeat_partitions: retention must be at least 1 day, got %', p_retention_days
+      using errcode = '22023';
+  end if;
+  if p_days_ahead is null or p_days_ahead < 0 or p_days_ahead > 31 then
+    raise exception 'heartbeat_partitions: days ahead must be between 0 and 31, got %', p_days_ahead
+      using errcode = '22023';
+  end if;
+  -- No retention (migrate's call): drop nothing, make today's partition and those ahead.
+  v_cutoff := coalesce(public._heartbeats_expire_before(p_retention_days), v_today);
+  -- Two upkeeps at once would race to make the same partition.
+  perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('cronrelay:heartbeat_partitions'));
+
+  begin
+    for v_part in
+      select r.partition_name, c.reltuples
+        from public._heartbeat_partition_ranges() r
+        join pg_catalog.pg_class c on c.relname = r.partition_name and c.relnamespace = 'public'::regnamespace
+       where p_retention_days is not null and not r.is_default and r.upper_bound <= v_cutoff
+       order by r.upper_bound
+    loop
+      execute format('drop table public.%I', v_part.partition_name);
+      v_dropped := v_dropped + 1;
+      -- The planner's count (kept by autovacuum), not a count(*) that would
+      -- read the whole partition the drop saves reading; -1 is "never counted".
+      v_rows := v_rows + greatest(v_part.reltuples, 0)::bigint;
+    end loop;
+
+    -- The days no partition covers, found in one pass over the catalog (not
+    -- one per day); the default partition is probed through its index.
+    for v_day in
+      with ranges as materialized (
+        select r.lower_bound, r.upper_bound from public._heartbeat_partition_ranges() r where not r.is_default
+      )
+      select d.day
+        from generate_series(date_trunc('day', v_cutoff, 'UTC'), v_today + make_interval(days => p_days_ahead),
+                             interval '1 day') as d(day)
+       where not exists (select 1 from ranges r where r.lower_bound < d.day + interval '1 day' and r.upper_bound > d.day)
+         -- A past day's partition only takes backdated beats; with rows in the
+         -- default, each would cost a scan of it, so only days to come are made.
+         and (d.day >= v_today or not exists (select 1 from public.heartbeats_default h))
+         and not exists (select 1 from public.heartbeats_default h
+                          where h.created_at >= d.day and h.created_at < d.day + interval '1 day')
+       order by d.day
+    loop
+      v_name := 'heartbeats_p' || to_char(v_day, 'YYYYMMDD');
+      execute format('create table public.%I partition of public.heartbeats for values from (%L) to (%L)',
+                     v_name, v_day, v_day + interval '1 day');
+      execute format('alter table public.%I enable row level security', v_name);
+      execute format('create policy service_role_all on public.%I to service_role using (true) with check (true)',
+                     v_name);
+      execute format('revoke all on table public.%I from public, anon, authenticated', v_name);
+      execute format('grant select, insert, update, delete on table public.%I to service_role', v_name);
+      v_created := v_created + 1;
+    end loop;
+  exception when lock_not_available then
+    -- Everything this call did is rolled back with the block; the next run tries again.
+    return query select 0, 0, 0::bigint, true;
+    return;
+  end;
+
+  return query select v_created, v_dropped, v_rows, false;
+end
 $$;
 
 CREATE FUNCTION public.hold_run_requests(p_blocked jsonb, p_limit integer DEFAULT 1000) RETURNS TABLE(reason text, waiting bigint)
@@ -3372,6 +3484,16 @@ CREATE TABLE public.heartbeats (
     agent_id uuid NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     payload jsonb DEFAULT '{}'::jsonb NOT NULL
+)
+PARTITION BY RANGE (created_at);
+
+COMMENT ON TABLE public.heartbeats IS 'Agents'' heartbeats, partitioned by day on created_at (heartbeats_pYYYYMMDD, UTC days; heartbeats_default catches the rest). cleanup-heartbeats makes partitions ahead and drops those wholly past retention.';
+
+CREATE TABLE public.heartbeats_default (
+    id bigint CONSTRAINT heartbeats_id_not_null NOT NULL,
+    agent_id uuid CONSTRAINT heartbeats_agent_id_not_null NOT NULL,
+    created_at timestamp with time zone DEFAULT now() CONSTRAINT heartbeats_created_at_not_null NOT NULL,
+    payload jsonb DEFAULT '{}'::jsonb CONSTRAINT heartbeats_payload_not_null NOT NULL
 );
 
 ALTER TABLE public.heartbeats ALTER COLUMN id ADD GENERATED BY DEFAULT AS IDENTITY (
@@ -3565,6 +3687,8 @@ CREATE TABLE public.schema_repeatables (
     applied_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
+ALTER TABLE ONLY public.heartbeats ATTACH PARTITION public.heartbeats_default DEFAULT;
+
 ALTER TABLE ONLY public.agents
     ADD CONSTRAINT agents_pkey PRIMARY KEY (id);
 
@@ -3620,7 +3744,10 @@ ALTER TABLE ONLY public.cron_workers
     ADD CONSTRAINT cron_workers_token_hash_key UNIQUE (token_hash);
 
 ALTER TABLE ONLY public.heartbeats
-    ADD CONSTRAINT heartbeats_pkey PRIMARY KEY (id);
+    ADD CONSTRAINT heartbeats_pkey PRIMARY KEY (id, created_at);
+
+ALTER TABLE ONLY public.heartbeats_default
+    ADD CONSTRAINT heartbeats_default_pkey PRIMARY KEY (id, created_at);
 
 ALTER TABLE ONLY public.ops_audit
     ADD CONSTRAINT ops_audit_pkey PRIMARY KEY (id);
@@ -3686,9 +3813,13 @@ CREATE INDEX cron_runs_running_idx ON public.cron_runs USING btree (lease_until)
 
 CREATE INDEX cron_runs_started_idx ON public.cron_runs USING btree (started_at DESC);
 
-CREATE INDEX heartbeats_agent_id_idx ON public.heartbeats USING btree (agent_id, created_at DESC);
+CREATE INDEX heartbeats_agent_id_idx ON ONLY public.heartbeats USING btree (agent_id, created_at DESC);
 
-CREATE INDEX heartbeats_created_at_idx ON public.heartbeats USING btree (created_at);
+CREATE INDEX heartbeats_created_at_idx ON ONLY public.heartbeats USING btree (created_at);
+
+CREATE INDEX heartbeats_default_agent_id_created_at_idx ON public.heartbeats_default USING btree (agent_id, created_at DESC);
+
+CREATE INDEX heartbeats_default_created_at_idx ON public.heartbeats_default USING btree (created_at);
 
 CREATE INDEX ops_audit_at_idx ON public.ops_audit USING btree (at DESC, id DESC);
 
@@ -3704,9 +3835,15 @@ CREATE INDEX ops_signin_failures_address_idx ON public.ops_signin_failures USING
 
 CREATE INDEX ops_signin_failures_at_idx ON public.ops_signin_failures USING btree (failed_at);
 
-CREATE INDEX scheduled_reminders_due_idx ON public.scheduled_reminders USING btree (due_at) WHERE (status = ANY (ARRAY['pending'::text, 'sent'::text]));
+CREATE INDEX scheduled_reminders_due_id_idx ON public.scheduled_reminders USING btree (due_at, id) WHERE (status = ANY (ARRAY['pending'::text, 'sent'::text]));
 
 CREATE INDEX scheduled_reminders_lead_idx ON public.scheduled_reminders USING btree (lead_id);
+
+ALTER INDEX public.heartbeats_agent_id_idx ATTACH PARTITION public.heartbeats_default_agent_id_created_at_idx;
+
+ALTER INDEX public.heartbeats_created_at_idx ATTACH PARTITION public.heartbeats_default_created_at_idx;
+
+ALTER INDEX public.heartbeats_pkey ATTACH PARTITION public.heartbeats_default_pkey;
 
 CREATE TRIGGER cron_jobs_alert_watch AFTER UPDATE OF enabled, schedule, schedule_type, timezone, overdue_grace ON public.cron_jobs FOR EACH ROW WHEN (((new.enabled AND (NOT old.enabled)) OR ((((new.schedule IS DISTINCT FROM old.schedule) OR (new.schedule_type IS DISTINCT FROM old.schedule_type)) OR (new.timezone IS DISTINCT FROM old.timezone)) OR (new.overdue_grace IS DISTINCT FROM old.overdue_grace)))) EXECUTE FUNCTION public.cron_jobs_alert_watch();
 
@@ -3744,7 +3881,7 @@ ALTER TABLE ONLY public.cron_run_requests
 ALTER TABLE ONLY public.cron_run_requests
     ADD CONSTRAINT cron_run_requests_retry_of_fkey FOREIGN KEY (retry_of) REFERENCES public.cron_run_requests(id) ON DELETE SET NULL;
 
-ALTER TABLE ONLY public.heartbeats
+ALTER TABLE public.heartbeats
     ADD CONSTRAINT heartbeats_agent_id_fkey FOREIGN KEY (agent_id) REFERENCES public.agents(id) ON DELETE CASCADE;
 
 ALTER TABLE ONLY public.ops_sessions
@@ -3773,6 +3910,8 @@ ALTER TABLE public.cron_runs ENABLE ROW LEVEL SECURITY;
 ALTER TABLE public.cron_workers ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE public.heartbeats ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE public.heartbeats_default ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE public.ops_audit ENABLE ROW LEVEL SECURITY;
 
@@ -3812,6 +3951,8 @@ CREATE POLICY service_role_all ON public.cron_workers TO service_role USING (tru
 
 CREATE POLICY service_role_all ON public.heartbeats TO service_role USING (true) WITH CHECK (true);
 
+CREATE POLICY service_role_all ON public.heartbeats_default TO service_role USING (true) WITH CHECK (true);
+
 CREATE POLICY service_role_all ON public.ops_audit TO service_role USING (true) WITH CHECK (true);
 
 CREATE POLICY service_role_all ON public.ops_sessions TO service_role USING (true) WITH CHECK (true);
@@ -3839,6 +3980,9 @@ GRANT ALL ON FUNCTION public._alert_queue(p_event text, p_job_id uuid, p_payload
 
 REVOKE ALL ON FUNCTION public._alert_recovered(p_job_id uuid, p_details jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION public._alert_recovered(p_job_id uuid, p_details jsonb) TO service_role;
+
+REVOKE ALL ON FUNCTION public._heartbeat_partition_ranges() FROM PUBLIC;
+GRANT ALL ON FUNCTION public._heartbeat_partition_ranges() TO service_role;
 
 REVOKE ALL ON FUNCTION public._heartbeats_expire_before(p_retention_days integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION public._heartbeats_expire_before(p_retention_days integer) TO service_role;
@@ -3951,6 +4095,9 @@ GRANT ALL ON FUNCTION public.end_run(p_run_id bigint, p_status text, p_stats jso
 
 REVOKE ALL ON FUNCTION public.health_check() FROM PUBLIC;
 GRANT ALL ON FUNCTION public.health_check() TO service_role;
+
+REVOKE ALL ON FUNCTION public.heartbeat_partitions(p_retention_days integer, p_days_ahead integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.heartbeat_partitions(p_retention_days integer, p_days_ahead integer) TO service_role;
 
 REVOKE ALL ON FUNCTION public.hold_run_requests(p_blocked jsonb, p_limit integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.hold_run_requests(p_blocked jsonb, p_limit integer) TO service_role;
@@ -4161,6 +4308,8 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.due_reminders TO service_role;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.due_schedules TO service_role;
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.heartbeats TO service_role;
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.heartbeats_default TO service_role;
 
 GRANT SELECT,USAGE ON SEQUENCE public.heartbeats_id_seq TO service_role;
 

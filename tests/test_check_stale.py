@@ -191,3 +191,22 @@ async def test_alert_is_unsigned_without_a_signing_secret(make_settings, sql, db
     async with app_client(make_settings(alert_webhook_url=ALERT_URL)) as http:
         await http.get("/api/cron/check-stale", headers=AUTH)
     assert SIGNATURE_HEADER.lower() not in {name.lower() for name in hook.calls.last.request.headers}
+
+
+async def test_marks_in_batches_oldest_first_and_alerts_once(make_settings, sql, db, http_mock, monkeypatch):
+    """Each statement marks at most a batch (Supabase's 8 s statement timeout at fleet scale); one run marks
+    them all, and the one alert lists the oldest first."""
+    from lib.jobs import check_stale
+
+    monkeypatch.setattr(check_stale, "BATCH_SIZE", 2)
+    await _many_stale(sql, 5)
+    hook = http_mock.post(ALERT_URL).mock(return_value=httpx.Response(204))
+    async with app_client(make_settings(alert_webhook_url=ALERT_URL)) as http:
+        body = (await http.get("/api/cron/check-stale", headers=AUTH)).json()
+    assert body["status"] == "ok" and body["has_more"] is False
+    assert body["stats"]["marked_offline"] == 5
+    assert await sql.fetchval("select count(*) from agents where status = 'offline'") == 5
+    assert hook.call_count == 1
+    event = json.loads(hook.calls.last.request.content)
+    assert event["count"] == 5
+    assert [agent["name"] for agent in event["agents"]] == [f"agent-{i:05}" for i in range(5, 0, -1)]

@@ -1,44 +1,65 @@
-"""cleanup-heartbeats: delete heartbeats past retention, one short transaction per batch.
+"""cleanup-heartbeats: drop the heartbeat partitions past retention, then delete the rest in batches.
 
-Batches are sized by time and bounded by the run's budget (lib/jobs/batches.py,
-shared with prune-history).
+Heartbeats are partitioned by day (DESIGN.md Scale). Each run first calls the
+partition upkeep: whole days past retention are dropped (a catalog change, no
+dead rows for vacuum), and partitions are made ahead for the days to come.
+What is left past the cutoff (the day that straddles it, and rows that landed
+in the default partition) is deleted in batches sized by time and bounded by
+the run's budget (lib/jobs/batches.py, shared with prune-history).
 """
 
 from __future__ import annotations
 
-from lib.db.queries.heartbeats import count_expired_heartbeats, delete_expired_heartbeats
+from lib.db.queries.heartbeats import (
+    count_expired_heartbeats,
+    delete_expired_heartbeats,
+    maintain_heartbeat_partitions,
+)
 from lib.jobs.base import Job, JobContext, JobResult
 from lib.jobs.batches import delete_in_batches
 
 MAX_LIMIT = 10_000_000
+# Partitions made ahead of today. The job runs daily (vercel.json); a week
+# ahead leaves room for missed runs before beats would land in the default.
+DAYS_AHEAD = 7
 
 
 async def cleanup_heartbeats(ctx: JobContext) -> JobResult:
     settings = ctx.settings
+    retention = settings.heartbeat_retention_days
     cap = settings.cleanup_batch_size
     if ctx.limit is not None:
         cap = min(cap, ctx.limit)
 
     if ctx.dry_run:
         most = ctx.limit or MAX_LIMIT
-        expired = await count_expired_heartbeats(ctx.db, retention_days=settings.heartbeat_retention_days, cap=most + 1)
+        expired = await count_expired_heartbeats(ctx.db, retention_days=retention, cap=most + 1)
         return JobResult(stats={"would_delete": min(expired, most)}, has_more=expired > most)
 
+    # `limit` caps the rows deleted one by one; dropping a whole day is one
+    # catalog change, cheaper than any batch, so it is never held back.
+    upkeep = await maintain_heartbeat_partitions(ctx.db, retention_days=retention, days_ahead=DAYS_AHEAD)
+
     async def delete(size: int) -> dict[str, int]:
-        count = await delete_expired_heartbeats(
-            ctx.db, retention_days=settings.heartbeat_retention_days, batch_size=size
-        )
-        return {"deleted": count}
+        return {"deleted": await delete_expired_heartbeats(ctx.db, retention_days=retention, batch_size=size)}
 
     deleted = await delete_in_batches(ctx, cap, delete)
-    return JobResult(
-        stats={"deleted": deleted.counts.get("deleted", 0), "batches": deleted.batches}, has_more=deleted.has_more
-    )
+    stats: dict[str, object] = {
+        "deleted": deleted.counts.get("deleted", 0),
+        "batches": deleted.batches,
+        "partitions_dropped": upkeep.dropped,
+        "partitions_created": upkeep.created,
+    }
+    if upkeep.dropped:
+        stats["dropped_rows_estimate"] = upkeep.dropped_rows_estimate
+    if upkeep.busy:
+        stats["partitions_busy"] = True
+    return JobResult(stats=stats, has_more=deleted.has_more)
 
 
 JOB = Job(
     name="cleanup-heartbeats",
     run=cleanup_heartbeats,
-    summary="delete heartbeat rows past retention, in batches",
+    summary="drop heartbeat partitions past retention and delete the rest, in batches",
     max_limit=MAX_LIMIT,
 )

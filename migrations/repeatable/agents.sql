@@ -7,8 +7,10 @@
 --   online    online    record_heartbeat (last_heartbeat_at moves on)
 --   online    offline   mark_stale_agents_offline (silent for longer than the threshold)
 --
--- heartbeats: inserted by record_heartbeat, deleted past retention by
--- delete_expired_heartbeats; never updated.
+-- heartbeats: inserted by record_heartbeat (into the day's partition), deleted
+-- past retention by heartbeat_partitions (whole partitions, in
+-- heartbeat_partitions.sql) and delete_expired_heartbeats (the rest, in
+-- batches); never updated.
 --
 -- Each "what is due" predicate is written once: online_agents for check-stale
 -- and _heartbeats_expire_before for cleanup-heartbeats. Both are thresholds
@@ -136,34 +138,50 @@ as $$
 $$;
 
 -- cleanup-heartbeats: one bounded batch per call, so each batch is its own
--- short transaction and never holds locks across the whole table.
+-- short transaction and never holds locks across the whole table. Whole
+-- expired partitions are dropped by heartbeat_partitions before the batches;
+-- what is left past the cutoff sits in the partition that straddles it (and
+-- in the default partition), so the loop visits only partitions that start
+-- before the cutoff, oldest first, the default last.
 create or replace function public.delete_expired_heartbeats(
   p_retention_days integer,
   p_batch_size integer
 )
 returns table (deleted integer, batch_size integer)
-language sql
+language plpgsql
 volatile
 security invoker
 set search_path = ''
 as $$
-  -- The batch's rows are found through the index and deleted by their ctid
-  -- (a Tid Scan). Joining the delete back on id let the planner hash-join a
-  -- sequential scan of the whole table, so every batch cost the table's size.
-  -- No `for update skip locked`: this is a delete, not a claim, and locking
-  -- first cost a fifth of the throughput. A second run (only after the job's
-  -- lease lapsed) waits at most one batch for rows this one holds: both lock
-  -- in ctid order, and a row already gone is skipped.
-  with gone as (
-    delete from public.heartbeats h
-     where h.ctid = any(array(
-             select d.ctid
-               from public.heartbeats d
-              where d.created_at < public._heartbeats_expire_before(p_retention_days)
-              limit p_batch_size))
-    returning 1
-  )
-  select count(*)::integer, p_batch_size from gone;
+declare
+  v_cutoff timestamptz := public._heartbeats_expire_before(p_retention_days);
+  v_left   integer := p_batch_size;
+  v_count  integer;
+  v_part   text;
+begin
+  for v_part in
+    select r.partition_name
+      from public._heartbeat_partition_ranges() r
+     where r.is_default or r.lower_bound < v_cutoff
+     order by r.is_default, r.lower_bound
+  loop
+    exit when v_left <= 0;
+    -- The batch's rows are found through the partition's created_at index and
+    -- deleted by their ctid (a Tid Scan). A ctid names a row only within one
+    -- table, so the statement names the partition, never the parent. (Joining
+    -- the delete back on id let the planner hash-join a sequential scan of the
+    -- whole table.) No `for update skip locked`: this is a delete, not a
+    -- claim, and locking first cost a fifth of the throughput. A second run
+    -- (only after the job's lease lapsed) waits at most one batch for rows
+    -- this one holds: both lock in ctid order, and a row already gone is skipped.
+    execute format('delete from public.%1$I h where h.ctid = any(array('
+                   'select d.ctid from public.%1$I d where d.created_at < $1 limit $2))', v_part)
+      using v_cutoff, v_left;
+    get diagnostics v_count = row_count;
+    v_left := v_left - v_count;
+  end loop;
+  return query select p_batch_size - v_left, p_batch_size;
+end
 $$;
 
 -- The dry-run twin: how many rows would go, counted up to p_cap so a huge

@@ -1,9 +1,40 @@
-"""Heartbeat retention: migrations' heartbeats concern (cleanup-heartbeats)."""
+"""Heartbeat retention: migrations' heartbeats concern (cleanup-heartbeats).
+
+Heartbeats are partitioned by day (DESIGN.md Scale): `heartbeat_partitions`
+makes partitions ahead and drops those wholly past retention, and the batched
+delete takes what is left past the cutoff.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from lib.db.port import Database
 from lib.db.queries._parse import first
+
+
+@dataclass(frozen=True)
+class PartitionUpkeep:
+    """What one call of the partition upkeep did."""
+
+    created: int
+    dropped: int
+    # From the planner's statistics: counting the rows would read what the drop saves reading.
+    dropped_rows_estimate: int
+    # The table was locked by a long query past lock_timeout: nothing changed, the next run tries again.
+    busy: bool
+
+
+async def maintain_heartbeat_partitions(db: Database, *, retention_days: int, days_ahead: int) -> PartitionUpkeep:
+    """Drop the daily partitions wholly past retention and make those up to `days_ahead` days ahead."""
+    rows = await db.call("heartbeat_partitions", p_retention_days=retention_days, p_days_ahead=days_ahead)
+    row = first(rows, "heartbeat_partitions")
+    return PartitionUpkeep(
+        created=int(row["created"]),
+        dropped=int(row["dropped"]),
+        dropped_rows_estimate=int(row["dropped_rows_estimate"]),
+        busy=bool(row["busy"]),
+    )
 
 
 async def delete_expired_heartbeats(db: Database, *, retention_days: int, batch_size: int) -> int:
