@@ -63,6 +63,7 @@ GUIDE = [*DOCS, README]
 # Reference pages whose SQL needs what a plain Postgres lacks, each with the test that runs it.
 RUN_ELSEWHERE = {
     ROOT / "docs" / "supabase-cron.md": "pg_cron, pg_net and Vault: tests/test_supabase_cron.py",
+    ROOT / "docs" / "heartbeats.md": "partitions made and dropped by day: tests/test_heartbeat_partitions.py",
     ROOT / "docs" / "alerts.md": "each channel's stand-in receiving a real message: tests/test_alert_docs.py",
     ROOT / "docs" / "workers.md": "a worker's token and the worker API: tests/test_workers_docs.py",
     ROOT / "docs" / "console-robustness.md": "limits, versions and request history: tests/test_console_docs.py",
