@@ -13,7 +13,9 @@ same guard stands in for the data routes here.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import AsyncIterator, Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -24,7 +26,7 @@ from fastapi.responses import JSONResponse
 
 from lib.app import create_app
 from lib.ops import OpsReader, OpsRoute, OpsWriter, router
-from lib.ops.routes import CSP
+from lib.ops.routes import ASSETS, CSP
 from lib.ops.session import COOKIE_NAME, SESSION_SECONDS
 from lib.settings import Settings
 from tests.conftest import SECRET
@@ -520,10 +522,25 @@ async def test_the_stored_hash_itself_is_not_a_session_id(http, sql, alice):
 # -- the page and its headers ------------------------------------------------------------
 
 
-PAGES = ["/api/ops", "/api/ops/", "/api/ops/assets/ops.css", "/api/ops/assets/ops.js"]
+# The console's script is ES modules in lib/ops/static/ops/, served from an allow-list of that folder.
+MODULES = sorted(f"/api/ops/assets/{name}" for name in ASSETS if name.endswith(".js"))
+PAGES = ["/api/ops", "/api/ops/", "/api/ops/assets/ops.css", *MODULES]
+# Names that must not reach a file: the old single script, other files, a way out of the folder.
+NOT_ASSETS = [
+    "/api/ops/assets/missing.js",
+    "/api/ops/assets/ops.js",
+    "/api/ops/assets/ops/missing.js",
+    "/api/ops/assets/ops/%2e%2e/routes.py",
+    "/api/ops/assets/%2e%2e/routes.py",
+    "/api/ops/assets/ops/..%2f..%2froutes.py",
+    "/api/ops/assets/%2e%2e%2f%2e%2e%2fsettings.py",
+    "/api/ops/assets/ops/main.js/",
+    "/api/ops/assets//etc/passwd",
+    "/api/ops/assets/ops",
+]
 
 
-@pytest.mark.parametrize("path", [*PAGES, "/api/ops/session", "/api/ops/assets/missing.js"])
+@pytest.mark.parametrize("path", [*PAGES, "/api/ops/session", *NOT_ASSETS])
 async def test_page_assets_and_answers_carry_the_strict_headers(http, path):
     response = await http.get(path)
     assert response.headers["content-security-policy"] == CSP
@@ -546,18 +563,40 @@ async def test_error_answers_carry_the_strict_headers_too(http):
 async def test_page_and_assets_have_their_types_and_load_nothing_from_elsewhere(http):
     page = await http.get("/api/ops")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
-    assert '<script src="/api/ops/assets/ops.js"' in page.text
+    assert '<script type="module" src="/api/ops/assets/ops/main.js"></script>' in page.text
     assert 'href="/api/ops/assets/ops.css"' in page.text
     css = await http.get("/api/ops/assets/ops.css")
-    js = await http.get("/api/ops/assets/ops.js")
     assert css.headers["content-type"].startswith("text/css")
-    assert js.headers["content-type"].startswith("text/javascript")
-    for text in (page.text, css.text, js.text):
+    modules = [await http.get(path) for path in MODULES]
+    assert "/api/ops/assets/ops/main.js" in MODULES and len(MODULES) > 1
+    for js in modules:
+        assert js.status_code == 200 and js.headers["content-type"].startswith("text/javascript")
+        # Every module it imports is one the app serves (a missing one stops the whole console).
+        for imported in re.findall(r'^import [^;]* from "\./([\w-]+\.js)";$', js.text, flags=re.MULTILINE):
+            assert f"/api/ops/assets/ops/{imported}" in MODULES, imported
+        assert "import(" not in js.text and 'from "/' not in js.text and "from 'http" not in js.text
+    for text in (page.text, css.text, *(js.text for js in modules)):
         assert "http://" not in text and "https://" not in text.replace('placeholder="https://example.com/hook"', "")
         assert "//cdn" not in text and "@import" not in text
     # The CSP forbids inline code; the page must not need any.
     assert "<style" not in page.text and " style=" not in page.text
     assert "<script>" not in page.text and " on" + "click=" not in page.text
+
+
+@pytest.mark.parametrize("path", NOT_ASSETS)
+async def test_only_the_listed_assets_are_served(http, path):
+    response = await http.get(path)
+    assert response.status_code == 404 and "import " not in response.text
+    assert "def " not in response.text and "root:" not in response.text
+
+
+def test_the_asset_list_is_the_stylesheet_and_every_module_in_the_folder():
+    folder = Path(__file__).resolve().parents[1] / "lib" / "ops" / "static" / "ops"
+    modules = sorted(f"ops/{path.name}" for path in folder.glob("*.js"))
+    assert sorted(ASSETS) == sorted(["ops.css", *modules]) and "ops/main.js" in modules
+    for media_type, path in ASSETS.values():
+        assert path.is_file() and path.resolve().is_relative_to(folder.parent)
+        assert media_type == ("text/css; charset=utf-8" if path.suffix == ".css" else "text/javascript; charset=utf-8")
 
 
 async def test_no_secret_is_ever_on_the_page_or_in_an_answer(source, make_settings, sql, alice):

@@ -26,10 +26,23 @@ log = logging.getLogger("cronrelay.ops")
 
 HERE = Path(__file__).resolve().parent
 PAGE = HERE / "templates" / "ops.html"
-ASSETS = {
-    "ops.css": ("text/css; charset=utf-8", HERE / "static" / "ops.css"),
-    "ops.js": ("text/javascript; charset=utf-8", HERE / "static" / "ops.js"),
-}
+STATIC = HERE / "static"
+JS = "text/javascript; charset=utf-8"
+
+
+def _assets() -> dict[str, tuple[str, Path]]:
+    """The allow-list of assets by URL name: the stylesheet and the console's ES modules (static/ops/).
+
+    Built once from the folder, so a request can only ever name one of these files: no path
+    from the URL reaches the filesystem, and `..` or an encoded slash is simply not a key.
+    """
+    assets = {"ops.css": ("text/css; charset=utf-8", STATIC / "ops.css")}
+    for module in sorted((STATIC / "ops").glob("*.js")):
+        assets[f"ops/{module.name}"] = (JS, module)
+    return assets
+
+
+ASSETS = _assets()
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
@@ -86,7 +99,8 @@ async def page() -> Response:
     return FileResponse(PAGE, media_type="text/html; charset=utf-8")
 
 
-@router.get("/assets/{name}", include_in_schema=False)
+# `:path` lets a name hold the modules' folder ("ops/main.js"); it is only ever a key of ASSETS.
+@router.get("/assets/{name:path}", include_in_schema=False)
 async def asset(name: str) -> Response:
     found = ASSETS.get(name)
     if found is None:
