@@ -166,7 +166,6 @@ async def test_reapplying_every_repeatable_keeps_functions_and_their_callers(pg_
     assert await _fetch(dsn, query) == before
 
 
-
 async def test_a_database_migrated_before_manage_sql_was_split_migrates_after_it(pg_dsn, migrations_copy):
     """repeatable/manage.sql became manage_jobs, manage_requests and manage_runs (the same statements).
 
@@ -213,6 +212,7 @@ async def test_a_database_migrated_before_manage_sql_was_split_migrates_after_it
     assert await migrate(dsn, migrations_copy) == ["repeatable/manage.sql", "repeatable/grants.sql"]
     recorded = await _fetch(dsn, "select name from schema_repeatables where name like 'manage%'")
     assert [r["name"] for r in recorded] == ["manage.sql"]
+
 
 async def test_a_database_on_the_pre_baseline_layout_records_the_baseline(pg_dsn):
     dsn = await scratch_database(pg_dsn, "legacy")
