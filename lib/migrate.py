@@ -12,7 +12,8 @@ Flyway's rule (docs/migrations.md):
   versioned file every repeatable runs again (a versioned file may drop a
   view or function in its way), and `grants.sql` runs whenever anything ran.
   They run in one transaction, so a new function is never callable before
-  its grants are in place.
+  its grants are in place. A repeatable file that is gone (split or renamed)
+  loses its record; what it created stays until a file drops it.
 
 A database on the pre-baseline layout (0001_tables ... 0006_schedule, whose end
 state is what 0001_baseline creates) is recognised by those versions and their
@@ -68,6 +69,8 @@ _RECORD_REPEATABLE = (
     "insert into public.schema_repeatables (name, checksum) values ($1, $2) "
     "on conflict (name) do update set checksum = excluded.checksum, applied_at = now()"
 )
+
+_FORGET_REPEATABLES = "delete from public.schema_repeatables where name <> all($1::text[])"
 
 
 class MigrationError(Exception):
@@ -139,6 +142,9 @@ async def _migrate(connection: asyncpg.Connection, directory: Path) -> list[str]
         for path in due:
             await connection.execute(path.read_text())
             await connection.execute(_RECORD_REPEATABLE, path.name, checksum(path))
+        # A file split or renamed away leaves its row behind; dropped, so the table lists what is applied
+        # from migrations/ now, and the file coming back (a rollback) is applied again, not skipped as known.
+        await connection.execute(_FORGET_REPEATABLES, [path.name for path in repeatables])
     return applied + [f"repeatable/{path.name}" for path in due]
 
 

@@ -9,7 +9,7 @@ import asyncpg
 import pytest
 
 from lib.migrate import MIGRATIONS, MigrationError, migrate, migration_files, repeatable_files, vercel_crons
-from tests.databases import apply_pre_baseline, scratch_database
+from tests.databases import apply_pre_baseline, schema_dump, scratch_database
 
 
 async def test_migrations_are_recorded_and_rerun_is_a_no_op(pg_dsn, sql):
@@ -164,6 +164,54 @@ async def test_reapplying_every_repeatable_keeps_functions_and_their_callers(pg_
     finally:
         await connection.close()
     assert await _fetch(dsn, query) == before
+
+
+async def test_a_database_migrated_before_manage_sql_was_split_migrates_after_it(pg_dsn, migrations_copy):
+    """repeatable/manage.sql became manage_jobs, manage_requests and manage_runs (the same statements).
+
+    The old file set is rebuilt as one manage.sql from the three, in name order: what the database got from
+    the old file is what the new files hold. After the split the new files run (they replace the same
+    objects: same oids, same grants, same schema), the gone file's record is dropped, and going back to
+    the old file set applies manage.sql again rather than skipping it as known.
+    """
+    repeatable = migrations_copy / "repeatable"
+    split = {path.name: path.read_text() for path in sorted(repeatable.glob("manage_*.sql"))}
+    assert sorted(split) == ["manage_jobs.sql", "manage_requests.sql", "manage_runs.sql"]
+
+    def old_file_set() -> None:
+        for name in split:
+            (repeatable / name).unlink()
+        (repeatable / "manage.sql").write_text("".join(split.values()))
+
+    def new_file_set() -> None:
+        (repeatable / "manage.sql").unlink()
+        for name, text in split.items():
+            (repeatable / name).write_text(text)
+
+    old_file_set()
+    dsn = await scratch_database(pg_dsn, "split")
+    assert "repeatable/manage.sql" in await migrate(dsn, migrations_copy)
+    query = (
+        "select p.oid, p.oid::regprocedure::text as signature, p.proacl::text as acl from pg_proc p "
+        "where p.pronamespace = 'public'::regnamespace order by 2"
+    )
+    functions, dump = await _fetch(dsn, query), schema_dump(dsn)
+
+    new_file_set()
+    applied = await migrate(dsn, migrations_copy)
+    assert applied == [f"repeatable/{name}" for name in split] + ["repeatable/grants.sql"]
+    recorded = await _fetch(dsn, "select name from schema_repeatables order by name")
+    assert [r["name"] for r in recorded] == sorted(p.name for p in repeatable_files(migrations_copy))
+    assert await _fetch(dsn, query) == functions
+    assert schema_dump(dsn) == dump
+    page = await _fetch(dsn, "select jsonb_array_length(jobs) as n from public.ops_list_jobs()")
+    assert page == [{"n": len(vercel_crons())}]
+    assert await migrate(dsn, migrations_copy) == []
+
+    old_file_set()
+    assert await migrate(dsn, migrations_copy) == ["repeatable/manage.sql", "repeatable/grants.sql"]
+    recorded = await _fetch(dsn, "select name from schema_repeatables where name like 'manage%'")
+    assert [r["name"] for r in recorded] == ["manage.sql"]
 
 
 async def test_a_database_on_the_pre_baseline_layout_records_the_baseline(pg_dsn):

@@ -8,21 +8,16 @@ in Supabase Vault and is read by the command at run time, so `cron.job.command`
 never holds it in clear. `install --print` writes the same SQL for Supabase's
 SQL editor, with a placeholder where the secret goes.
 
-It also installs the kick (`--no-kick` leaves it out): a statement trigger on
-`public.cron_run_requests` inserts that calls `/api/cron/run-requests` through
-pg_net, so an app's `request_run` starts within about a second instead of at
-the next minute. At most one call per second however many rows arrive (the
-`public.cron_kicks` row, from migration 0004, is the throttle), and a failing
-kick never fails the insert. The roles that insert (service_role, an app's
-own) may not read Vault, so the trigger function is `security definer`, owned
-by the installing role, with `search_path = ''`.
+It also installs the kick (`--no-kick` leaves it out; lib/cli/supabase_kick.py):
+an insert into `public.cron_run_requests` calls `/api/cron/run-requests` at
+once through pg_net, at most once a second.
 
 This is the one place the service talks to schemas it does not own (`cron`,
-`net`, `vault`) rather than to its own SQL functions, so the statements are
-module-level text here instead of migrations: they belong to the user's
-Supabase project, not to the service's schema. Values always travel as bind
-parameters, except in the pg_cron command text and the printed script, where
-they are validated first and quoted as SQL literals by `_literal`.
+`net`, `vault`) rather than to its own SQL functions; the statements are in
+lib/cli/supabase_sql.py, as module-level text instead of migrations: they
+belong to the user's Supabase project, not to the service's schema. This
+module plans the jobs, runs the statements and is the command line; the
+names the other two define are importable from here too.
 """
 
 from __future__ import annotations
@@ -30,7 +25,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import math
 import re
 import sys
 from collections.abc import Sequence
@@ -41,156 +35,47 @@ from urllib.parse import urlsplit
 
 import asyncpg
 
+from lib.cli.supabase_kick import DROP_KICK, HAS_KICK, KICK_PATH, install_kick, kick_statements, remove_kick
+from lib.cli.supabase_sql import (
+    ANSWERS,
+    CREATE_SECRET,
+    DELETE_SECRET,
+    ENABLE_HINT,
+    ENSURE_PG_CRON,
+    ENSURE_PG_NET,
+    HAS_HTTP_GET,
+    HAS_VAULT,
+    JOB_PREFIX,
+    MAX_JOB_NAME,
+    MIN_PG_CRON,
+    PG_CRON_VERSION,
+    PRUNE_COMMAND,
+    SCHEDULE,
+    SECRET_DESCRIPTION,
+    SECRET_EXISTS,
+    SECRET_STATE,
+    STATUS,
+    UNSCHEDULE_ALL,
+    UNSCHEDULE_STALE,
+    UPDATE_SECRET,
+    connect,
+    database_error,
+    dollar_quoted,
+    http_get_command,
+    literal,
+    render_statement,
+    timeout_milliseconds,
+)
+
+# Imported from here by tests and doctor.
+from lib.cli.supabase_sql import PRUNE_JOB as PRUNE_JOB
+from lib.cli.supabase_sql import PRUNE_SCHEDULE as PRUNE_SCHEDULE
+from lib.cli.supabase_sql import SECRET_NAME as SECRET_NAME
+from lib.cli.supabase_sql import SECRET_PLACEHOLDER as SECRET_PLACEHOLDER
+from lib.cli.supabase_sql import SupabaseCronError as SupabaseCronError
 from lib.cli.tables import Column, render
 from lib.migrate import vercel_crons
 from lib.settings import MIN_SECRET_LENGTH, Settings, SettingsError, get_settings
-
-JOB_PREFIX = "cronrelay:"
-PRUNE_JOB = f"{JOB_PREFIX}prune-cron-history"
-# Daily, off the hour so it does not pile onto everyone's midnight jobs.
-PRUNE_SCHEDULE = "41 3 * * *"
-PRUNE_COMMAND = "delete from cron.job_run_details where coalesce(end_time, start_time) < now() - interval '7 days'"
-SECRET_NAME = "cronrelay_cron_secret"
-# Marks the Vault secret as ours, so uninstall removes only a secret that install (or its printed SQL) made.
-SECRET_DESCRIPTION = "cronrelay: CRON_SECRET, sent by Supabase Cron as its bearer (python -m lib supabase-cron)"
-SECRET_PLACEHOLDER = "<your CRON_SECRET>"
-# pg_net lets a request run this much longer than a run may, so it never cuts off a run that is still working.
-TIMEOUT_MARGIN_SECONDS = 10
-# Named jobs (cron.schedule(name, ...) as an upsert) and cron.job_run_details arrived in pg_cron 1.3.
-MIN_PG_CRON = (1, 3)
-# pg_cron's job names are Postgres `name`s.
-MAX_JOB_NAME = 63
-
-ENABLE_HINT = "enable it in Supabase Dashboard → Database → Extensions, or run `create extension {}`"
-
-# -- the statements ---------------------------------------------------------
-
-PG_CRON_VERSION = "select extversion from pg_catalog.pg_extension where extname = 'pg_cron'"
-ENSURE_PG_CRON = "create extension if not exists pg_cron"
-# The signature pg_net has had since 0.2 (supabase/pg_net sql/pg_net.sql). Checked
-# by signature, not by extension, so a `net` schema provided some other way counts.
-HAS_HTTP_GET = "select to_regprocedure('net.http_get(text, jsonb, jsonb, integer)') is not null"
-ENSURE_PG_NET = "create extension if not exists pg_net"
-# Supabase Vault (supabase/vault sql/supabase_vault--0.3.0.sql).
-HAS_VAULT = (
-    "select to_regprocedure('vault.create_secret(text, text, text, uuid)') is not null"
-    " and to_regclass('vault.decrypted_secrets') is not null"
-)
-# Compared in SQL, so the stored secret never comes back to this process.
-SECRET_STATE = (
-    "select id, decrypted_secret is not distinct from $1 as same from vault.decrypted_secrets where name = $2"
-)
-CREATE_SECRET = "select vault.create_secret($1, $2, $3) where not exists (select from vault.secrets where name = $2)"
-UPDATE_SECRET = "select vault.update_secret(id, $1) from vault.secrets where name = $2"
-SCHEDULE = "select cron.schedule($1, $2, $3)"
-# pg_cron names are unique per user; a job of the same name owned by another role is not ours.
-UNSCHEDULE_STALE = (
-    "select jobname, cron.unschedule(jobname) from cron.job"
-    " where jobname like 'cronrelay:%' and username = current_user and jobname <> all($1::text[])"
-    " order by jobname"
-)
-UNSCHEDULE_ALL = (
-    "select jobname, cron.unschedule(jobname) from cron.job"
-    " where jobname like 'cronrelay:%' and username = current_user order by jobname"
-)
-DELETE_SECRET = "delete from vault.secrets where name = $1 and description = $2 returning id"
-SECRET_EXISTS = "select exists (select from vault.secrets where name = $1)"
-STATUS = """
-select j.jobid, j.jobname, j.schedule, j.active, j.command,
-       r.status, r.start_time, r.end_time, r.return_message
-from cron.job j
-left join lateral (
-    select d.status, d.start_time, d.end_time, d.return_message
-    from cron.job_run_details d
-    where d.jobid = j.jobid
-    order by d.runid desc
-    limit 1
-) r on true
-where j.jobname like 'cronrelay:%' and j.username = current_user
-order by j.jobname
-"""
-
-HTTP_GET = (
-    "select net.http_get("
-    "url := {url}, "
-    "headers := jsonb_build_object('Authorization', 'Bearer ' || "
-    "(select decrypted_secret from vault.decrypted_secrets where name = '" + SECRET_NAME + "')), "
-    "timeout_milliseconds := {timeout})"
-)
-
-
-# The kick: the drain's path, the trigger and its function (dropped with cascade, which drops the trigger).
-KICK_PATH = "/api/cron/run-requests"
-KICK_FUNCTION = "public.cronrelay_kick()"
-HAS_QUEUE = (
-    "select to_regclass('public.cron_run_requests') is not null and to_regclass('public.cron_kicks') is not null"
-)
-DROP_KICK = f"drop function if exists {KICK_FUNCTION} cascade"
-HAS_KICK = "select to_regprocedure('public.cronrelay_kick()') is not null"
-KICK_BODY = (
-    """create or replace function public.cronrelay_kick()
-returns trigger
-language plpgsql
-security definer
-set search_path = ''
-as $kick$
-begin
-  -- At most one call per second, however many rows arrive: the first insert
-  -- of a second takes the throttle row; a concurrent one skips it, never waits.
-  begin
-    update public.cron_kicks k
-       set last_kicked_at = now()
-     where k.id = (select c.id from public.cron_kicks c
-                    where c.id = 1 and c.last_kicked_at <= now() - interval '1 second'
-                      for update skip locked);
-    if found then
-      perform net.http_post(
-        url := {url},
-        body := '{{}}'::jsonb,
-        headers := jsonb_build_object(
-          'Content-Type', 'application/json',
-          'Authorization', 'Bearer ' || (select decrypted_secret from vault.decrypted_secrets
-                                          where name = '"""
-    + SECRET_NAME
-    + """')),
-        timeout_milliseconds := {timeout});
-    end if;
-  exception when others then
-    -- A failing kick never fails the insert: the row waits for the next tick.
-    raise warning 'cronrelay kick failed: %', sqlerrm;
-  end;
-  return null;
-end
-$kick$"""
-)
-# The roles exist once migrate has run (it creates anon, authenticated and service_role), as does the queue.
-KICK_TRIGGER = """do $trigger$
-begin
-  if to_regclass('public.cron_run_requests') is null or to_regclass('public.cron_kicks') is null then
-    raise notice 'cronrelay kick: run `python -m lib migrate` first, then install again';
-    return;
-  end if;
-  revoke execute on function public.cronrelay_kick() from public, anon, authenticated;
-  drop trigger if exists cronrelay_kick on public.cron_run_requests;
-  create trigger cronrelay_kick
-    after insert on public.cron_run_requests
-    for each statement execute function public.cronrelay_kick();
-end
-$trigger$"""
-
-
-def kick_statements(base_url: str, settings: Settings) -> list[str]:
-    """The kick, as statements: the trigger function, then its grants and the trigger (when the queue exists)."""
-    body = KICK_BODY.format(url=_literal(f"{base_url}{KICK_PATH}"), timeout=timeout_milliseconds(settings))
-    return [body, KICK_TRIGGER]
-
-
-class SupabaseCronError(Exception):
-    """One clear line for the user; `exit_code` 2 for configuration, 3 for the database."""
-
-    def __init__(self, message: str, exit_code: int = 2) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
 
 
 @dataclass(frozen=True)
@@ -238,14 +123,6 @@ def target_url(raw: str, allow_http: bool) -> str:
     return f"{parsed.scheme}://{parsed.netloc}{path}"
 
 
-def timeout_milliseconds(settings: Settings) -> int:
-    return (math.ceil(settings.run_time_budget_seconds) + TIMEOUT_MARGIN_SECONDS) * 1000
-
-
-def http_get_command(url: str, timeout_ms: int) -> str:
-    return HTTP_GET.format(url=_literal(url), timeout=timeout_ms)
-
-
 def planned_jobs(base_url: str, settings: Settings, crons: Sequence[tuple[str, str]] | None = None) -> list[CronJob]:
     """One `cronrelay:<job>` per vercel.json cron, then the job that prunes pg_cron's own history."""
     crons = vercel_crons() if crons is None else crons
@@ -262,29 +139,6 @@ def planned_jobs(base_url: str, settings: Settings, crons: Sequence[tuple[str, s
         jobs.append(CronJob(name, schedule, http_get_command(url, timeout), url))
     jobs.append(CronJob(PRUNE_JOB, PRUNE_SCHEDULE, PRUNE_COMMAND))
     return jobs
-
-
-# -- SQL text (the pg_cron commands and the printed script) -----------------
-
-
-def _literal(text: str) -> str:
-    """A standard SQL string literal (standard_conforming_strings is on in every supported Postgres)."""
-    if "\x00" in text:
-        raise SupabaseCronError("a value for the SQL holds a NUL character")
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _dollar_quoted(text: str) -> str:
-    tag, n = "$$", 0
-    while tag in text:
-        n += 1
-        tag = f"$cmd{n}$"
-    return f"{tag}{text}{tag}"
-
-
-def _render(statement: str, *values: str) -> str:
-    """`statement` with $1, $2... replaced by SQL text; one pass, so inserted text is never rescanned."""
-    return re.sub(r"\$(\d+)", lambda match: values[int(match[1]) - 1], statement)
 
 
 def install_sql(
@@ -306,8 +160,9 @@ def install_sql(
         "",
         "-- The bearer secret lives in Vault; the jobs read it when they run, so cron.job never holds it.",
         "-- An existing secret is kept. To change it later, run:",
-        "--   " + _render(UPDATE_SECRET, _literal("<your new CRON_SECRET>"), _literal(SECRET_NAME)) + ";",
-        _render(CREATE_SECRET, _literal(SECRET_PLACEHOLDER), _literal(SECRET_NAME), _literal(SECRET_DESCRIPTION)) + ";",
+        "--   " + render_statement(UPDATE_SECRET, literal("<your new CRON_SECRET>"), literal(SECRET_NAME)) + ";",
+        render_statement(CREATE_SECRET, literal(SECRET_PLACEHOLDER), literal(SECRET_NAME), literal(SECRET_DESCRIPTION))
+        + ";",
         "",
         "-- One job per vercel.json cron, on the same schedule (UTC).",
         f"-- pg_net's timeout ({timeout_milliseconds(settings)} ms) is above the run budget"
@@ -316,12 +171,14 @@ def install_sql(
     for job in jobs:
         if job.name == PRUNE_JOB:
             lines += ["", "-- pg_cron never deletes its own run history: keep 7 days of cron.job_run_details."]
-        lines.append(_render(SCHEDULE, _literal(job.name), _literal(job.schedule), _dollar_quoted(job.command)) + ";")
-    names = "array[" + ", ".join(_literal(job.name) for job in jobs) + "]"
+        lines.append(
+            render_statement(SCHEDULE, literal(job.name), literal(job.schedule), dollar_quoted(job.command)) + ";"
+        )
+    names = "array[" + ", ".join(literal(job.name) for job in jobs) + "]"
     lines += [
         "",
         "-- Jobs an earlier install made for crons that vercel.json no longer has.",
-        _render(UNSCHEDULE_STALE, names) + ";",
+        render_statement(UNSCHEDULE_STALE, names) + ";",
         "",
     ]
     if kick:
@@ -337,29 +194,6 @@ def install_sql(
 
 
 # -- talking to the database ------------------------------------------------
-
-
-def _database_url(settings: Settings) -> str:
-    if settings.database_url is None:
-        raise SupabaseCronError(
-            "DATABASE_URL is not set: supabase-cron talks to your Supabase Postgres directly"
-            " (Dashboard → Connect → the session pooler or direct connection string)"
-        )
-    return settings.database_url.get_secret_value()
-
-
-def _database_error(settings: Settings, doing: str, error: BaseException) -> SupabaseCronError:
-    message = " ".join(str(error).split()) or type(error).__name__
-    return SupabaseCronError(f"{doing}: {settings.redact(message)}", exit_code=3)
-
-
-async def _connect(settings: Settings) -> asyncpg.Connection:
-    dsn = _database_url(settings)
-    try:
-        # No prepared-statement cache: Supabase's transaction pooler does not keep them.
-        return await asyncpg.connect(dsn, statement_cache_size=0, timeout=15)
-    except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-        raise _database_error(settings, "could not connect to DATABASE_URL", error) from None
 
 
 def _version(text: str) -> tuple[int, ...]:
@@ -398,7 +232,7 @@ async def install(base_url: str, settings: Settings, *, kick: bool = True) -> In
             " install stores it in Vault for Supabase Cron to send"
         )
     jobs = planned_jobs(base_url, settings)
-    connection = await _connect(settings)
+    connection = await connect(settings)
     try:
         # One transaction: a failure part-way leaves the earlier install as it was.
         async with connection.transaction():
@@ -408,28 +242,14 @@ async def install(base_url: str, settings: Settings, *, kick: bool = True) -> In
                 try:
                     await connection.execute(SCHEDULE, job.name, job.schedule, job.command)
                 except asyncpg.PostgresError as error:
-                    raise _database_error(settings, f"pg_cron refused {job.name}", error) from None
+                    raise database_error(settings, f"pg_cron refused {job.name}", error) from None
             stale = await connection.fetch(UNSCHEDULE_STALE, [job.name for job in jobs])
-            kicked = await _install_kick(connection, base_url, settings) if kick else await _remove_kick(connection)
+            kicked = await install_kick(connection, base_url, settings) if kick else await remove_kick(connection)
     except asyncpg.PostgresError as error:
-        raise _database_error(settings, "install failed", error) from None
+        raise database_error(settings, "install failed", error) from None
     finally:
         await connection.close()
     return InstallResult(version, state, jobs, [row["jobname"] for row in stale], kicked)
-
-
-async def _install_kick(connection: asyncpg.Connection, base_url: str, settings: Settings) -> str:
-    if not await connection.fetchval(HAS_QUEUE):
-        return "not installed: run `python -m lib migrate` on this database first, then install again"
-    for statement in kick_statements(base_url, settings):
-        await connection.execute(statement)
-    return f"installed (inserts into cron_run_requests call {base_url}{KICK_PATH}, at most once a second)"
-
-
-async def _remove_kick(connection: asyncpg.Connection) -> str:
-    had = await connection.fetchval(HAS_KICK)
-    await connection.execute(DROP_KICK)
-    return "removed (--no-kick)" if had else "left out (--no-kick)"
 
 
 async def _ensure_extensions(connection: asyncpg.Connection, settings: Settings) -> str:
@@ -472,12 +292,12 @@ async def _store_secret(connection: asyncpg.Connection, secret: str) -> str:
 
 
 async def status(settings: Settings) -> list[dict[str, Any]]:
-    connection = await _connect(settings)
+    connection = await connect(settings)
     try:
         await _require_pg_cron(connection)
         rows = await connection.fetch(STATUS)
     except asyncpg.PostgresError as error:
-        raise _database_error(settings, "could not read cron.job", error) from None
+        raise database_error(settings, "could not read cron.job", error) from None
     finally:
         await connection.close()
     return [
@@ -500,28 +320,15 @@ async def status(settings: Settings) -> list[dict[str, Any]]:
     ]
 
 
-# pg_net keeps each answer in net._http_response (6 hours by default), for every
-# caller in the database, not only cronrelay's jobs: counted by status, or by
-# `timeout` / `error` when no answer came.
-ANSWERS = """
-select coalesce(r.status_code::text, case when r.timed_out then 'timeout' else 'error' end) as answer,
-       count(*) as calls
-from net._http_response r
-where r.created > now() - interval '1 hour'
-group by 1
-order by 1
-"""
-
-
 async def recent_answers(settings: Settings) -> dict[str, int] | None:
     """pg_net's answers of the last hour by status (for `doctor`); None where pg_net keeps no answers."""
-    connection = await _connect(settings)
+    connection = await connect(settings)
     try:
         if not await connection.fetchval("select to_regclass('net._http_response') is not null"):
             return None
         rows = await connection.fetch(ANSWERS)
     except asyncpg.PostgresError as error:
-        raise _database_error(settings, "could not read net._http_response", error) from None
+        raise database_error(settings, "could not read net._http_response", error) from None
     finally:
         await connection.close()
     return {str(row["answer"]): int(row["calls"]) for row in rows}
@@ -544,7 +351,7 @@ class UninstallResult:
 
 
 async def uninstall(settings: Settings) -> UninstallResult:
-    connection = await _connect(settings)
+    connection = await connect(settings)
     try:
         await _require_pg_cron(connection)
         async with connection.transaction():
@@ -558,7 +365,7 @@ async def uninstall(settings: Settings) -> UninstallResult:
                 elif await connection.fetchval(SECRET_EXISTS, SECRET_NAME):
                     secret = "kept (not made by install)"
     except asyncpg.PostgresError as error:
-        raise _database_error(settings, "uninstall failed", error) from None
+        raise database_error(settings, "uninstall failed", error) from None
     finally:
         await connection.close()
     return UninstallResult([row["jobname"] for row in removed], secret, kicked)
