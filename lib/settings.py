@@ -16,8 +16,6 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_core import PydanticUseDefault
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from lib.outbound.policy import LOOPBACK_NAMES, TargetAccess, address_problem, literal_address
-
 MIN_SECRET_LENGTH = 16
 # The end may be 24:00 (end of day), nothing later: what lib/clock/quiet_hours.py accepts.
 _ACTIVE_HOURS = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-(([01]\d|2[0-3]):[0-5]\d|24:00)$")
@@ -63,6 +61,10 @@ def _literal_host_problem(host: str, *, allow_http: bool, allow_private: bool) -
     The message names the address's class, never the address: the setting's
     name says which URL, and the value is not echoed (see below).
     """
+    # Imported here, not at the top: the policy brings httpx, which importing the entry point must
+    # not load (tests/test_cold_start.py); only a deployment with an alert URL pays for it, at load.
+    from lib.outbound.policy import LOOPBACK_NAMES, TargetAccess, address_problem, literal_address
+
     access = TargetAccess(allow_loopback=allow_http, allow_private=allow_private)
     if host.lower() in LOOPBACK_NAMES:
         # `localhost` resolves to loopback everywhere: refused now, not at the first alert.
