@@ -18,7 +18,7 @@ Sizes are parameters: CRONRELAY_BENCH_HEARTBEATS (default 3,000,000; the issue's
 which takes this 2-core machine's disk tens of minutes to seed twice), CRONRELAY_BENCH_AGENTS
 (1,000,000) and CRONRELAY_BENCH_QUEUE_DEPTH (1,000,000).
 
-To add a queue (the alert deliveries of issue 16, for one), append a `Queue` to QUEUES: how to seed
+To add a queue, append a `Queue` to QUEUES (run requests, reminders and alert deliveries are there): how to seed
 n waiting rows, the claim call, and the claim's inner query with the index it should read.
 """
 
@@ -473,6 +473,27 @@ QUEUES: list[Queue] = [
         inner="select d.id from public.due_reminders d order by d.due_at, d.id limit 100 for update skip locked",
         index="scheduled_reminders_due_id_idx",
         truncate="truncate public.scheduled_reminders",
+    ),
+    Queue(
+        name="alert deliveries",
+        seed=lambda n: [
+            # Events already routed (so the claim's routing step finds none), each to two channels:
+            # n deliveries, the oldest event's first.
+            f"""insert into public.cron_alert_events (event, payload, fanned_out_at, created_at)
+                select 'agents.offline', '{{}}'::jsonb, now(), now() - interval '1 day' + g * interval '10 ms'
+                  from generate_series(1, ({n} + 1) / 2) g""",
+            f"""insert into public.cron_alert_deliveries (event_id, channel, available_at, created_at)
+                select e.id, c.channel, e.created_at, e.created_at
+                  from public.cron_alert_events e cross join unnest(array['slack', 'webhook']) c (channel)
+                 order by e.id, c.channel
+                 limit {n}""",
+        ],
+        claim="""select * from public.claim_alert_deliveries('["webhook", "slack"]'::jsonb, 50, 120)""",
+        inner="select d.id from public.cron_alert_deliveries d"
+        " where d.status = 'pending' and d.available_at <= now() and d.channel = any ('{webhook,slack}'::text[])"
+        " order by d.available_at, d.id limit 50 for update skip locked",
+        index="cron_alert_deliveries_due_idx",
+        truncate="truncate public.cron_alert_deliveries, public.cron_alert_events",
     ),
 ]
 CLAIMS = 100

@@ -27,12 +27,15 @@ ALERT_URL_SETTINGS = ("alert_webhook_url", "alert_slack_webhook_url", "alert_dis
 _LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1"})
 
 
-def alert_url_problem(value: str, *, allow_http: bool) -> str | None:
+def alert_url_problem(value: str, *, allow_http: bool, allow_private: bool = False) -> str | None:
     """What is wrong with an alert channel URL, worded after its variable's name; None when it may be used.
 
     DESIGN.md, Outbound calls: https, no credentials in the URL; plain http
-    only to localhost with ALLOW_HTTP_WEBHOOKS. Where the host may point is
-    checked at call time (lib/alerts/send.py), as a DNS answer can change.
+    only to localhost with ALLOW_HTTP_WEBHOOKS. A host written as an address
+    (`10.0.0.5`, `[::1]`, `169.254.169.254`, `2130706433`) is checked here, by
+    the outbound policy's rules, so a channel that could never be called stops
+    the deployment at load, not at its first alert. A name is checked at call
+    time (lib/alerts/send.py), as a DNS answer can change.
     """
     try:
         parsed = urlsplit(value)
@@ -43,13 +46,34 @@ def alert_url_problem(value: str, *, allow_http: bool) -> str | None:
         return "must be an https URL with a host"
     if parsed.username is not None or parsed.password is not None:
         return "must not carry credentials (user:password@); the service's own token in the path is fine"
-    if parsed.scheme == "https":
-        return None
     if parsed.scheme == "http" and allow_http and parsed.hostname in _LOCAL_HOSTS:
         return None
     if parsed.scheme == "http" and parsed.hostname in _LOCAL_HOSTS:
         return "must be https (plain http to localhost needs ALLOW_HTTP_WEBHOOKS=true)"
-    return "must be an https URL"
+    if parsed.scheme != "https":
+        return "must be an https URL"
+    return _literal_host_problem(parsed.hostname, allow_http=allow_http, allow_private=allow_private)
+
+
+def _literal_host_problem(host: str, *, allow_http: bool, allow_private: bool) -> str | None:
+    """Why an https URL's host, when it is an address or a loopback name, is refused; None for a name to resolve.
+
+    The message names the address's class, never the address: the setting's
+    name says which URL, and the value is not echoed (see below).
+    """
+    # Imported here, not at the top: the policy brings httpx, which importing the entry point must
+    # not load (tests/test_cold_start.py); only a deployment with an alert URL pays for it, at load.
+    from lib.outbound.policy import LOOPBACK_NAMES, TargetAccess, address_problem, literal_address
+
+    access = TargetAccess(allow_loopback=allow_http, allow_private=allow_private)
+    if host.lower() in LOOPBACK_NAMES:
+        # `localhost` resolves to loopback everywhere: refused now, not at the first alert.
+        return (
+            None if access.allow_loopback else "must not point at a loopback name (ALLOW_HTTP_WEBHOOKS=true allows it)"
+        )
+    address = literal_address(host)
+    problem = None if address is None else address_problem(address, access)
+    return f"must not point at {problem}" if problem else None
 
 
 _SSL_MODES = {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}
@@ -241,10 +265,16 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _alert_targets(self) -> Settings:
-        # After every field, as ALLOW_HTTP_WEBHOOKS decides what a channel URL may be.
+        # After every field, as ALLOW_HTTP_WEBHOOKS and ALLOW_PRIVATE_TARGETS decide what a channel URL may be.
         for name in ALERT_URL_SETTINGS:
             value = getattr(self, name)
-            problem = None if value is None else alert_url_problem(value, allow_http=self.allow_http_webhooks)
+            problem = (
+                None
+                if value is None
+                else alert_url_problem(
+                    value, allow_http=self.allow_http_webhooks, allow_private=self.allow_private_targets
+                )
+            )
             if problem:
                 raise ValueError(f"{name.upper()} {problem}")
         return self

@@ -8,6 +8,7 @@ import json
 
 import asyncpg
 
+from lib.db.queries.alerts import claim_alert_deliveries
 from lib.db.queries.reminders import ClaimedReminder, claim_due_reminders
 from lib.db.queries.run_requests import claim_run_requests
 from tests.factories import add_job
@@ -81,4 +82,48 @@ async def test_reminder_claims_take_the_oldest_of_100k_even_when_most_share_one_
 
     nodes = await _plan(sql, "select id from due_reminders order by due_at, id limit 100 for update skip locked")
     assert any(node.get("Index Name") == "scheduled_reminders_due_id_idx" for node in nodes), nodes
+    assert not any(node["Node Type"] in ("Sort", "Incremental Sort", "Seq Scan") for node in nodes), nodes
+
+
+async def test_alert_delivery_claims_take_the_oldest_of_100k_in_index_order(db, sql):
+    # Two channels per event, routed already, the deliveries inserted in random order; a few are
+    # sent or dead (off the partial index) and a few wait for a backoff that has not passed.
+    await sql.execute(
+        """
+        insert into cron_alert_events (id, event, payload, fanned_out_at, created_at)
+        overriding system value
+        select g, 'agents.offline', '{}'::jsonb, now(), now() - interval '1 day'
+          from generate_series(1, $1::int / 2) g
+        """,
+        DEPTH,
+    )
+    await sql.execute(
+        """
+        insert into cron_alert_deliveries (event_id, channel, status, available_at)
+        select e, c, case when e % 97 = 0 then 'sent' when e % 89 = 0 then 'dead' else 'pending' end,
+               case when e % 83 = 0 then now() + interval '1 hour'
+                    else now() - interval '1 day' + e * interval '1 ms' end
+          from (select e, c from generate_series(1, $1::int / 2) e, unnest(array['webhook', 'slack']) c
+                 order by random()) s
+        """,
+        DEPTH,
+    )
+    await sql.execute("analyze cron_alert_events; analyze cron_alert_deliveries")
+    oldest = """select id from cron_alert_deliveries
+                 where status = 'pending' and available_at <= now() order by available_at, id limit 100"""
+    expected = [row["id"] for row in await sql.fetch(oldest)]
+
+    channels = ["webhook", "slack"]
+    first = await claim_alert_deliveries(db, channels=channels, limit=50, lease_seconds=60, max_attempts=10)
+    second = await claim_alert_deliveries(db, channels=channels, limit=50, lease_seconds=60, max_attempts=10)
+    assert [int(row["id"]) for row in first] == sorted(expected[:50])
+    assert [int(row["id"]) for row in second] == sorted(expected[50:])
+
+    nodes = await _plan(
+        sql,
+        """select d.id from cron_alert_deliveries d
+            where d.status = 'pending' and d.available_at <= now() and d.channel = any ('{webhook,slack}'::text[])
+            order by d.available_at, d.id limit 50 for update skip locked""",
+    )
+    assert any(node.get("Index Name") == "cron_alert_deliveries_due_idx" for node in nodes), nodes
     assert not any(node["Node Type"] in ("Sort", "Incremental Sort", "Seq Scan") for node in nodes), nodes
