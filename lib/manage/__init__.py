@@ -4,9 +4,9 @@
     page = await manage.list_jobs(db, project="default", filter="failing")
 
 Typed async functions over the Database port, through the typed query layer
-(lib/db/queries/manage.py; the SQL is migrations/repeatable/manage.sql). The
-models are pydantic and shaped exactly like the console API's JSON objects,
-so the API answers `model.model_dump(mode="json")` unchanged:
+(lib/db/queries/manage.py; the SQL is migrations/repeatable/manage_jobs.sql,
+manage_requests.sql and manage_runs.sql). The models are pydantic and
+shaped exactly like the console API's JSON objects, so the API answers `model.model_dump(mode="json")` unchanged:
 
 - `JobView` (the Job object), `RequestView` (Request), `RunView` (Run);
 - `JobPage {jobs, projects, has_more}`, `JobDetail {job, next_runs, runs, requests}`,

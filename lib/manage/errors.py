@@ -9,7 +9,7 @@ from uuid import UUID
 
 from lib.db.port import DatabaseError
 
-# `<field>: <one line>`, as migrations/repeatable/manage.sql raises them.
+# `<field>: <one line>`, as migrations/repeatable/manage_*.sql raise them.
 _FIELD_MESSAGE = re.compile(r"^(?P<field>[a-z_]+): (?P<message>.+)$", re.DOTALL)
 # Prefixes that name the object acted on, not an input field.
 _OBJECTS = frozenset({"job", "request", "operator"})
@@ -36,7 +36,7 @@ class ManageError(Exception):
 
 
 def from_database(error: DatabaseError) -> ManageError | None:
-    """The ManageError a manage.sql function raised (SQLSTATE PTnnn), or None for any other failure."""
+    """The ManageError a manage_*.sql function raised (SQLSTATE PTnnn), or None for any other failure."""
     code = error.code or ""
     if not (code.startswith("PT") and code[2:].isdigit()):
         return None
@@ -51,7 +51,7 @@ def from_database(error: DatabaseError) -> ManageError | None:
 
 @contextmanager
 def translated() -> Iterator[None]:
-    """Turn a manage.sql refusal into a ManageError; every other database error passes through."""
+    """Turn a manage_*.sql refusal into a ManageError; every other database error passes through."""
     try:
         yield
     except DatabaseError as error:

@@ -1,6 +1,6 @@
 """Run now runs now: execute a request queued by Run now or Retry in the same call.
 
-The request goes through the drain's own executor (lib/jobs/run_requests.py:
+The request goes through the drain's own executor (lib/jobs/request_executor.py:
 the same claim, lease, token-guarded settle, payload and budget), so the
 answer carries the settled request. One that cannot start at once stays
 queued, and the answer says why: held for a missing setting, its builtin

@@ -18,7 +18,7 @@
 -- ops_audit, ops_act and the audit triggers are in ops_audit.sql.
 --
 -- Errors the caller can act on are PTnnn with `<field>: <one line>`, as in
--- manage.sql (lib/manage/errors.py reads them back).
+-- manage_*.sql (lib/manage/errors.py reads them back).
 
 -- -- operators ---------------------------------------------------------------------
 

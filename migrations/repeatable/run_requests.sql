@@ -47,7 +47,7 @@ create or replace view public.run_requests_ready with (security_invoker = true) 
 drop function if exists public._existing_run_request(text, uuid);
 
 -- Queue a run request for p_job, once per dedup key: the one insert every
--- caller shares (request_run here, run now and retry in manage.sql), which
+-- caller shares (request_run here, run now and retry in manage_requests.sql), which
 -- words its own refusals from the outcome:
 --   queued     a new request was inserted;
 --   existing   the key already names a request of this job (a repeat of the
