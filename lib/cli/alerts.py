@@ -12,14 +12,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import sys
 from typing import Any
 
 from lib import manage
-from lib.cli.common import positive_int, with_database
+from lib.cli.common import FAILURES, failed, positive_int, with_database
 from lib.cli.tables import Column, Record, render
-from lib.db import Database, DatabaseError
-from lib.settings import SettingsError, get_settings
+from lib.db import Database
+from lib.settings import get_settings
 
 REQUESTED_BY = "cli"
 
@@ -83,14 +82,7 @@ def main(argv: list[str]) -> int:
     action = _test if args.action == "test" else _list
     try:
         text, status = asyncio.run(with_database(lambda db: action(db, args)))
-    except manage.ManageError as error:
-        print(f"refused: {error}", file=sys.stderr)
-        return 1
-    except SettingsError as error:
-        print(f"configuration error: {error}", file=sys.stderr)
-        return 2
-    except DatabaseError as error:
-        print(f"database error: {error}", file=sys.stderr)
-        return 3
+    except FAILURES as error:
+        return failed(error)
     print(text)
     return status

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from lib.db import Database, database_for
+from lib.db import Database, DatabaseError, database_for
 from lib.manage.acting import acting
 from lib.manage.actors import CLI
-from lib.settings import get_settings
+from lib.manage.errors import ManageError
+from lib.settings import SettingsError, get_settings
+
+# What a command's failure is worth to a script: the exit status of each kind.
+FAILURES = (ManageError, SettingsError, DatabaseError)
 
 T = TypeVar("T")
 
@@ -42,3 +47,24 @@ async def with_database(action: Callable[[Database], Awaitable[T]]) -> T:
         return await action(db)
     finally:
         await db.close()
+
+
+def failed(error: ManageError | SettingsError | DatabaseError) -> int:
+    """Say why a command failed in one line on stderr; its exit status: 1 refused, 2 configuration, 3 database."""
+    if isinstance(error, ManageError):
+        print(refusal(error), file=sys.stderr)
+        return 1
+    if isinstance(error, SettingsError):
+        from lib.cli.discovery import with_hint
+
+        print(f"configuration error: {with_hint(error)}", file=sys.stderr)
+        return 2
+    print(f"database error: {error}", file=sys.stderr)
+    return 3
+
+
+def refusal(error: ManageError) -> str:
+    """A refusal as one line: what kind (not found, an invalid field, refused) and why."""
+    if error.status == 422:
+        return f"invalid {error.field or 'input'}: {error}"
+    return f"{'not found' if error.status == 404 else 'refused'}: {error}"

@@ -32,10 +32,10 @@ from datetime import datetime
 from typing import Any
 
 from lib import manage
-from lib.cli.common import json_object, positive_int, with_database
+from lib.cli.common import FAILURES, failed, json_object, positive_int, with_database
 from lib.cli.tables import REQUEST_COLUMNS, RUN_COLUMNS, Column, Record, cell, render
-from lib.db import Database, DatabaseError
-from lib.settings import SettingsError, get_settings
+from lib.db import Database
+from lib.settings import get_settings
 
 REQUESTED_BY = "cli"
 
@@ -335,21 +335,6 @@ def main(argv: list[str]) -> int:
     action = _retry if args.command == "retry" else ACTIONS[args.action]
     try:
         print(asyncio.run(with_database(lambda db: action(db, args))))
-    except manage.ManageError as error:
-        print(_refusal(error), file=sys.stderr)
-        return 1
-    except SettingsError as error:
-        from lib.cli.discovery import with_hint
-
-        print(f"configuration error: {with_hint(error)}", file=sys.stderr)
-        return 2
-    except DatabaseError as error:
-        print(f"database error: {error}", file=sys.stderr)
-        return 3
+    except FAILURES as error:
+        return failed(error)
     return 0
-
-
-def _refusal(error: manage.ManageError) -> str:
-    if error.status == 422:
-        return f"invalid {error.field or 'input'}: {error}"
-    return f"{'not found' if error.status == 404 else 'refused'}: {error}"

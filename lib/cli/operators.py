@@ -22,10 +22,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from lib import manage
-from lib.cli.common import with_database
+from lib.cli.common import FAILURES, failed, with_database
 from lib.cli.tables import Column, render
-from lib.db import Database, DatabaseError
-from lib.settings import SettingsError
+from lib.db import Database
 
 OPERATOR_COLUMNS = (
     Column("name", lambda r: r["name"]),
@@ -131,14 +130,6 @@ def main(argv: list[str]) -> int:
     action = ACTIONS[args.action]
     try:
         print(asyncio.run(with_database(lambda db: action(db, args))))
-    except manage.ManageError as error:
-        kind = f"invalid {error.field or 'input'}" if error.status == 422 else "refused"
-        print(f"{'not found' if error.status == 404 else kind}: {error}", file=sys.stderr)
-        return 1
-    except SettingsError as error:
-        print(f"configuration error: {error}", file=sys.stderr)
-        return 2
-    except DatabaseError as error:
-        print(f"database error: {error}", file=sys.stderr)
-        return 3
+    except FAILURES as error:
+        return failed(error)
     return 0

@@ -13,10 +13,7 @@ import json
 import sys
 from typing import Any
 
-from lib.cli.common import with_database
-from lib.db import DatabaseError
-from lib.manage import ManageError
-from lib.settings import SettingsError
+from lib.cli.common import FAILURES, failed, with_database
 from lib.workers import manage
 
 
@@ -73,12 +70,5 @@ def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     try:
         return asyncio.run(_run(args))
-    except ManageError as error:
-        print(f"workers {args.action}: {error}", file=sys.stderr)
-        return 1
-    except SettingsError as error:
-        print(f"configuration error: {error}", file=sys.stderr)
-        return 2
-    except DatabaseError as error:
-        print(f"database error: {error}", file=sys.stderr)
-        return 3
+    except FAILURES as error:
+        return failed(error)
