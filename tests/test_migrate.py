@@ -204,7 +204,7 @@ async def test_a_database_migrated_before_manage_sql_was_split_migrates_after_it
     assert [r["name"] for r in recorded] == sorted(p.name for p in repeatable_files(migrations_copy))
     assert await _fetch(dsn, query) == functions
     assert schema_dump(dsn) == dump
-    page = await _fetch(dsn, "select jsonb_array_length(jobs) as n from public.ops_list_jobs()")
+    page = await _fetch(dsn, "select json_array_length(jobs) as n from public.ops_list_jobs()")
     assert page == [{"n": len(vercel_crons())}]
     assert await migrate(dsn, migrations_copy) == []
 
