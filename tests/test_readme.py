@@ -204,24 +204,23 @@ def test_every_readme_example_runs_as_written(
         outside.route(host="127.0.0.1").pass_through()
         outside.route(host="localhost").pass_through()
         outside.route(method="POST", host__regex=r"(^|\.)example\.com$").mock(side_effect=receive)
-        app = contextlib.ExitStack()
-        for path, example in examples:
-            where = f"{path.relative_to(ROOT)} line {example.line_number}"
-            if example.kind == "sql":
-                asyncio.run(_execute(readme_db, example.sql, where))
-                continue
-            if example.kind == "shell":
-                base = getattr(app, "base", None) or _serve(app, readme_db, tmp_path)
-                _run_shell(example.sql, base, tmp_path, where)
-                continue
-            for command in example.commands:
-                capsys.readouterr()
-                code = main(command.argv)
-                out, err = capsys.readouterr()
-                assert code == 0, f"{where}: `{command.line}` exited {code}: {err.strip()}"
-                _check_sample(command, out, where)
-
-        app.close()
+        # A failing example still stops the app it started (the stack closes on the way out).
+        with contextlib.ExitStack() as app:
+            for path, example in examples:
+                where = f"{path.relative_to(ROOT)} line {example.line_number}"
+                if example.kind == "sql":
+                    asyncio.run(_execute(readme_db, example.sql, where))
+                    continue
+                if example.kind == "shell":
+                    base = getattr(app, "base", None) or _serve(app, readme_db, tmp_path)
+                    _run_shell(example.sql, base, tmp_path, where)
+                    continue
+                for command in example.commands:
+                    capsys.readouterr()
+                    code = main(command.argv)
+                    out, err = capsys.readouterr()
+                    assert code == 0, f"{where}: `{command.line}` exited {code}: {err.strip()}"
+                    _check_sample(command, out, where)
 
     # The queued webhook runs reached their targets, once each, signed.
     called = sorted(str(request.url) for request in hooks)
