@@ -9,6 +9,7 @@ not followed and at most 2 KB of an answer is read.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from typing import Any, Literal
 
 import httpx
 
-from lib.outbound.http import http_client
+from lib.outbound.http import http_client, read_preview
 from lib.outbound.policy import TargetAccess, TargetRefused, TargetUnresolved, pinned, pinned_client, resolve_target
 
 ANSWER_BYTES = 2048
@@ -57,18 +58,14 @@ async def post_json(
         # httpx bounds each phase; asyncio.timeout the whole call, so an answer
         # dripped a byte at a time cannot outlast the run's budget.
         async with asyncio.timeout(seconds):
+            pin: contextlib.AbstractContextManager[None]
             if access is None:
-                client = await http_client()
-                async with client.stream("POST", url, content=body, headers=sent_headers, timeout=seconds) as response:
-                    preview = await _preview(response)
+                client, pin = await http_client(), contextlib.nullcontext()
             else:
-                target = await resolve_target(url, access)
-                with pinned(target):
-                    client = await pinned_client()
-                    async with client.stream(
-                        "POST", url, content=body, headers=sent_headers, timeout=seconds
-                    ) as response:
-                        preview = await _preview(response)
+                client, pin = await pinned_client(), pinned(await resolve_target(url, access))
+            with pin:
+                async with client.stream("POST", url, content=body, headers=sent_headers, timeout=seconds) as response:
+                    preview = await read_preview(response, ANSWER_BYTES)
     except TargetRefused as refusal:
         return Answer(None, error=str(refusal), duration_ms=_ms(clock), refused=True)
     except TargetUnresolved as unresolved:
@@ -99,15 +96,6 @@ def verdict(answer: Answer) -> tuple[Verdict, str | None]:
     if 300 <= answer.status < 400:
         return "dead", f"{said} (a redirect; alert URLs must point at the service itself)"
     return "dead", said
-
-
-async def _preview(response: httpx.Response) -> bytes:
-    collected = bytearray()
-    async for chunk in response.aiter_bytes():
-        collected += chunk
-        if len(collected) >= ANSWER_BYTES:
-            break
-    return bytes(collected[:ANSWER_BYTES])
 
 
 def _json(preview: bytes) -> dict[str, Any]:

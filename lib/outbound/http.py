@@ -19,3 +19,17 @@ async def _new_client() -> httpx.AsyncClient:
 
 async def http_client() -> httpx.AsyncClient:
     return await loop_local("http", _new_client)
+
+
+# What is kept of an outside service's answer: enough to debug, never a whole download.
+PREVIEW_BYTES = 2048
+
+
+async def read_preview(response: httpx.Response, limit: int = PREVIEW_BYTES) -> bytes:
+    """The first `limit` bytes of a streamed answer; the rest is never read."""
+    collected = bytearray()
+    async for chunk in response.aiter_bytes():
+        collected += chunk
+        if len(collected) >= limit:
+            break
+    return bytes(collected[:limit])

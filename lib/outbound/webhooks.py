@@ -26,6 +26,7 @@ import httpx
 import idna
 
 from lib.outbound import policy
+from lib.outbound.http import read_preview
 
 SIGNATURE_HEADER = "X-Cronrelay-Signature"
 TOLERANCE_SECONDS = 300
@@ -158,7 +159,7 @@ async def post_signed(client: httpx.AsyncClient, url: str, body: bytes, *, secre
         # call, so a receiver dripping its answer cannot outlast the budget.
         async with asyncio.timeout(seconds):
             async with client.stream("POST", url, content=body, headers=headers, timeout=seconds) as response:
-                preview = await _preview(response)
+                preview = (await read_preview(response, BODY_PREVIEW_BYTES)).decode("utf-8", errors="replace")
     except (TimeoutError, httpx.TimeoutException):
         return _failure(f"webhook timed out after {seconds:.1f}s", clock)
     except httpx.HTTPError as error:
@@ -176,16 +177,6 @@ async def post_signed(client: httpx.AsyncClient, url: str, body: bytes, *, secre
     if verdict != "delivered":
         result = {"error": f"webhook answered HTTP {response.status_code}", **result}
     return Delivery(verdict, result, duration_ms, _retry_after(response))
-
-
-async def _preview(response: httpx.Response) -> str:
-    """The first BODY_PREVIEW_BYTES of the answer; the rest is never read."""
-    collected = bytearray()
-    async for chunk in response.aiter_bytes():
-        collected += chunk
-        if len(collected) >= BODY_PREVIEW_BYTES:
-            break
-    return bytes(collected[:BODY_PREVIEW_BYTES]).decode("utf-8", errors="replace")
 
 
 def _retry_after(response: httpx.Response) -> float | None:
