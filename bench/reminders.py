@@ -148,7 +148,7 @@ def main() -> list[Figure]:
             f"achieved {rate:.2f}/s = {paced:.3f} of the limit"
         )
         trips = sum(calls.values()) / result.stats["batches"]
-        # Outcomes are settled as they complete, a group every 0.3 s at most:
+        # Outcomes are settled as they complete, a group every 0.2 s at most:
         # at a slow pace that is a few settles a second, whatever the batch size.
         say(
             f"database round trips: {dict(calls)} over {result.stats['batches']} batches "
