@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
+import threading
 from pathlib import Path
 
 import asyncpg
@@ -34,39 +36,57 @@ def peak_rss(pid: int) -> int:
     raise AssertionError("no VmHWM in /proc status")
 
 
-async def upload(url: str, path: str, *, chunked: bool) -> tuple[int, int]:
-    """POST UPLOAD bytes to `path` until the app answers or closes; (status, bytes sent)."""
+def upload_blocking(url: str, path: str, *, chunked: bool) -> tuple[int, int]:
+    """POST UPLOAD bytes to `path` until the app answers or closes; (status, bytes sent).
+
+    Blocking sockets, a thread each way, on purpose: the app answers 413 and
+    closes with body bytes still unread, so its kernel resets the connection.
+    An asyncio transport treats the reset on a write as fatal and drops the
+    answer it has not read yet; a reader already waiting in recv() gets the
+    answer first, as a real client does.
+    """
     parsed = httpx.URL(url)
-    reader, writer = await asyncio.open_connection(parsed.host, parsed.port)
+    sock = socket.create_connection((parsed.host, parsed.port), timeout=60)
     framing = "transfer-encoding: chunked" if chunked else f"content-length: {UPLOAD}"
-    writer.write(
+    sock.sendall(
         f"POST {path} HTTP/1.1\r\nhost: {parsed.host}:{parsed.port}\r\nauthorization: Bearer {SECRET}\r\n"
         f"content-type: application/json\r\n{framing}\r\n\r\n".encode()
     )
     sent = 0
+    stop = threading.Event()
 
-    async def send_body() -> None:
+    def send_body() -> None:
         nonlocal sent
         block = b"[" * CHUNK
-        while sent < UPLOAD:
-            writer.write(f"{CHUNK:x}\r\n".encode() + block + b"\r\n" if chunked else block)
-            await writer.drain()
-            sent += CHUNK
-        if chunked:
-            writer.write(b"0\r\n\r\n")
-            await writer.drain()
+        frame = f"{CHUNK:x}\r\n".encode() + block + b"\r\n" if chunked else block
+        with contextlib.suppress(OSError):
+            while sent < UPLOAD and not stop.is_set():
+                sock.sendall(frame)
+                sent += CHUNK
+            if chunked:
+                sock.sendall(b"0\r\n\r\n")
 
-    sender = asyncio.create_task(send_body())
+    sender = threading.Thread(target=send_body, daemon=True)
+    sender.start()
+    answer = b""
     try:
-        status_line = await asyncio.wait_for(reader.readline(), 60)
+        while b"\r\n" not in answer:
+            piece = sock.recv(4096)
+            if not piece:
+                break
+            answer += piece
     finally:
-        sender.cancel()
-        with contextlib.suppress(asyncio.CancelledError, ConnectionError):
-            await sender
-        writer.close()
-        with contextlib.suppress(ConnectionError):
-            await writer.wait_closed()
-    return int(status_line.split()[1]), sent
+        stop.set()
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+        sender.join(60)
+        sock.close()
+    assert b"\r\n" in answer, f"the app closed without an answer after {sent} bytes"
+    return int(answer.split()[1]), sent
+
+
+async def upload(url: str, path: str, *, chunked: bool) -> tuple[int, int]:
+    return await asyncio.to_thread(upload_blocking, url, path, chunked=chunked)
 
 
 async def test_a_300_mb_upload_is_413_and_memory_stays_flat(
