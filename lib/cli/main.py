@@ -7,8 +7,10 @@ request <job> [--payload JSON] [--project P]
                              queue a run of a job (a run request), print its id
 runs [--job J] [--limit N] [--json]
                              recent runs from the ledger, as a table (--json: full rows)
-requests [--status S] [--limit N] [--json]
+requests [list] [--status S] [--limit N] [--json]
                              run requests, newest first, as a table (--json: full rows, whole results)
+requests cancel <id> | bulk retry|cancel [filters] [--dry-run] [--yes]
+                             cancel one, or retry or cancel many by filter (lib/cli/run_requests.py)
 local                        the local stack: embedded Postgres, app, cron runner
 seed-demo [--force] [--echo-url URL]
                              fill the local database so every job has work within two minutes
@@ -65,7 +67,12 @@ def _parser() -> argparse.ArgumentParser:
     runs.add_argument("--job", help="only this job's runs")
     runs.add_argument("--limit", type=positive_int, default=20, help="at most this many rows (default: %(default)s)")
     runs.add_argument("--json", action="store_true", help="print the full rows as one JSON array instead")
-    requests = commands.add_parser("requests", help="run requests, newest first, as a table")
+    requests = commands.add_parser(
+        "requests",
+        help="run requests, newest first, as a table; also cancel, and bulk retry|cancel",
+        epilog="requests list takes the same options; requests cancel <id> and requests bulk retry|cancel "
+        "have their own --help",
+    )
     requests.add_argument("--status", choices=[str(status) for status in RequestStatus])
     requests.add_argument(
         "--limit", type=positive_int, default=20, help="at most this many rows (default: %(default)s)"
@@ -190,6 +197,13 @@ def main(argv: list[str] | None = None) -> int:
         from lib.cli.jobs import main as jobs
 
         return jobs(argv)
+    if argv[:1] == ["requests"] and argv[1:2] in (["cancel"], ["bulk"]):
+        from lib.cli.run_requests import main as run_requests
+
+        return run_requests(argv[1:])
+    if argv[:2] == ["requests", "list"]:
+        # `requests list` is the bare `requests`, which docs and scripts already run.
+        argv = ["requests", *argv[2:]]
     if argv[:1] == ["ops-users"]:
         from lib.cli.operators import main as operators
 
