@@ -127,9 +127,9 @@ async def _bulk(db: Database, args: argparse.Namespace) -> str:
 
 
 def _bulk_text(result: manage.BulkResult) -> str:
+    if not result.matched:
+        return f"no run request to {result.action} matches (nothing changed)"
     if result.dry_run:
-        if not result.matched:
-            return f"no run request to {result.action} matches"
         return f"{_requests(result.matched)} would be {_PAST[result.action]} (dry run: nothing changed)"
     text = f"{_PAST[result.action]} {_requests(result.done)}"
     if result.has_more:
