@@ -341,6 +341,16 @@ async def test_the_commands_act_the_same_through_either_adapter(db: Database, sq
     assert sorted(row["retry_of"] for row in linked) == sorted([first, second, third])
     assert await _audit(sql) == [("cli", "request.cancel"), *[("cli", "request.bulk")] * 5]
 
+    # A refusal comes back the same way through PostgREST's error bodies: one line, no audit row.
+    await _end(sql, third, "done")
+    with pytest.raises(manage.ManageError) as refused:
+        await run_requests.answer(cli_db, run_requests.parse(["cancel", third]))
+    assert (refused.value.status, str(refused.value)) == (
+        409,
+        "only a queued request can be cancelled; this one is done",
+    )
+    assert len(await _audit(sql)) == 6
+
 
 # -- the listing --------------------------------------------------------------------------------
 
