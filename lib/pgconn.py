@@ -26,17 +26,18 @@ from psycopg.rows import DictRow, dict_row
 Connection = psycopg.AsyncConnection[DictRow]
 
 
-async def connect(dsn: str, *, timeout_seconds: int | None = None) -> Connection:
-    """A connection to dsn; raises psycopg.OperationalError when it cannot be made (the message names no password)."""
-    # libpq's own connect_timeout; without one psycopg's default applies.
-    extra: dict[str, Any] = {} if timeout_seconds is None else {"connect_timeout": timeout_seconds}
+async def connect(dsn: str, *, timeout_seconds: int = 60) -> Connection:
+    """A connection to dsn; raises psycopg.OperationalError when it cannot be made (the message names no password).
+
+    timeout_seconds is libpq's connect_timeout: a minute unless asked (what migrate and seed-demo waited with
+    asyncpg); doctor and supabase-cron ask for 15."""
     return await psycopg.AsyncConnection.connect(
         dsn,
         autocommit=True,
         prepare_threshold=None,
         row_factory=dict_row,
         cursor_factory=psycopg.AsyncRawCursor,
-        **extra,
+        connect_timeout=timeout_seconds,
     )
 
 

@@ -87,8 +87,13 @@ async def test_fetchval_of_no_row_is_none(connection: Connection) -> None:
     assert await pgconn.fetchval(connection, "select 1 where false") is None
 
 
-async def test_the_connect_timeout_reaches_libpq(connection: Connection) -> None:
+async def test_the_connect_timeout_reaches_libpq(connection: Connection, pg_dsn: str) -> None:
     assert connection.info.get_parameters()["connect_timeout"] == "15"
+    by_default = await pgconn.connect(pg_dsn)
+    try:
+        assert by_default.info.get_parameters()["connect_timeout"] == "60"
+    finally:
+        await by_default.close()
 
 
 async def test_a_server_error_is_its_message_detail_and_hint_without_the_statement(connection: Connection) -> None:
