@@ -26,6 +26,8 @@ import hashlib
 import json
 from pathlib import Path
 
+import psycopg
+
 from lib import pgconn
 from lib.pgconn import Connection
 
@@ -76,6 +78,10 @@ _FORGET_REPEATABLES = "delete from public.schema_repeatables where name <> all($
 
 class MigrationError(Exception):
     """The database and migrations/ disagree in a way migrate must not paper over."""
+
+
+class MigrationFailed(Exception):
+    """A file's SQL failed in the database; its transaction (and what it held) was rolled back."""
 
 
 def migration_files(directory: Path = MIGRATIONS) -> list[Path]:
@@ -130,7 +136,7 @@ async def _migrate(connection: Connection, directory: Path) -> list[str]:
         if path.stem in known:
             continue
         async with connection.transaction():
-            await pgconn.execute(connection, path.read_text())
+            await _run_file(connection, path.read_text(), path.name, "nothing of it was applied")
             await pgconn.execute(connection, _RECORD_VERSIONED, path.stem, checksum(path))
         applied.append(path.stem)
 
@@ -141,12 +147,24 @@ async def _migrate(connection: Connection, directory: Path) -> list[str]:
         due += [p for p in repeatables if p.name == GRANTS]
     async with connection.transaction():
         for path in due:
-            await pgconn.execute(connection, path.read_text())
+            await _run_file(connection, path.read_text(), f"repeatable/{path.name}", "no repeatable file was applied")
             await pgconn.execute(connection, _RECORD_REPEATABLE, path.name, checksum(path))
         # A file split or renamed away leaves its row behind; dropped, so the table lists what is applied
         # from migrations/ now, and the file coming back (a rollback) is applied again, not skipped as known.
         await pgconn.execute(connection, _FORGET_REPEATABLES, [path.name for path in repeatables])
     return applied + [f"repeatable/{path.name}" for path in due]
+
+
+async def _run_file(connection: Connection, text: str, name: str, rolled_back: str) -> None:
+    """One file's SQL, as one multi-statement text; a failure names the file and the line the server points at."""
+    try:
+        await pgconn.execute(connection, text)
+    except psycopg.Error as error:
+        # The server's position counts characters from 1 across the whole text.
+        position = int(error.diag.statement_position or 0)
+        line = text.count("\n", 0, position - 1) + 1
+        where = f"{name} line {line}" if position else name
+        raise MigrationFailed(f"{where}: {pgconn.error_text(error)} ({rolled_back})") from error
 
 
 async def _adopt_pre_baseline(connection: Connection, known: dict[str, str], versioned: list[Path]) -> list[str]:
