@@ -26,7 +26,10 @@ import hashlib
 import json
 from pathlib import Path
 
-import asyncpg
+import psycopg
+
+from lib import pgconn
+from lib.pgconn import Connection
 
 ROOT = Path(__file__).resolve().parent.parent
 MIGRATIONS = ROOT / "migrations"
@@ -77,6 +80,10 @@ class MigrationError(Exception):
     """The database and migrations/ disagree in a way migrate must not paper over."""
 
 
+class MigrationFailed(Exception):
+    """A file's SQL failed in the database; its transaction (and what it held) was rolled back."""
+
+
 def migration_files(directory: Path = MIGRATIONS) -> list[Path]:
     """The versioned files, in version order."""
     return sorted(directory.glob("[0-9][0-9][0-9][0-9]_*.sql"))
@@ -103,23 +110,23 @@ def vercel_crons() -> list[tuple[str, str]]:
 
 async def migrate(dsn: str, directory: Path = MIGRATIONS) -> list[str]:
     """Apply what is pending; return what was applied in this call (versions, then `repeatable/<file>`)."""
-    connection = await asyncpg.connect(dsn, statement_cache_size=0)
+    connection = await pgconn.connect(dsn)
     try:
-        await connection.execute("select pg_advisory_lock($1)", _MIGRATE_LOCK)
+        await pgconn.execute(connection, "select pg_advisory_lock($1)", _MIGRATE_LOCK)
         applied = await _migrate(connection, directory)
         for job, schedule in vercel_crons():
-            await connection.execute("select public.upsert_builtin_job($1, $2)", job, schedule)
+            await pgconn.execute(connection, "select public.upsert_builtin_job($1, $2)", job, schedule)
         await _make_heartbeat_partitions(connection)
     finally:
         try:
-            await connection.execute("select pg_advisory_unlock($1)", _MIGRATE_LOCK)
+            await pgconn.execute(connection, "select pg_advisory_unlock($1)", _MIGRATE_LOCK)
         finally:
             await connection.close()
     return applied
 
 
-async def _migrate(connection: asyncpg.Connection, directory: Path) -> list[str]:
-    await connection.execute(_BOOKKEEPING)
+async def _migrate(connection: Connection, directory: Path) -> list[str]:
+    await pgconn.execute(connection, _BOOKKEEPING)
     versioned = migration_files(directory)
     known = await _recorded(connection, "select version as key, checksum from public.schema_migrations")
     applied = await _adopt_pre_baseline(connection, known, versioned)
@@ -129,8 +136,8 @@ async def _migrate(connection: asyncpg.Connection, directory: Path) -> list[str]
         if path.stem in known:
             continue
         async with connection.transaction():
-            await connection.execute(path.read_text())
-            await connection.execute(_RECORD_VERSIONED, path.stem, checksum(path))
+            await _run_file(connection, path.read_text(), path.name, "nothing of it was applied")
+            await pgconn.execute(connection, _RECORD_VERSIONED, path.stem, checksum(path))
         applied.append(path.stem)
 
     repeatables = repeatable_files(directory)
@@ -140,17 +147,27 @@ async def _migrate(connection: asyncpg.Connection, directory: Path) -> list[str]
         due += [p for p in repeatables if p.name == GRANTS]
     async with connection.transaction():
         for path in due:
-            await connection.execute(path.read_text())
-            await connection.execute(_RECORD_REPEATABLE, path.name, checksum(path))
+            await _run_file(connection, path.read_text(), f"repeatable/{path.name}", "no repeatable file was applied")
+            await pgconn.execute(connection, _RECORD_REPEATABLE, path.name, checksum(path))
         # A file split or renamed away leaves its row behind; dropped, so the table lists what is applied
         # from migrations/ now, and the file coming back (a rollback) is applied again, not skipped as known.
-        await connection.execute(_FORGET_REPEATABLES, [path.name for path in repeatables])
+        await pgconn.execute(connection, _FORGET_REPEATABLES, [path.name for path in repeatables])
     return applied + [f"repeatable/{path.name}" for path in due]
 
 
-async def _adopt_pre_baseline(
-    connection: asyncpg.Connection, known: dict[str, str], versioned: list[Path]
-) -> list[str]:
+async def _run_file(connection: Connection, text: str, name: str, rolled_back: str) -> None:
+    """One file's SQL, as one multi-statement text; a failure names the file and the line the server points at."""
+    try:
+        await pgconn.execute(connection, text)
+    except psycopg.Error as error:
+        # The server's position counts characters from 1 across the whole text.
+        position = int(error.diag.statement_position or 0)
+        line = text.count("\n", 0, position - 1) + 1
+        where = f"{name} line {line}" if position else name
+        raise MigrationFailed(f"{where}: {pgconn.error_text(error)} ({rolled_back})") from error
+
+
+async def _adopt_pre_baseline(connection: Connection, known: dict[str, str], versioned: list[Path]) -> list[str]:
     """Record the baseline on a database migrated with the pre-baseline files; it already has that schema."""
     if BASELINE in known or not PRE_BASELINE.keys() & known.keys():
         return []
@@ -162,18 +179,18 @@ async def _adopt_pre_baseline(
             "from commit 1777ad0 first, or start from an empty database"
         )
     baseline = next(p for p in versioned if p.stem == BASELINE)
-    await connection.execute(_RECORD_VERSIONED, BASELINE, checksum(baseline))
+    await pgconn.execute(connection, _RECORD_VERSIONED, BASELINE, checksum(baseline))
     known[BASELINE] = checksum(baseline)
     return [BASELINE]
 
 
-async def _make_heartbeat_partitions(connection: asyncpg.Connection) -> None:
+async def _make_heartbeat_partitions(connection: Connection) -> None:
     """Today's heartbeat partition and the week's ahead, so beats never wait for cleanup-heartbeats in the default.
 
     Dropping nothing (no retention given); a migrations/ without the function (an older copy) skips it.
     """
-    if await connection.fetchval("select to_regprocedure('public.heartbeat_partitions(integer, integer)')"):
-        await connection.execute("select public.heartbeat_partitions(null, 7)")
+    if await pgconn.fetchval(connection, "select to_regprocedure('public.heartbeat_partitions(integer, integer)')"):
+        await pgconn.execute(connection, "select public.heartbeat_partitions(null, 7)")
 
 
 def _refuse_edited(versioned: list[Path], known: dict[str, str]) -> None:
@@ -186,16 +203,16 @@ def _refuse_edited(versioned: list[Path], known: dict[str, str]) -> None:
         )
 
 
-async def _recorded(connection: asyncpg.Connection, query: str) -> dict[str, str]:
-    rows = await connection.fetch(query)
+async def _recorded(connection: Connection, query: str) -> dict[str, str]:
+    rows = await pgconn.fetch(connection, query)
     return {row["key"]: row["checksum"] for row in rows}
 
 
 async def pending(dsn: str, directory: Path = MIGRATIONS) -> list[str]:
     """What `migrate` would apply to dsn now (versions, then `repeatable/<file>`), read only: for `doctor`."""
-    connection = await asyncpg.connect(dsn, statement_cache_size=0, timeout=15)
+    connection = await pgconn.connect(dsn, timeout_seconds=15)
     try:
-        if not await connection.fetchval("select to_regclass('public.schema_repeatables') is not null"):
+        if not await pgconn.fetchval(connection, "select to_regclass('public.schema_repeatables') is not null"):
             return [path.stem for path in migration_files(directory)] + [
                 f"repeatable/{path.name}" for path in repeatable_files(directory)
             ]

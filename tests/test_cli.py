@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pytest
 from lib.cli.main import main
 from lib.cli.tables import Column, cell, render
 from lib.settings import get_settings
+from tests.databases import scratch_database
 
 
 @pytest.fixture
@@ -136,6 +138,44 @@ async def test_cli_without_a_database_is_a_configuration_error(
     get_settings.cache_clear()
     code, _, err = await cli(capsys, "requests")
     assert code == 2 and "database is not configured" in err
+
+
+async def test_migrate_names_the_failing_file_in_one_line(
+    cli_env: None, pg_dsn: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dsn = await scratch_database(pg_dsn, "cli_taken")
+    connection = await asyncpg.connect(dsn)
+    try:
+        # A table of another app where the baseline makes its own.
+        await connection.execute("create table public.agents (id integer)")
+    finally:
+        await connection.close()
+    monkeypatch.setenv("DATABASE_URL", dsn)
+    get_settings.cache_clear()
+
+    code, out, err = await cli(capsys, "migrate")
+
+    # The server gives no position for this error, so the line names the file alone.
+    assert (code, out) == (3, "")
+    assert err == (
+        'database error: migrate failed at 0001_baseline.sql: relation "agents" already exists'
+        " (nothing of it was applied)\n"
+    )
+
+
+async def test_migrate_on_an_unreachable_database_names_neither_host_nor_password(
+    cli_env: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("DATABASE_URL", f"postgresql://postgres:hunter2-password@127.0.0.1:{port}/postgres")
+    get_settings.cache_clear()
+
+    code, out, err = await cli(capsys, "migrate")
+
+    assert (code, out) == (3, "")
+    assert err == "database error: migrate could not reach the database at DATABASE_URL (OperationalError)\n"
 
 
 async def test_run_prints_exactly_one_json_document_on_stdout(

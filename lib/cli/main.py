@@ -103,7 +103,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 async def _migrate() -> int:
-    from lib.migrate import MigrationError, migrate
+    import psycopg
+
+    from lib.migrate import MigrationError, MigrationFailed, migrate
+    from lib.pgconn import error_text
 
     settings = get_settings()
     if settings.database_url is None:
@@ -114,8 +117,23 @@ async def _migrate() -> int:
         # An edited versioned file or an unknown old layout: one line, not a traceback.
         print(f"migrate refused: {error}", file=sys.stderr)
         return 4
+    except MigrationFailed as error:
+        print(f"database error: migrate failed at {_one_line(settings.redact(str(error)))}", file=sys.stderr)
+        return 3
+    except (OSError, psycopg.Error) as error:
+        if isinstance(error, psycopg.Error) and error.sqlstate:
+            print(f"database error: migrate failed: {_one_line(settings.redact(error_text(error)))}", file=sys.stderr)
+        else:
+            # The class only: a connection error's text names the host and port.
+            reason = type(error).__name__
+            print(f"database error: migrate could not reach the database at DATABASE_URL ({reason})", file=sys.stderr)
+        return 3
     print(json.dumps({"applied": applied}))
     return 0
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 async def _run(name: str, dry_run: bool, limit: int | None) -> int:

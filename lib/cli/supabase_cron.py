@@ -29,12 +29,13 @@ import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-import asyncpg
+import psycopg
 
+from lib import pgconn
 from lib.cli.supabase_kick import DROP_KICK, HAS_KICK, KICK_PATH, install_kick, kick_statements, remove_kick
 from lib.cli.supabase_sql import (
     ANSWERS,
@@ -75,6 +76,7 @@ from lib.cli.supabase_sql import SECRET_PLACEHOLDER as SECRET_PLACEHOLDER
 from lib.cli.supabase_sql import SupabaseCronError as SupabaseCronError
 from lib.cli.tables import Column, render
 from lib.migrate import vercel_crons
+from lib.pgconn import Connection
 from lib.settings import MIN_SECRET_LENGTH, Settings, SettingsError, get_settings
 
 
@@ -200,8 +202,8 @@ def _version(text: str) -> tuple[int, ...]:
     return tuple(int(part) for part in re.findall(r"\d+", text)[:2])
 
 
-async def _require_pg_cron(connection: asyncpg.Connection) -> str:
-    version: str | None = await connection.fetchval(PG_CRON_VERSION)
+async def _require_pg_cron(connection: Connection) -> str:
+    version: str | None = await pgconn.fetchval(connection, PG_CRON_VERSION)
     if version is None:
         raise SupabaseCronError(
             "pg_cron is not enabled in this database: " + ENABLE_HINT.format("pg_cron"), exit_code=3
@@ -240,38 +242,38 @@ async def install(base_url: str, settings: Settings, *, kick: bool = True) -> In
             state = await _store_secret(connection, secret)
             for job in jobs:
                 try:
-                    await connection.execute(SCHEDULE, job.name, job.schedule, job.command)
-                except asyncpg.PostgresError as error:
+                    await pgconn.execute(connection, SCHEDULE, job.name, job.schedule, job.command)
+                except psycopg.Error as error:
                     raise database_error(settings, f"pg_cron refused {job.name}", error) from None
-            stale = await connection.fetch(UNSCHEDULE_STALE, [job.name for job in jobs])
+            stale = await pgconn.fetch(connection, UNSCHEDULE_STALE, [job.name for job in jobs])
             kicked = await install_kick(connection, base_url, settings) if kick else await remove_kick(connection)
-    except asyncpg.PostgresError as error:
+    except psycopg.Error as error:
         raise database_error(settings, "install failed", error) from None
     finally:
         await connection.close()
     return InstallResult(version, state, jobs, [row["jobname"] for row in stale], kicked)
 
 
-async def _ensure_extensions(connection: asyncpg.Connection, settings: Settings) -> str:
+async def _ensure_extensions(connection: Connection, settings: Settings) -> str:
     try:
         async with connection.transaction():
-            await connection.execute(ENSURE_PG_CRON)
-    except asyncpg.PostgresError as error:
-        problem = settings.redact(" ".join(str(error).split()))
+            await pgconn.execute(connection, ENSURE_PG_CRON)
+    except psycopg.Error as error:
+        problem = settings.redact(" ".join(pgconn.error_text(error).split()))
         raise SupabaseCronError(
             f"pg_cron is not available ({problem}): " + ENABLE_HINT.format("pg_cron"), exit_code=3
         ) from None
     version = await _require_pg_cron(connection)
-    if not await connection.fetchval(HAS_HTTP_GET):
+    if not await pgconn.fetchval(connection, HAS_HTTP_GET):
         try:
             async with connection.transaction():
-                await connection.execute(ENSURE_PG_NET)
-        except asyncpg.PostgresError as error:
-            problem = settings.redact(" ".join(str(error).split()))
+                await pgconn.execute(connection, ENSURE_PG_NET)
+        except psycopg.Error as error:
+            problem = settings.redact(" ".join(pgconn.error_text(error).split()))
             raise SupabaseCronError(
                 f"pg_net is not available ({problem}): " + ENABLE_HINT.format("pg_net"), exit_code=3
             ) from None
-    if not await connection.fetchval(HAS_VAULT):
+    if not await pgconn.fetchval(connection, HAS_VAULT):
         raise SupabaseCronError(
             "Supabase Vault is not available (no vault.create_secret): enable `supabase_vault`"
             " in Supabase Dashboard → Database → Extensions",
@@ -280,13 +282,13 @@ async def _ensure_extensions(connection: asyncpg.Connection, settings: Settings)
     return version
 
 
-async def _store_secret(connection: asyncpg.Connection, secret: str) -> str:
-    row = await connection.fetchrow(SECRET_STATE, secret, SECRET_NAME)
+async def _store_secret(connection: Connection, secret: str) -> str:
+    row = await pgconn.fetchrow(connection, SECRET_STATE, secret, SECRET_NAME)
     if row is None:
-        await connection.execute(CREATE_SECRET, secret, SECRET_NAME, SECRET_DESCRIPTION)
+        await pgconn.execute(connection, CREATE_SECRET, secret, SECRET_NAME, SECRET_DESCRIPTION)
         return "created"
     if not row["same"]:
-        await connection.execute(UPDATE_SECRET, secret, SECRET_NAME)
+        await pgconn.execute(connection, UPDATE_SECRET, secret, SECRET_NAME)
         return "updated"
     return "unchanged"
 
@@ -295,8 +297,8 @@ async def status(settings: Settings) -> list[dict[str, Any]]:
     connection = await connect(settings)
     try:
         await _require_pg_cron(connection)
-        rows = await connection.fetch(STATUS)
-    except asyncpg.PostgresError as error:
+        rows = await pgconn.fetch(connection, STATUS)
+    except psycopg.Error as error:
         raise database_error(settings, "could not read cron.job", error) from None
     finally:
         await connection.close()
@@ -324,10 +326,10 @@ async def recent_answers(settings: Settings) -> dict[str, int] | None:
     """pg_net's answers of the last hour by status (for `doctor`); None where pg_net keeps no answers."""
     connection = await connect(settings)
     try:
-        if not await connection.fetchval("select to_regclass('net._http_response') is not null"):
+        if not await pgconn.fetchval(connection, "select to_regclass('net._http_response') is not null"):
             return None
-        rows = await connection.fetch(ANSWERS)
-    except asyncpg.PostgresError as error:
+        rows = await pgconn.fetch(connection, ANSWERS)
+    except psycopg.Error as error:
         raise database_error(settings, "could not read net._http_response", error) from None
     finally:
         await connection.close()
@@ -335,7 +337,8 @@ async def recent_answers(settings: Settings) -> dict[str, int] | None:
 
 
 def _iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.isoformat()
+    # In UTC whatever the session's TimeZone: psycopg answers in the session's zone.
+    return None if moment is None else moment.astimezone(UTC).isoformat()
 
 
 def _called_url(command: str) -> str | None:
@@ -355,16 +358,16 @@ async def uninstall(settings: Settings) -> UninstallResult:
     try:
         await _require_pg_cron(connection)
         async with connection.transaction():
-            removed = await connection.fetch(UNSCHEDULE_ALL)
-            kicked = bool(await connection.fetchval(HAS_KICK))
-            await connection.execute(DROP_KICK)
+            removed = await pgconn.fetch(connection, UNSCHEDULE_ALL)
+            kicked = bool(await pgconn.fetchval(connection, HAS_KICK))
+            await pgconn.execute(connection, DROP_KICK)
             secret = "absent"
-            if await connection.fetchval(HAS_VAULT):
-                if await connection.fetch(DELETE_SECRET, SECRET_NAME, SECRET_DESCRIPTION):
+            if await pgconn.fetchval(connection, HAS_VAULT):
+                if await pgconn.fetch(connection, DELETE_SECRET, SECRET_NAME, SECRET_DESCRIPTION):
                     secret = "removed"
-                elif await connection.fetchval(SECRET_EXISTS, SECRET_NAME):
+                elif await pgconn.fetchval(connection, SECRET_EXISTS, SECRET_NAME):
                     secret = "kept (not made by install)"
-    except asyncpg.PostgresError as error:
+    except psycopg.Error as error:
         raise database_error(settings, "uninstall failed", error) from None
     finally:
         await connection.close()

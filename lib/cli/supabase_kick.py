@@ -11,9 +11,9 @@ owned by the installing role, with `search_path = ''`.
 
 from __future__ import annotations
 
-import asyncpg
-
+from lib import pgconn
 from lib.cli.supabase_sql import SECRET_NAME, literal, timeout_milliseconds
+from lib.pgconn import Connection
 from lib.settings import Settings
 
 # The kick: the drain's path, the trigger and its function (dropped with cascade, which drops the trigger).
@@ -82,17 +82,17 @@ def kick_statements(base_url: str, settings: Settings) -> list[str]:
     return [body, KICK_TRIGGER]
 
 
-async def install_kick(connection: asyncpg.Connection, base_url: str, settings: Settings) -> str:
+async def install_kick(connection: Connection, base_url: str, settings: Settings) -> str:
     """Inside install's transaction; the line `install` prints after `kick:`."""
-    if not await connection.fetchval(HAS_QUEUE):
+    if not await pgconn.fetchval(connection, HAS_QUEUE):
         return "not installed: run `python -m lib migrate` on this database first, then install again"
     for statement in kick_statements(base_url, settings):
-        await connection.execute(statement)
+        await pgconn.execute(connection, statement)
     return f"installed (inserts into cron_run_requests call {base_url}{KICK_PATH}, at most once a second)"
 
 
-async def remove_kick(connection: asyncpg.Connection) -> str:
+async def remove_kick(connection: Connection) -> str:
     """`install --no-kick` removes a kick an earlier install made."""
-    had = await connection.fetchval(HAS_KICK)
-    await connection.execute(DROP_KICK)
+    had = await pgconn.fetchval(connection, HAS_KICK)
+    await pgconn.execute(connection, DROP_KICK)
     return "removed (--no-kick)" if had else "left out (--no-kick)"

@@ -15,8 +15,10 @@ from __future__ import annotations
 import math
 import re
 
-import asyncpg
+import psycopg
 
+from lib import pgconn
+from lib.pgconn import Connection
 from lib.settings import Settings
 
 JOB_PREFIX = "cronrelay:"
@@ -135,16 +137,16 @@ def database_url(settings: Settings) -> str:
 
 
 def database_error(settings: Settings, doing: str, error: BaseException) -> SupabaseCronError:
-    message = " ".join(str(error).split()) or type(error).__name__
+    message = " ".join(pgconn.error_text(error).split()) or type(error).__name__
     return SupabaseCronError(f"{doing}: {settings.redact(message)}", exit_code=3)
 
 
-async def connect(settings: Settings) -> asyncpg.Connection:
+async def connect(settings: Settings) -> Connection:
     dsn = database_url(settings)
     try:
-        # No prepared-statement cache: Supabase's transaction pooler does not keep them.
-        return await asyncpg.connect(dsn, statement_cache_size=0, timeout=15)
-    except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        # No prepared statements (lib/pgconn.py): Supabase's transaction pooler does not keep them.
+        return await pgconn.connect(dsn, timeout_seconds=15)
+    except (TimeoutError, OSError, psycopg.Error) as error:
         raise database_error(settings, "could not connect to DATABASE_URL", error) from None
 
 

@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
-import asyncpg
+import psycopg
 
+from lib import pgconn
 from lib.local.echo import ECHO_PATH
 from lib.settings import SettingsError, get_settings
 
@@ -59,7 +60,7 @@ class DemoSeed:
 
 
 def database_hosts(dsn: str) -> list[str]:
-    """Every host a libpq/asyncpg URL names (several for a multi-host URL); a socket directory counts as a host."""
+    """Every host a libpq URL names (several for a multi-host URL); a socket directory counts as a host."""
     parts = urlsplit(dsn)
     hosts: list[str] = []
     netloc = parts.netloc.rpartition("@")[2]
@@ -107,11 +108,11 @@ async def seed_demo(
             "DATABASE_URL does not point at this machine (host 127.0.0.1, localhost, ::1 or a Unix socket): "
             "a demo seeder never fills a shared or production database; pass --force if you really mean it"
         )
-    connection = await asyncpg.connect(dsn)
+    connection = await pgconn.connect(dsn)
     try:
         async with connection.transaction():
-            await connection.execute(SEED_SQL.read_text())
-            rows = await connection.fetch(_SEED, echo_url, stale_after_seconds, retention_days, history_days)
+            await pgconn.execute(connection, SEED_SQL.read_text())
+            rows = await pgconn.fetch(connection, _SEED, echo_url, stale_after_seconds, retention_days, history_days)
     finally:
         await connection.close()
     seeded = {row["item"]: (int(row["seeded"]), row["detail"] or "") for row in rows}
@@ -187,13 +188,14 @@ async def seed_demo_command(*, force: bool, echo_url: str | None) -> int:
     except NotLocal as refusal:
         print(f"seed-demo refused: {refusal}", file=sys.stderr)
         return 4
-    except asyncpg.UndefinedTableError:
+    except psycopg.errors.UndefinedTable:
         print("seed-demo: the database has no cronrelay tables yet: run `python3 dev.py cli migrate`", file=sys.stderr)
         return 3
-    except asyncpg.PostgresError as error:
-        print(f"database error: seed-demo failed: {error}", file=sys.stderr)
-        return 3
-    except (OSError, asyncpg.InterfaceError) as error:
+    except (OSError, psycopg.Error) as error:
+        if isinstance(error, psycopg.Error) and error.sqlstate:
+            # The server answered: its message names the statement's problem, not the connection.
+            print(f"database error: seed-demo failed: {pgconn.error_text(error)}", file=sys.stderr)
+            return 3
         # The class only: a connection error's text names the host and port.
         print(f"database error: seed-demo could not reach the database ({type(error).__name__})", file=sys.stderr)
         return 3
