@@ -2056,6 +2056,43 @@ CREATE FUNCTION public.ops_list_workers(p_project text DEFAULT NULL::text) RETUR
            limit 1000) o;
 $$;
 
+CREATE FUNCTION public.ops_me_set_password(p_token_hash text, p_password_hash text, p_attempt_id bigint DEFAULT NULL::bigint) RETURNS TABLE(id uuid, operator jsonb, sessions_ended integer)
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $_$
+#variable_conflict use_column
+declare
+  v_id    uuid;
+  v_name  text;
+  v_ended integer;
+begin
+  if coalesce(p_password_hash, '') !~ '^scrypt\$' then
+    raise exception 'password: password must be set' using errcode = 'PT422';
+  end if;
+  select u.id, u.name into v_id, v_name
+    from public.ops_sessions s
+    join public.ops_users u on u.id = s.user_id
+   where s.token_hash = p_token_hash
+     and s.via = 'password'
+     and s.expires_at > now()
+     and not u.disabled
+     for update of u;
+  if v_id is null then
+    raise exception 'session: this session has ended or has no operator account; sign in again'
+      using errcode = 'PT401';
+  end if;
+  update public.ops_users u
+     set password_hash = p_password_hash, password_changed_at = now(), updated_at = now()
+   where u.id = v_id;
+  with gone as (
+    delete from public.ops_sessions s where s.user_id = v_id and s.token_hash <> p_token_hash returning 1
+  )
+  select count(*)::integer into v_ended from gone;
+  delete from public.ops_signin_failures f where f.id = p_attempt_id and f.account = v_name;
+  return query select v.id, v.operator, v_ended from public.ops_user_objects v where v.id = v_id;
+end
+$_$;
+
 CREATE FUNCTION public.ops_request_history(p_request_id uuid) RETURNS TABLE(attempts jsonb, retried_by uuid)
     LANGUAGE sql STABLE
     SET search_path TO ''
@@ -4246,6 +4283,9 @@ GRANT ALL ON FUNCTION public.ops_list_runs(p_job text, p_status text, p_limit in
 
 REVOKE ALL ON FUNCTION public.ops_list_workers(p_project text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.ops_list_workers(p_project text) TO service_role;
+
+REVOKE ALL ON FUNCTION public.ops_me_set_password(p_token_hash text, p_password_hash text, p_attempt_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.ops_me_set_password(p_token_hash text, p_password_hash text, p_attempt_id bigint) TO service_role;
 
 REVOKE ALL ON FUNCTION public.ops_request_history(p_request_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.ops_request_history(p_request_id uuid) TO service_role;
