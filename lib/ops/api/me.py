@@ -20,10 +20,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from lib.db import DatabaseError
 from lib.db.queries.operators import ops_signin_begin
-from lib.manage import ManageError
 from lib.manage.own_password import change_own_password, check_new_password
 from lib.manage.passwords import MAX_LENGTH, verify_password
-from lib.ops.api._common import answering, database, json_object, one_line_of, validate_body
+from lib.ops.api._common import answering, database, json_object, validate_body
 from lib.ops.routes import OpsRoute
 from lib.ops.session import (
     COOKIE_NAME,
@@ -62,10 +61,8 @@ async def change_password(request: Request) -> JSONResponse:
     if access.via != "cookie" or user is None or not token:
         raise OpsError(409, NO_ACCOUNT)
     body = validate_body(OwnPasswordBody, await json_object(request))
-    try:
+    async with answering(access):
         check_new_password(body.current, body.new)
-    except ManageError as error:
-        raise OpsError(error.status, one_line_of(error), field=error.field) from None
 
     plain = database_or_503(access.settings)
     address = client_address(request, access.settings)
