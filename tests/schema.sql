@@ -449,6 +449,63 @@ begin
 end
 $_$;
 
+CREATE FUNCTION public.abandon_alert_deliveries(p_channels jsonb, p_horizon_seconds integer, p_limit integer DEFAULT 500) RETURNS TABLE(channel text, abandoned integer)
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+#variable_conflict use_column
+declare
+  v_channels text[];
+  v_horizon  interval;
+  v_limit    integer := least(greatest(coalesce(p_limit, 500), 1), 1000);
+begin
+  if p_channels is null or jsonb_typeof(p_channels) <> 'array' then
+    raise exception 'abandon_alert_deliveries: channels must be a JSON array' using errcode = '22023';
+  end if;
+  -- Below an hour the caller has mistaken the unit: a retry alone waits up to 8 h.
+  if p_horizon_seconds is null or p_horizon_seconds < 3600 then
+    raise exception 'abandon_alert_deliveries: the horizon must be at least 3600 seconds' using errcode = '22023';
+  end if;
+  select coalesce(array_agg(distinct c), '{}') into v_channels from jsonb_array_elements_text(p_channels) c;
+  v_horizon := make_interval(secs => p_horizon_seconds);
+
+  return query
+    with stranded as (
+      select d.id
+        from public.cron_alert_deliveries d
+       where d.status = 'pending'
+         and d.available_at <= now() - v_horizon
+         and d.updated_at <= now() - v_horizon
+         and d.channel <> all (v_channels)
+       order by d.available_at, d.id
+       limit v_limit
+         for update skip locked
+    ), ended as (
+      update public.cron_alert_deliveries d
+         set status = 'dead',
+             last_error = format('channel %s is not configured (%s unset) anywhere this queue ran for %s h',
+                                 d.channel,
+                                 case d.channel
+                                   when 'webhook' then 'ALERT_WEBHOOK_URL'
+                                   when 'slack' then 'ALERT_SLACK_WEBHOOK_URL'
+                                   when 'discord' then 'ALERT_DISCORD_WEBHOOK_URL'
+                                   when 'telegram' then 'ALERT_TELEGRAM_CHAT_ID or TELEGRAM_BOT_TOKEN'
+                                   else 'its setting'
+                                 end,
+                                 round(p_horizon_seconds / 3600.0)),
+             status_code = null,
+             locked_until = null,
+             claim_token = null,
+             updated_at = now()
+        from stranded s
+       where d.id = s.id
+         and d.status = 'pending'
+      returning d.channel
+    )
+    select e.channel, count(*)::integer from ended e group by e.channel order by e.channel;
+end
+$$;
+
 CREATE FUNCTION public.advance_schedules(p_items jsonb) RETURNS TABLE(job_id uuid, applied boolean, enqueued boolean, request_id uuid, dedup_key text, coalesced boolean)
     LANGUAGE sql
     SET search_path TO ''
@@ -526,6 +583,17 @@ CREATE FUNCTION public.alert_health() RETURNS TABLE(overdue integer, alerts_pend
   select (select count(*)::integer from public.alert_overdue_jobs),
          (select count(*)::integer from public.cron_alert_deliveries d where d.status = 'pending'),
          (select count(*)::integer from public.cron_alert_deliveries d where d.status = 'dead');
+$$;
+
+CREATE FUNCTION public.alert_pending_by_channel() RETURNS TABLE(channel text, pending integer, oldest_at timestamp with time zone)
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  select d.channel, count(*)::integer, min(d.created_at)
+    from public.cron_alert_deliveries d
+   where d.status = 'pending'
+   group by d.channel
+   order by d.channel;
 $$;
 
 CREATE FUNCTION public.begin_run(p_job text, p_trigger text, p_lease_seconds integer, p_request_id text DEFAULT NULL::text, p_dry_run boolean DEFAULT false, p_run_key text DEFAULT NULL::text) RETURNS TABLE(run_id bigint, acquired boolean, started_at timestamp with time zone, held_by bigint, paused boolean)
@@ -1987,6 +2055,43 @@ CREATE FUNCTION public.ops_list_workers(p_project text DEFAULT NULL::text) RETUR
            order by o.project_id, o.name
            limit 1000) o;
 $$;
+
+CREATE FUNCTION public.ops_me_set_password(p_token_hash text, p_password_hash text, p_attempt_id bigint DEFAULT NULL::bigint) RETURNS TABLE(id uuid, operator jsonb, sessions_ended integer)
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $_$
+#variable_conflict use_column
+declare
+  v_id    uuid;
+  v_name  text;
+  v_ended integer;
+begin
+  if coalesce(p_password_hash, '') !~ '^scrypt\$' then
+    raise exception 'password: password must be set' using errcode = 'PT422';
+  end if;
+  select u.id, u.name into v_id, v_name
+    from public.ops_sessions s
+    join public.ops_users u on u.id = s.user_id
+   where s.token_hash = p_token_hash
+     and s.via = 'password'
+     and s.expires_at > now()
+     and not u.disabled
+     for update of u;
+  if v_id is null then
+    raise exception 'session: this session has ended or has no operator account; sign in again'
+      using errcode = 'PT401';
+  end if;
+  update public.ops_users u
+     set password_hash = p_password_hash, password_changed_at = now(), updated_at = now()
+   where u.id = v_id;
+  with gone as (
+    delete from public.ops_sessions s where s.user_id = v_id and s.token_hash <> p_token_hash returning 1
+  )
+  select count(*)::integer into v_ended from gone;
+  delete from public.ops_signin_failures f where f.id = p_attempt_id and f.account = v_name;
+  return query select v.id, v.operator, v_ended from public.ops_user_objects v where v.id = v_id;
+end
+$_$;
 
 CREATE FUNCTION public.ops_request_history(p_request_id uuid) RETURNS TABLE(attempts jsonb, retried_by uuid)
     LANGUAGE sql STABLE
@@ -4032,11 +4137,17 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.cron_workers TO service_role;
 REVOKE ALL ON FUNCTION public._worker_for_token(p_token text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public._worker_for_token(p_token text) TO service_role;
 
+REVOKE ALL ON FUNCTION public.abandon_alert_deliveries(p_channels jsonb, p_horizon_seconds integer, p_limit integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.abandon_alert_deliveries(p_channels jsonb, p_horizon_seconds integer, p_limit integer) TO service_role;
+
 REVOKE ALL ON FUNCTION public.advance_schedules(p_items jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.advance_schedules(p_items jsonb) TO service_role;
 
 REVOKE ALL ON FUNCTION public.alert_health() FROM PUBLIC;
 GRANT ALL ON FUNCTION public.alert_health() TO service_role;
+
+REVOKE ALL ON FUNCTION public.alert_pending_by_channel() FROM PUBLIC;
+GRANT ALL ON FUNCTION public.alert_pending_by_channel() TO service_role;
 
 REVOKE ALL ON FUNCTION public.begin_run(p_job text, p_trigger text, p_lease_seconds integer, p_request_id text, p_dry_run boolean, p_run_key text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.begin_run(p_job text, p_trigger text, p_lease_seconds integer, p_request_id text, p_dry_run boolean, p_run_key text) TO service_role;
@@ -4172,6 +4283,9 @@ GRANT ALL ON FUNCTION public.ops_list_runs(p_job text, p_status text, p_limit in
 
 REVOKE ALL ON FUNCTION public.ops_list_workers(p_project text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.ops_list_workers(p_project text) TO service_role;
+
+REVOKE ALL ON FUNCTION public.ops_me_set_password(p_token_hash text, p_password_hash text, p_attempt_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.ops_me_set_password(p_token_hash text, p_password_hash text, p_attempt_id bigint) TO service_role;
 
 REVOKE ALL ON FUNCTION public.ops_request_history(p_request_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.ops_request_history(p_request_id uuid) TO service_role;

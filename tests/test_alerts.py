@@ -165,7 +165,14 @@ async def test_the_schedule_tick_reports_a_job_that_stopped_firing_once(make_set
 
         tick = (await http.get("/api/cron/schedule", headers=AUTH)).json()
         assert tick["status"] == "ok", tick
-        assert tick["stats"]["alerts"] == {"overdue": 2, "repeats": 0, "sent": 2, "failed": 0, "pending": 0}
+        assert tick["stats"]["alerts"] == {
+            "overdue": 2,
+            "repeats": 0,
+            "abandoned": 0,
+            "sent": 2,
+            "failed": 0,
+            "pending": 0,
+        }
         events = _events(alerts)
         assert sorted(event["job"] for event in events) == ["cleanup-heartbeats", "stalled"]
         assert {event["event"] for event in events} == {"job.overdue"}

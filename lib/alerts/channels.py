@@ -19,6 +19,15 @@ FORMATTERS: dict[str, Formatter] = {
 }
 
 
+# The setting each channel needs, for lines that say what is missing (a name, never a value).
+SETTING_OF: dict[str, str] = {
+    "webhook": "ALERT_WEBHOOK_URL",
+    "slack": "ALERT_SLACK_WEBHOOK_URL",
+    "discord": "ALERT_DISCORD_WEBHOOK_URL",
+    "telegram": "ALERT_TELEGRAM_CHAT_ID with TELEGRAM_BOT_TOKEN",
+}
+
+
 def configured(settings: Settings) -> list[str]:
     """The channels that get every event, in a fixed order."""
     chosen = []

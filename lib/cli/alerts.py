@@ -56,12 +56,15 @@ def _parser() -> argparse.ArgumentParser:
 
 
 async def _list(db: Database, args: argparse.Namespace) -> tuple[str, int]:
-    page = await manage.list_alerts(db, get_settings(), limit=args.limit)
+    settings = get_settings()
+    page = await manage.list_alerts(db, settings, limit=args.limit)
     if args.json:
         return json.dumps(page.model_dump(mode="json"), indent=2), 0
     channels = ", ".join(page.channels) or "none configured"
     table = render([alert.model_dump(mode="json") for alert in page.alerts], ALERT_COLUMNS)
-    return f"channels: {channels}\n{table}", 0
+    # Said before the table: deliveries no process here can send, before the horizon ends them.
+    elsewhere = "".join(f"note: {stranded.line()}\n" for stranded in await manage.pending_unconfigured(db, settings))
+    return f"channels: {channels}\n{elsewhere}{table}", 0
 
 
 async def _test(db: Database, args: argparse.Namespace) -> tuple[str, int]:

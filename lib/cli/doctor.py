@@ -386,6 +386,22 @@ async def check_alerts(settings: Settings) -> list[Check]:
     return lines
 
 
+async def check_unconfigured_channels(db: Database, settings: Settings) -> list[Check]:
+    """Pending deliveries on a channel this shell does not configure: before the `schedule` tick ends them
+    dead (lib/alerts/abandon.py), the operator learns that no deployment may be sending them."""
+    from lib import manage
+
+    return [
+        fail(
+            f"alert queue {stranded.channel}",
+            stranded.line(),
+            f"set {stranded.setting} in the deployment (and here, to check it) if the channel should work; "
+            "leave it unset everywhere and these end dead on their own",
+        )
+        for stranded in await manage.pending_unconfigured(db, settings)
+    ]
+
+
 # -- the command ----------------------------------------------------------------------------
 
 
@@ -427,6 +443,10 @@ async def _database_checks(base: str, settings: Settings) -> list[Check]:
         lines.extend(await check_jobs(db))
     except DatabaseError as error:
         lines.append(fail("jobs", f"could not list the jobs ({settings.redact(str(error))})", _UNREACHABLE))
+    try:
+        lines.extend(await check_unconfigured_channels(db, settings))
+    except DatabaseError as error:
+        lines.append(fail("alert queue", f"could not count deliveries ({settings.redact(str(error))})", _UNREACHABLE))
     finally:
         await db.close()
     lines.extend(await check_supabase_cron(base, settings))

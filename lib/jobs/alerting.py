@@ -9,7 +9,8 @@ Here:
   `stats.alerts`);
 - `tick`: the `schedule` job computes each scheduled job's overdue deadline
   (fire times need croniter and zoneinfo), lets the database open overdue
-  episodes and queue re-alerts, and delivers whatever is due, retries included.
+  episodes and queue re-alerts, ends deliveries for a channel configured nowhere
+  (lib/alerts/abandon.py), and delivers whatever is due, retries included.
 Nothing here raises: a failing alert never fails the run that sent it.
 """
 
@@ -19,6 +20,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
+from lib.alerts.abandon import abandon_stranded
 from lib.alerts.deliver import AlertStats, deliver_due
 from lib.clock.schedules import ScheduleError, next_cron_fire, parse_schedule
 from lib.db import Database, DatabaseError
@@ -84,6 +86,11 @@ async def tick(db: Database, settings: Settings, deadline: Deadline) -> dict[str
         stats["errors"] = [f"overdue sweep failed: {type(error).__name__}"]
     else:
         stats["overdue"], stats["repeats"] = swept.opened, swept.repeated
+    # Before sending: what nobody can send leaves the queue (and health's pending count) first.
+    abandoned = await abandon_stranded(db, settings)
+    stats["abandoned"] = sum(abandoned.values())
+    if abandoned:
+        stats["abandoned_channels"] = sorted(abandoned)
     delivered = await deliver_due(db, settings, deadline)
     return {**stats, **(delivered.as_stats() if delivered else {})}
 

@@ -36,6 +36,7 @@ Functions (ids are UUIDs or their text):
     list_runs(db, *, job=None, status=None, limit=50, offset=0) -> RunPage
     list_alerts(db, settings, *, limit=50, before_id=None) -> AlertPage   # lib/manage/alerts.py
     send_test_alert(db, settings, *, requested_by) -> AlertView
+    pending_unconfigured(db, settings) -> list[UnconfiguredChannel]   # pending on channels not set here
     describe_schedule(schedule_type, schedule, timezone) -> str
     next_fire_times(job, count=5, now=None) -> list[datetime]
 
@@ -99,7 +100,14 @@ from __future__ import annotations
 
 from lib.manage.acting import acting, actor_of, require
 from lib.manage.actors import CLI, CRON_SECRET, ROLES, Actor, Role
-from lib.manage.alerts import AlertPage, AlertView, list_alerts, send_test_alert
+from lib.manage.alerts import (
+    AlertPage,
+    AlertView,
+    UnconfiguredChannel,
+    list_alerts,
+    pending_unconfigured,
+    send_test_alert,
+)
 from lib.manage.describe import describe_schedule, next_fire_times
 from lib.manage.errors import ManageError
 from lib.manage.execute import Executed, execute_now
@@ -164,6 +172,7 @@ __all__ = [
     "Role",
     "RunPage",
     "RunView",
+    "UnconfiguredChannel",
     "acting",
     "actor_of",
     "add_operator",
@@ -185,6 +194,7 @@ __all__ = [
     "list_runs",
     "next_fire_times",
     "pause_job",
+    "pending_unconfigured",
     "require",
     "resume_job",
     "retry_request",

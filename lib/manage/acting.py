@@ -61,6 +61,8 @@ WRITE_ROLES: dict[str, tuple[Role, str]] = {
     "ops_users_set_role": ("admin", "operator.role"),
     "ops_users_set_disabled": ("admin", "operator.disable"),
     "ops_users_set_password": ("admin", "operator.password"),
+    # One's own password, found by the session (never a name): anyone signed in with a password.
+    "ops_me_set_password": ("viewer", "operator.password"),
 }
 
 # How a refusal words an action.

@@ -11,7 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from lib.alerts.channels import configured
+from lib.alerts.abandon import horizon_seconds
+from lib.alerts.channels import SETTING_OF, configured
 from lib.alerts.deliver import deliver_due
 from lib.db.port import Database
 from lib.db.queries import alerts as queries
@@ -76,6 +77,28 @@ class AlertPage(BaseModel):
     channels: list[str]
 
 
+class UnconfiguredChannel(BaseModel):
+    """Deliveries waiting on a channel this process does not configure: another deployment may send them;
+    if none claims them within `abandon_after_hours`, the `schedule` tick ends them dead."""
+
+    model_config = ConfigDict(frozen=True)
+
+    channel: str
+    # The setting that is missing here (its name, never a value).
+    setting: str
+    pending: int
+    oldest_at: Instant
+    abandon_after_hours: int
+
+    def line(self) -> str:
+        since = f" (oldest {self.oldest_at:%Y-%m-%d %H:%M} UTC)" if self.oldest_at else ""
+        return (
+            f"{self.pending} pending {self.channel} deliver{'y' if self.pending == 1 else 'ies'}{since}, but "
+            f"{self.setting} is not set here: a deployment that has it sends them; if none does within "
+            f"{self.abandon_after_hours} h they end dead"
+        )
+
+
 def _alert(raw: Any) -> AlertView:
     return AlertView.model_validate(raw)
 
@@ -87,6 +110,25 @@ async def list_alerts(db: Database, settings: Settings, *, limit: int = 50, befo
     with translated():
         alerts, has_more = await queries.list_alerts(db, limit=min(limit, MAX_PAGE), before_id=before_id)
     return AlertPage(alerts=[_alert(a) for a in alerts], has_more=has_more, channels=configured(settings))
+
+
+async def pending_unconfigured(db: Database, settings: Settings) -> list[UnconfiguredChannel]:
+    """Channels with pending deliveries that this process's settings do not configure: one round trip."""
+    here = set(configured(settings))
+    with translated():
+        counts = await queries.alert_pending_by_channel(db)
+    hours = horizon_seconds(settings) // 3600
+    return [
+        UnconfiguredChannel(
+            channel=count.channel,
+            setting=SETTING_OF.get(count.channel, count.channel),
+            pending=count.pending,
+            oldest_at=count.oldest_at if isinstance(count.oldest_at, datetime) else None,
+            abandon_after_hours=hours,
+        )
+        for count in counts
+        if count.channel not in here and count.pending > 0
+    ]
 
 
 async def send_test_alert(db: Database, settings: Settings, *, requested_by: str) -> AlertView:

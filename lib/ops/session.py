@@ -192,13 +192,18 @@ async def authenticate(request: Request) -> OpsAccess:
     raise OpsError(401, "unauthorized")
 
 
-def check_write(request: Request, access: OpsAccess) -> None:
-    """A cookie-carried write must show the custom header and come from this origin; a viewer writes nothing."""
+def check_cookie_write(request: Request, access: OpsAccess) -> None:
+    """The CSRF guard: a cookie-carried write must show the custom header and come from this origin."""
     if access.via == "cookie":
         if request.headers.get(WRITE_HEADER, "").strip() != "1":
             raise OpsError(403, "a write from the console must carry the header X-Cronrelay-Request: 1")
         if not same_origin(request):
             raise OpsError(403, "a write from the console must come from the console's own origin")
+
+
+def check_write(request: Request, access: OpsAccess) -> None:
+    """A cookie-carried write must show the custom header and come from this origin; a viewer writes nothing."""
+    check_cookie_write(request, access)
     # lib/manage decides what each role may do; a viewer may do none of it.
     if not allows(access.actor.role, "operator"):
         raise OpsError(403, f"a viewer cannot change anything; {access.actor.who} is {access.actor.role}")

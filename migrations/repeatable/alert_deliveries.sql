@@ -19,6 +19,8 @@
 --   pending, claimed        dead                        settle 'retry' at max_attempts, or 'dead' (another 4xx)
 --   pending, claimed        pending, due now            settle 'release' (not attempted: the budget ended)
 --   pending, lease expired  claimable again             (a crash: nothing to do, it is simply due)
+--   pending, on a channel   dead                        abandon_alert_deliveries: nobody with that channel
+--   configured nowhere                                  claimed it for p_horizon_seconds (lib/alerts/abandon.py)
 --
 -- Settles apply only where the row still carries the caller's claim token, so
 -- a late or repeated settle changes nothing, and two senders never hold the
@@ -155,6 +157,96 @@ begin
       join public.cron_alert_events e on e.id = c.event_id
      order by c.id;
 end
+$$;
+
+-- End the deliveries nobody can send: pending on a channel this process
+-- does not have (p_channels, as the claim takes them), due for longer than
+-- p_horizon_seconds and untouched (no claim, no settle) for as long. One
+-- process lacking a channel proves nothing (a laptop's shell, a second
+-- deployment with fewer settings), so only the horizon decides: the caller
+-- chooses it so that any deployment that has the channel would certainly
+-- have claimed the row within it (lib/alerts/abandon.py says why 48 h).
+-- The error names the channel's setting, never a value. Rows due longest
+-- first, at most p_limit per call, through the due index; a row another
+-- process holds is skipped, so two ticks at once end each row once.
+-- Answers one row per channel it ended deliveries of.
+create or replace function public.abandon_alert_deliveries(
+  p_channels jsonb, p_horizon_seconds integer, p_limit integer default 500
+)
+returns table (channel text, abandoned integer)
+language plpgsql
+volatile
+security invoker
+set search_path = ''
+as $$
+#variable_conflict use_column
+declare
+  v_channels text[];
+  v_horizon  interval;
+  v_limit    integer := least(greatest(coalesce(p_limit, 500), 1), 1000);
+begin
+  if p_channels is null or jsonb_typeof(p_channels) <> 'array' then
+    raise exception 'abandon_alert_deliveries: channels must be a JSON array' using errcode = '22023';
+  end if;
+  -- Below an hour the caller has mistaken the unit: a retry alone waits up to 8 h.
+  if p_horizon_seconds is null or p_horizon_seconds < 3600 then
+    raise exception 'abandon_alert_deliveries: the horizon must be at least 3600 seconds' using errcode = '22023';
+  end if;
+  select coalesce(array_agg(distinct c), '{}') into v_channels from jsonb_array_elements_text(p_channels) c;
+  v_horizon := make_interval(secs => p_horizon_seconds);
+
+  return query
+    with stranded as (
+      select d.id
+        from public.cron_alert_deliveries d
+       where d.status = 'pending'
+         and d.available_at <= now() - v_horizon
+         and d.updated_at <= now() - v_horizon
+         and d.channel <> all (v_channels)
+       order by d.available_at, d.id
+       limit v_limit
+         for update skip locked
+    ), ended as (
+      update public.cron_alert_deliveries d
+         set status = 'dead',
+             last_error = format('channel %s is not configured (%s unset) anywhere this queue ran for %s h',
+                                 d.channel,
+                                 case d.channel
+                                   when 'webhook' then 'ALERT_WEBHOOK_URL'
+                                   when 'slack' then 'ALERT_SLACK_WEBHOOK_URL'
+                                   when 'discord' then 'ALERT_DISCORD_WEBHOOK_URL'
+                                   when 'telegram' then 'ALERT_TELEGRAM_CHAT_ID or TELEGRAM_BOT_TOKEN'
+                                   else 'its setting'
+                                 end,
+                                 round(p_horizon_seconds / 3600.0)),
+             status_code = null,
+             locked_until = null,
+             claim_token = null,
+             updated_at = now()
+        from stranded s
+       where d.id = s.id
+         and d.status = 'pending'
+      returning d.channel
+    )
+    select e.channel, count(*)::integer from ended e group by e.channel order by e.channel;
+end
+$$;
+
+-- Pending deliveries per channel, and the oldest one's creation: `doctor`
+-- and `alerts list` name those on channels this shell does not configure,
+-- before abandon_alert_deliveries ends them. Counts, at most four rows.
+create or replace function public.alert_pending_by_channel()
+returns table (channel text, pending integer, oldest_at timestamptz)
+language sql
+stable
+security invoker
+set search_path = ''
+as $$
+  select d.channel, count(*)::integer, min(d.created_at)
+    from public.cron_alert_deliveries d
+   where d.status = 'pending'
+   group by d.channel
+   order by d.channel;
 $$;
 
 -- Settle claimed deliveries in one statement. p_outcomes is a JSON array of

@@ -7,6 +7,8 @@
 --   operator          another role           ops_users_set_role
 --   operator          disabled / enabled     ops_users_set_disabled (disabling ends its sessions)
 --   operator          new password           ops_users_set_password (ends its sessions)
+--   operator          new password           ops_me_set_password: the operator's own, from its session
+--                                            (ends its other sessions, keeps this one)
 -- The last enabled admin cannot be demoted or disabled (PT409): the console
 -- would have nobody left to manage it (the CLI and the cron secret can
 -- still add one).
@@ -14,6 +16,7 @@
 -- ops_sessions
 --   (none)            session                ops_signin_succeeded (after ops_signin_begin and the password check)
 --   session           (deleted)              ops_session_end (logout), a disable or password change, expiry
+--                                            (one's own password change keeps the session that made it)
 --
 -- ops_audit, ops_act and the audit triggers are in ops_audit.sql.
 --
@@ -204,6 +207,58 @@ begin
   -- Whoever knew the old password is signed out everywhere.
   delete from public.ops_sessions s where s.user_id = v_id;
   return query select v.id, v.operator from public.ops_user_objects v where v.id = v_id;
+end
+$$;
+
+-- An operator changes its own password. The account is the one signed in
+-- with p_token_hash (a password session, live, of an enabled operator),
+-- never a name the caller sends, so a session can change no other
+-- account's password. Python has checked the current password against the
+-- hash ops_signin_begin answered, under its throttle: p_attempt_id is the
+-- failure that call counted, removed here because the password was right.
+-- The other sessions end at once, as with every password change (a stolen
+-- cookie, a forgotten laptop); the one that made the change stays, because
+-- its holder has just proved the current password, and signing it out too
+-- would only make them type the new one at once.
+create or replace function public.ops_me_set_password(
+  p_token_hash text, p_password_hash text, p_attempt_id bigint default null
+)
+returns table (id uuid, operator jsonb, sessions_ended integer)
+language plpgsql
+volatile
+security invoker
+set search_path = ''
+as $$
+#variable_conflict use_column
+declare
+  v_id    uuid;
+  v_name  text;
+  v_ended integer;
+begin
+  if coalesce(p_password_hash, '') !~ '^scrypt\$' then
+    raise exception 'password: password must be set' using errcode = 'PT422';
+  end if;
+  select u.id, u.name into v_id, v_name
+    from public.ops_sessions s
+    join public.ops_users u on u.id = s.user_id
+   where s.token_hash = p_token_hash
+     and s.via = 'password'
+     and s.expires_at > now()
+     and not u.disabled
+     for update of u;
+  if v_id is null then
+    raise exception 'session: this session has ended or has no operator account; sign in again'
+      using errcode = 'PT401';
+  end if;
+  update public.ops_users u
+     set password_hash = p_password_hash, password_changed_at = now(), updated_at = now()
+   where u.id = v_id;
+  with gone as (
+    delete from public.ops_sessions s where s.user_id = v_id and s.token_hash <> p_token_hash returning 1
+  )
+  select count(*)::integer into v_ended from gone;
+  delete from public.ops_signin_failures f where f.id = p_attempt_id and f.account = v_name;
+  return query select v.id, v.operator, v_ended from public.ops_user_objects v where v.id = v_id;
 end
 $$;
 

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from lib.db.port import Database
-from lib.db.queries._parse import Unreadable, first, instant
+from lib.db.queries._parse import Unreadable, first, instant, optional_instant
 
 
 @dataclass(frozen=True)
@@ -184,3 +184,35 @@ async def record_run_alerts(db: Database, *, run_id: int, alerts: dict[str, Any]
 async def count_overdue_jobs(db: Database) -> int:
     """How many jobs are overdue right now (for /api/health: a count, no names)."""
     return int(first(await db.call("count_overdue_jobs"), "count_overdue_jobs")["overdue"])
+
+
+@dataclass(frozen=True)
+class ChannelPending:
+    """Deliveries still pending on one channel, and when the oldest of them was made."""
+
+    channel: str
+    pending: int
+    oldest_at: datetime | Unreadable | None
+
+
+async def abandon_alert_deliveries(
+    db: Database, *, channels: Sequence[str], horizon_seconds: int, limit: int
+) -> dict[str, int]:
+    """End (dead) pending deliveries no process with their channel claimed within the horizon; counts by channel."""
+    rows = await db.call(
+        "abandon_alert_deliveries", p_channels=list(channels), p_horizon_seconds=horizon_seconds, p_limit=limit
+    )
+    return {str(row["channel"]): int(row["abandoned"]) for row in rows}
+
+
+async def alert_pending_by_channel(db: Database) -> list[ChannelPending]:
+    """Pending deliveries per channel (counts, at most one row per channel)."""
+    rows = await db.call("alert_pending_by_channel")
+    return [
+        ChannelPending(
+            channel=str(row["channel"]),
+            pending=int(row["pending"]),
+            oldest_at=optional_instant(row.get("oldest_at"), "oldest_at"),
+        )
+        for row in rows
+    ]

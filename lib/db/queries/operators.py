@@ -107,6 +107,17 @@ async def ops_users_set_password(db: Database, *, name: str, password_hash: str)
     return OperatorRecord.model_validate(first(rows, "ops_users_set_password")["operator"])
 
 
+async def ops_me_set_password(
+    db: Database, *, token_hash: str, password_hash: str, attempt_id: int | None
+) -> tuple[OperatorRecord, int]:
+    """The signed-in operator's own new password, found by its session; the operator and its sessions ended."""
+    rows = await db.call(
+        "ops_me_set_password", p_token_hash=token_hash, p_password_hash=password_hash, p_attempt_id=attempt_id
+    )
+    row = first(rows, "ops_me_set_password")
+    return OperatorRecord.model_validate(row["operator"]), int(row["sessions_ended"])
+
+
 async def ops_audit_list(
     db: Database, *, actor: str | None, object_id: str | None, limit: int, offset: int
 ) -> AuditPage:

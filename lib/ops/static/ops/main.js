@@ -13,6 +13,7 @@ import { problem, renderBanner } from "./banner.js";
 import { $, pad, sentence, show } from "./dom.js";
 import { closeForm, openForm, submitForm } from "./jobform.js";
 import { loadDetail, loadJobs, openFromHash } from "./jobs.js";
+import { bindPassword, renderPasswordLink } from "./password.js";
 import { bulk, loadRequests } from "./requests.js";
 import { loadRuns } from "./runs.js";
 import { state } from "./state.js";
@@ -29,6 +30,8 @@ export function signedOut() {
   stopPolling();
   show($("console"), false);
   show($("sign-out"), false);
+  renderPasswordLink();
+  show($("password-done"), false);
   show($("signin"), true);
   $("last-refreshed").textContent = "";
   state.problems = {};
@@ -43,6 +46,7 @@ function signedIn() {
   show($("signin-error"), false);
   show($("console"), true);
   show($("sign-out"), true);
+  renderPasswordLink();
   openFromHash();
   refresh();
   startPolling();
@@ -176,6 +180,7 @@ export function renderSigninForm() {
 
 function bind() {
   $("signin-form").addEventListener("submit", submitSignin);
+  bindPassword();
   $("operator-form").addEventListener("submit", submitOperator);
   $("sign-out").addEventListener("click", signOut);
   $("create-job").addEventListener("click", () => openForm(null));
