@@ -71,6 +71,31 @@ def _call_deadline() -> Deadline:
     return run if run is not None and run.expires_at < own.expires_at else own
 
 
+# The name of every jsonb parameter of our functions, and nothing else
+# (tests/test_postgres_adapter.py checks it against the schema). The call
+# carries no parameter types, and learning them from the server would cost
+# the round trip this adapter exists to save; so the name says it.
+JSON_ARGUMENTS = frozenset(
+    {
+        "p_alerts",
+        "p_args",
+        "p_blocked",
+        "p_changes",
+        "p_channels",
+        "p_deadlines",
+        "p_details",
+        "p_empty_stats",
+        "p_ids",
+        "p_items",
+        "p_jobs",
+        "p_outcomes",
+        "p_payload",
+        "p_stats",
+        "payload",
+    }
+)
+
+
 @lru_cache(maxsize=512)
 def call_statement(function: str, names: tuple[str, ...]) -> str:
     """The one statement shape this adapter runs. Names are checked identifiers."""
@@ -83,17 +108,22 @@ class PostgresDatabase:
     dsn: str
     max_connections: int = 10
     name: str = "postgres"
-    # Taken out of every message about an unreachable database (libpq's can
-    # quote a host name, and a password with an unencoded @ becomes one).
-    _password: str | None = field(default=None, init=False, repr=False)
+    # Cut out of every message about an unreachable database: the password,
+    # and what libpq takes for part of a host name when a password holds an
+    # unencoded @ (it ends the credentials at the first @, and quotes the host
+    # it could not resolve). lib/settings.py refuses such a URL; a DSN given
+    # here directly is not checked there.
+    _secrets: tuple[str, ...] = field(default=(), init=False, repr=False)
 
     def __post_init__(self) -> None:
         try:
-            self._password = str(conninfo_to_dict(self.dsn).get("password") or "") or None
+            params = conninfo_to_dict(self.dsn)
         except psycopg.Error:
-            # Not a DSN libpq can read: every connect fails, with a message
-            # that is not passed on (it quotes the DSN).
-            self._password = None
+            # Not a DSN libpq can read: every connect fails the same way.
+            return
+        hosts = str(params.get("host", "")).split(",")
+        found = [str(params.get("password") or ""), *(host.rpartition("@")[0] for host in hosts)]
+        self._secrets = tuple(sorted({value for value in found if value}, key=len, reverse=True))
 
     async def _pool(self) -> ConnectionPool:
         async def create() -> ConnectionPool:
@@ -104,7 +134,7 @@ class PostgresDatabase:
     async def call(self, function: str, /, **args: Any) -> list[Row]:
         check_identifiers(function, args)
         statement = call_statement(function, tuple(args))
-        values = [_argument(v) for v in args.values()]
+        values = [_argument(name, value) for name, value in args.items()]
         deadline = _call_deadline()
         for attempt, delay in enumerate((*RETRY_DELAYS, None), start=1):
             left = deadline.remaining()
@@ -176,7 +206,9 @@ class PostgresDatabase:
         text = str(error) or type(error).__name__
         # A message quoting the DSN keeps only what follows its credentials.
         text = text.split("@")[-1] if "://" in text else text
-        return text.replace(self._password, "***") if self._password else text
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
 
 
 async def _run(connection: Connection, statement: str, values: list[Any]) -> str:
@@ -186,14 +218,16 @@ async def _run(connection: Connection, statement: str, values: list[Any]) -> str
     return row[0]  # type: ignore[no-any-return]
 
 
-def _argument(value: Any) -> Any:
-    # dicts and lists go to jsonb parameters, in JSON form (a list would
-    # otherwise become a Postgres array); everything else (str, int, bool,
-    # None, datetime, UUID) psycopg encodes natively. A str or None is sent
-    # untyped, for the function's signature to decide; an int as the smallest
-    # of smallint, integer and bigint that holds it, which Postgres widens to
-    # an integer or bigint parameter.
-    if isinstance(value, dict | list | tuple):
+def _argument(name: str, value: Any) -> Any:
+    # A jsonb parameter's value, whatever it is, goes as JSON, as PostgREST
+    # sends it: {"a": 1}, [1], and also "text" as the JSON string "text" (the
+    # function then says what it thinks of it). Every other value psycopg
+    # encodes natively: a str or None untyped, for the function's signature to
+    # decide; an int as the smallest of smallint, integer and bigint that holds
+    # it, which Postgres widens to an integer or bigint parameter; a bool,
+    # datetime or UUID as itself. A dict or list under another name still goes
+    # as jsonb (psycopg would make a list a Postgres array).
+    if value is not None and (name in JSON_ARGUMENTS or isinstance(value, dict | list | tuple)):
         return Jsonb(jsonable(value))
     return value
 
