@@ -49,16 +49,21 @@ class ConnectionPool:
     async def take(self, seconds: float) -> Connection:
         """An idle connection that still looks alive, else a new one; all within `seconds`."""
         ends = asyncio.get_running_loop().time() + seconds
-        async with asyncio.timeout_at(ends):
+        if self._slots.locked():
+            async with asyncio.timeout_at(ends):
+                await self._slots.acquire()
+        else:
+            # A free slot is taken at once; no timer to set and cancel on every call.
             await self._slots.acquire()
         try:
+            while self._idle:
+                # The most recently used first: the likeliest to be alive.
+                connection = self._idle.pop()
+                if _reusable(connection):
+                    return connection
+                # Closing sends one message and waits for nothing.
+                await connection.close()
             async with asyncio.timeout_at(ends):
-                while self._idle:
-                    # The most recently used first: the likeliest to be alive.
-                    connection = self._idle.pop()
-                    if _reusable(connection):
-                        return connection
-                    await connection.close()
                 return await psycopg.AsyncConnection.connect(
                     self.dsn,
                     # One statement per checkout and nothing held across calls, so
