@@ -10,7 +10,8 @@ app directly, as Vercel's Python runtime does: GET /api/health, which loads
 the settings, connects to Postgres and makes one database call.
 
 The baseline, in the same venv: a minimal FastAPI app doing the same (one
-route that connects with asyncpg and runs one query). Best of REPEATS runs
+route that connects with asyncpg and runs one query); beside it, for
+information, the same app with psycopg, which the postgres adapter uses. Best of REPEATS runs
 each, alternating. Beside it, for information, the same cold start with a
 job route (/api/cron/check-stale) as the first request, which pays for the
 jobs' imports too.
@@ -103,11 +104,35 @@ async def health():
     return JSONResponse({"status": "ok", "database": "ok"})
 """
 
+# The same with psycopg, the postgres adapter's driver, for information: the
+# figure's baseline stays the asyncpg app, so what psycopg's import costs a
+# cold start shows in it.
+MINIMAL_PSYCOPG_APP = """
+import os
+
+import psycopg
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+app = FastAPI()
+
+
+@app.get("/api/health")
+async def health():
+    connection = await psycopg.AsyncConnection.connect(os.environ["DATABASE_URL"], autocommit=True)
+    try:
+        await connection.execute("select 1")
+    finally:
+        await connection.close()
+    return JSONResponse({"status": "ok", "database": "ok"})
+"""
+
 MINIMAL = (
     PRELUDE
     + """
+import importlib
 sys.path.insert(0, "minimal")
-from minimal_app import app
+app = importlib.import_module(sys.argv[1]).app
 _t1 = time.perf_counter()
 status, body = asyncio.run(_serve(app, "/api/health"))
 _t2 = time.perf_counter()
@@ -164,6 +189,7 @@ def main() -> list[Figure]:
         cwd = bundle(Path(folder))
         (cwd / "minimal").mkdir()
         (cwd / "minimal" / "minimal_app.py").write_text(MINIMAL_APP)
+        (cwd / "minimal" / "minimal_psycopg.py").write_text(MINIMAL_PSYCOPG_APP)
         env = {
             "PATH": os.environ.get("PATH", ""),
             "HOME": os.environ.get("HOME", "/tmp"),
@@ -173,18 +199,25 @@ def main() -> list[Figure]:
         # Once each, untimed: bytecode caches written, as a deployed image has them.
         _child(python, cwd, OURS, env, "/api/health", SECRET)
         _child(python, cwd, OURS, env, "/api/cron/check-stale", SECRET)
-        _child(python, cwd, MINIMAL, env)
-        ours, minimal, job = [], [], []
+        _child(python, cwd, MINIMAL, env, "minimal_app")
+        _child(python, cwd, MINIMAL, env, "minimal_psycopg")
+        ours, minimal, job, psycopg_minimal = [], [], [], []
         for _ in range(REPEATS):
             ours.append(_child(python, cwd, OURS, env, "/api/health", SECRET))
-            minimal.append(_child(python, cwd, MINIMAL, env))
+            minimal.append(_child(python, cwd, MINIMAL, env, "minimal_app"))
             job.append(_child(python, cwd, OURS, env, "/api/cron/check-stale", SECRET))
+            psycopg_minimal.append(_child(python, cwd, MINIMAL, env, "minimal_psycopg"))
     best_ours = min(ours, key=_total)
     best_minimal = min(minimal, key=_total)
     best_job = min(job, key=_total)
+    best_psycopg = min(psycopg_minimal, key=_total)
     ratio = _total(best_ours) / _total(best_minimal)
     job_ratio = _total(best_job) / _total(best_minimal)
-    for label, result in (("api/index.py, GET /api/health", best_ours), ("minimal FastAPI app", best_minimal)):
+    for label, result in (
+        ("api/index.py, GET /api/health", best_ours),
+        ("minimal FastAPI app (asyncpg)", best_minimal),
+        ("minimal FastAPI app (psycopg)", best_psycopg),
+    ):
         say(
             f"  {label:32} import {result['import_ms']:6.1f} ms + first request {result['request_ms']:5.1f} ms "
             f"= {_total(result):6.1f} ms ({result['modules']} modules)"
@@ -210,7 +243,9 @@ def main() -> list[Figure]:
                 f"(GET /api/cron/check-stale: begin_run, the UPDATE, end_run) it is {_total(best_job):.0f} ms "
                 f"= {job_ratio:.2f}x the same baseline. With the supabase adapter (SUPABASE_URL set), the first "
                 f"request also imports lib/db/supabase.py and supabase-py (auth, realtime, storage and functions "
-                f"clients with it): {supabase:.0f} ms more, which a minimal app using supabase-py would pay too."
+                f"clients with it): {supabase:.0f} ms more, which a minimal app using supabase-py would pay too. "
+                f"The same minimal app with psycopg, the postgres adapter's driver, instead of asyncpg: "
+                f"{_total(best_psycopg):.0f} ms, and ours is {_total(best_ours) / _total(best_psycopg):.2f}x that."
             ),
         )
     ]

@@ -114,6 +114,17 @@ async def test_a_password_is_kept_out_of_an_unreachable_databases_message(sql):
     assert "'***@127.0.0.1'" in str(caught.value)
 
 
+async def test_a_dsn_libpq_cannot_read_fails_at_once_without_quoting_it():
+    database = PostgresDatabase("postgresql://app:hunter2%zz@db.example.com/app?pgbouncer=true")
+    try:
+        with pytest.raises(DatabaseError) as caught:
+            await database.call("health_check")
+    finally:
+        await database.close()
+    assert not isinstance(caught.value, DatabaseUnavailable)
+    assert "libpq can read" in str(caught.value) and "hunter2" not in str(caught.value)
+
+
 async def _backends(sql: asyncpg.Connection, where: str) -> int:
     return int(await sql.fetchval(f"select count(*) from pg_stat_activity where pid <> pg_backend_pid() and {where}"))
 

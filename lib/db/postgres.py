@@ -114,12 +114,15 @@ class PostgresDatabase:
     # it could not resolve). lib/settings.py refuses such a URL; a DSN given
     # here directly is not checked there.
     _secrets: tuple[str, ...] = field(default=(), init=False, repr=False)
+    # A DSN libpq cannot read fails every call at once, without libpq's
+    # message (which quotes the DSN). lib/settings.py refuses such a URL.
+    _readable: bool = field(default=True, init=False, repr=False)
 
     def __post_init__(self) -> None:
         try:
             params = conninfo_to_dict(self.dsn)
         except psycopg.Error:
-            # Not a DSN libpq can read: every connect fails the same way.
+            self._readable = False
             return
         hosts = str(params.get("host", "")).split(",")
         found = [str(params.get("password") or ""), *(host.rpartition("@")[0] for host in hosts)]
@@ -133,6 +136,8 @@ class PostgresDatabase:
 
     async def call(self, function: str, /, **args: Any) -> list[Row]:
         check_identifiers(function, args)
+        if not self._readable:
+            raise DatabaseError("the database URL is not one libpq can read (see DATABASE_URL's check at startup)")
         statement = call_statement(function, tuple(args))
         values = [_argument(name, value) for name, value in args.items()]
         deadline = _call_deadline()
@@ -203,7 +208,8 @@ class PostgresDatabase:
         await self._drop_pool()
 
     def _describe_unreachable(self, error: BaseException) -> str:
-        text = str(error) or type(error).__name__
+        # libpq's messages run over lines ("...\n\tIs the server running..."): one line for the log.
+        text = " ".join(str(error).split()) or type(error).__name__
         # A message quoting the DSN keeps only what follows its credentials.
         text = text.split("@")[-1] if "://" in text else text
         for secret in self._secrets:
