@@ -134,7 +134,8 @@ async def test_a_call_out_of_time_is_cancelled_on_the_server_and_its_connection_
 
     monkeypatch.setattr(module, "FIRST_ATTEMPT_FLOOR", 0.1)
     await sql.execute("begin; lock table public.cron_locks in access exclusive mode")
-    database = PostgresDatabase(pg_dsn)
+    # One connection in all: the next call can only go through once the abandoned one has given its slot back.
+    database = PostgresDatabase(pg_dsn, max_connections=1)
     try:
         with deadline_scope(Deadline.after(0.3)):
             with pytest.raises(DatabaseUnavailable) as caught:
