@@ -8,11 +8,15 @@ adapter) and is called over keep-alive HTTP on 127.0.0.1:
 `GET /api/cron/run-requests` with nothing queued, one call after another,
 after a warm-up. The baseline, in the same run: the one call such a run
 cannot do without, `claim_run_requests` (which finds nothing), made bare over
-one asyncpg connection from the benchmark's process. Medians of CALLS. The
-empty run itself is one call (begin_run_if_due), where it was three.
+one asyncpg connection from the benchmark's process (its statement prepared
+and cached: one round trip). Medians of CALLS. The empty run itself is one
+call (begin_run_if_due), where it was three.
 
 Beside it, to say where the time goes: the same run in-process, without
-HTTP (run_job, as the route calls it), with its database round trips counted.
+HTTP (run_job, as the route calls it), with its database round trips counted;
+and one call through the adapter (psycopg, one round trip) beside a bare
+psycopg connection, asyncpg without prepared statements (the adapter before
+it, two round trips) and asyncpg with them.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+import psycopg
 
 from bench.harness import Figure, at_most, embedded_database, say
 from bench.netdelay import delayed_dsn
@@ -106,7 +111,7 @@ async def _in_process(dsn: str) -> tuple[list[float], Counter[str]]:
 
 
 async def _per_call(dsn: str) -> dict[str, float]:
-    """What one call costs through the adapter's pool, and without each of its extra round trips."""
+    """What one call costs through the adapter, beside the clients it is measured against."""
 
     async def median_of(action: Callable[[], Awaitable[object]]) -> float:
         for _ in range(5):
@@ -118,26 +123,25 @@ async def _per_call(dsn: str) -> dict[str, float]:
             samples.append(time.perf_counter() - start)
         return statistics.median(samples)
 
-    async def no_reset(connection: asyncpg.Connection) -> None:
-        return None
-
+    statement = "select coalesce(json_agg(r), '[]'::json)::text from public.health_check() r"
     found = {}
     adapter = PostgresDatabase(dsn)
-    found["the adapter (pool, statement_cache_size=0)"] = await median_of(lambda: adapter.call("health_check"))
+    found["the adapter (psycopg, unnamed statement)"] = await median_of(lambda: adapter.call("health_check"))
     await adapter.close()
-    for label, options in (
-        ("a bare pool with asyncpg's default reset on release", {"statement_cache_size": 0}),
-        ("a bare pool without it (as the adapter)", {"statement_cache_size": 0, "reset": no_reset}),
-        ("and with prepared statements cached", {"statement_cache_size": 100, "reset": no_reset}),
+    raw = await psycopg.AsyncConnection.connect(dsn, autocommit=True, prepare_threshold=None)
+    found["one bare psycopg connection, the same statement"] = await median_of(lambda: raw.execute(statement))
+    await raw.close()
+    for label, cache in (
+        ("asyncpg without prepared statements (the adapter before)", 0),
+        ("asyncpg with prepared statements cached", 100),
     ):
-        pool = await asyncpg.create_pool(dsn, min_size=1, max_size=1, **options)
+        connection = await asyncpg.connect(dsn, statement_cache_size=cache)
 
-        async def call(pool: asyncpg.Pool = pool) -> None:
-            async with pool.acquire() as connection:
-                await connection.fetchval("select coalesce(json_agg(r), '[]'::json)::text from public.health_check() r")
+        async def fetch(connection: asyncpg.Connection = connection) -> object:
+            return await connection.fetchval(statement)
 
-        found[label] = await median_of(call)
-        await pool.close()
+        found[label] = await median_of(fetch)
+        await connection.close()
     return found
 
 
@@ -172,14 +176,14 @@ def main() -> list[Figure]:
         say(f"  one call, {label}: {seconds * 1000:.2f} ms = {seconds / bare:.1f} round trips")
     costs = "; ".join(f"{label} {seconds * 1000:.2f} ms" for label, seconds in per_call.items())
     note = (
-        f"a run makes {trips:.0f} calls ({', '.join(per_run)}), and each call through the postgres adapter "
-        f"costs about {next(iter(per_call.values())) / bare:.0f} network round trips, not one: asyncpg with "
-        "statement_cache_size=0 (kept for Supabase's transaction pooler) sends Parse/Describe, then Bind/Execute. "
-        "(The adapter skips asyncpg's reset on release, pg_advisory_unlock_all, CLOSE ALL, UNLISTEN *, RESET ALL, "
-        "which cost one more.) Only prepared statements would make a call one round trip, and Supabase's "
-        "transaction pooler does not keep them. An empty run is one call (begin_run_if_due: the lease, the check "
-        "that nothing is due and the ledger row, committed without waiting for the WAL flush), where it was three "
-        "(begin_run, claim_run_requests, end_run). "
+        f"a run makes {trips:.0f} call(s) ({', '.join(per_run)}), and each call through the postgres adapter "
+        f"costs about {next(iter(per_call.values())) / bare:.1f} network round trips: psycopg sends the unnamed "
+        "statement (nothing prepared, as Supabase's transaction pooler needs) as Parse, Bind, Describe, Execute "
+        "and Sync in one flight, and the adapter's connection list sends nothing on checkout or return "
+        "(tests/test_postgres_adapter.py counts one client flight per call). asyncpg without prepared "
+        "statements, the adapter before, waited for Parse/Describe before Bind/Execute: two. An empty run is one "
+        "call (begin_run_if_due: the lease, the check that nothing is due and the ledger row, committed without "
+        "waiting for the WAL flush). "
         f"One call, measured in this run: {costs}. "
         f"The run alone (run_job in-process, no HTTP) takes {local * 1000:.2f} ms = {local / bare:.2f}x; "
         f"HTTP adds {(http - local) * 1000:.2f} ms."

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -104,49 +104,89 @@ def _valid_port(text: str) -> bool:
     return text.isascii() and text.isdigit() and 1 <= int(text) <= 65535
 
 
-def _host_and_port(spec: str) -> tuple[str, str]:
-    """Split one `host[:port]` of a DSN host list; `[v6]:port` included."""
-    if spec.startswith("["):
-        host, bracket, rest = spec[1:].partition("]")
-        if not bracket or (rest and not rest.startswith(":")):
-            raise ValueError
-        return host, rest[1:]
-    host, colon, port = spec.partition(":")
-    if colon and not port:
-        raise ValueError
-    return host, port
+# Query parameters other Postgres clients put in their URLs that libpq refuses
+# ("invalid URI query parameter"): named in the message, as they are not
+# secrets and are the usual culprits (Supabase's dashboard gives Prisma's URL
+# with ?pgbouncer=true&connection_limit=1; asyncpg took any name as a server
+# setting). Any other unknown name is refused without being named.
+_OTHER_CLIENTS_PARAMETERS = frozenset(
+    {
+        "pgbouncer",
+        "connection_limit",
+        "pool_timeout",
+        "connect_timeout_ms",
+        "socket_timeout",
+        "schema",
+        "statement_cache_size",
+        "sslaccept",
+        "sslcert_password",
+        "server_settings",
+        "prepared_statement_cache_size",
+        "search_path",
+        "role",
+    }
+)
+_UNKNOWN_PARAMETER = re.compile(r'invalid URI query parameter: "([^"]*)"')
 
 
 def _database_url_problem(value: str) -> str | None:
-    """What is wrong with a postgres DSN, checked as fully as asyncpg will, or None."""
-    try:
-        parsed = urlsplit(value)
-    except ValueError:
-        return "DATABASE_URL is not a valid URL"
-    if parsed.scheme not in ("postgres", "postgresql"):
+    """What is wrong with a postgres DSN, checked as libpq (psycopg) reads it, or None.
+
+    libpq parses the URL here, offline, so a URL that would fail at the first
+    connection fails at load instead, naming DATABASE_URL. libpq's own messages
+    quote the URL, so none is passed on: each problem has its own wording.
+    """
+    # Imported here: the settings load on every cold start, and only a deployment
+    # with DATABASE_URL pays for psycopg (its postgres adapter needs it anyway).
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict
+
+    if not value.startswith(("postgres://", "postgresql://")):
         return "DATABASE_URL must start with postgres:// or postgresql://"
     if any(c.isspace() for c in value):
         return "DATABASE_URL must not contain spaces"
-    hosts = parsed.netloc.rpartition("@")[2]
-    for spec in hosts.split(",") if hosts else []:
-        try:
-            _, port = _host_and_port(spec)
-        except ValueError:
-            return "DATABASE_URL has a malformed host (expected host:port, or [ipv6]:port)"
-        if port and not _valid_port(port):
-            return "DATABASE_URL has a port that is not a number from 1 to 65535"
     try:
-        query = parse_qs(parsed.query, strict_parsing=True) if parsed.query else {}
-    except ValueError:
-        return "DATABASE_URL has a malformed query string (expected ?name=value&...)"
-    if not set(query.get("sslmode", [])) <= _SSL_MODES:
-        return "DATABASE_URL has an unknown sslmode (disable, allow, prefer, require, verify-ca or verify-full)"
-    for port in ",".join(query.get("port", [])).split(",") if "port" in query else []:
-        if port and not _valid_port(port):
-            return "DATABASE_URL has a port that is not a number from 1 to 65535"
-    if not hosts and "host" not in query:
+        params = conninfo_to_dict(value)
+    except psycopg.Error as error:
+        return _libpq_refusal(str(error))
+    hosts = str(params.get("host", "")).split(",")
+    if any("@" in host for host in hosts):
+        # libpq ends the credentials at the first @: p@ss@host is user:p, host ss@host.
+        return "DATABASE_URL has an @ in its user or password: percent-encode it as %40"
+    if any(not host for host in hosts):
         return "DATABASE_URL has no host (postgresql://user:password@host:5432/database)"
+    ports = str(params.get("port", "")).split(",") if "port" in params else []
+    if any(port and not _valid_port(port) for port in ports):
+        return "DATABASE_URL has a port that is not a number from 1 to 65535"
+    if len(ports) > 1 and len(ports) != len(hosts):
+        return "DATABASE_URL has a different number of ports and hosts (one port for all, or one per host)"
+    if "sslmode" in params and params["sslmode"] not in _SSL_MODES:
+        return "DATABASE_URL has an unknown sslmode (disable, allow, prefer, require, verify-ca or verify-full)"
+    if not str(params.get("connect_timeout", "0")).lstrip("-").isdigit():
+        return "DATABASE_URL has a connect_timeout that is not a whole number of seconds"
     return None
+
+
+def _libpq_refusal(message: str) -> str:
+    """Our wording of why libpq cannot read a URL; `message` (which quotes the URL) is not echoed."""
+    unknown = _UNKNOWN_PARAMETER.search(message)
+    if unknown and unknown.group(1) in _OTHER_CLIENTS_PARAMETERS:
+        return (
+            f"DATABASE_URL has a query parameter libpq does not accept ({unknown.group(1)}, from another client's"
+            " URL): remove it"
+        )
+    if unknown:
+        return (
+            "DATABASE_URL has a query parameter libpq does not accept: remove it"
+            " (a server setting goes in options=-c%20name%3Dvalue)"
+        )
+    if "percent-encod" in message:
+        return "DATABASE_URL has a malformed percent-encoding (a % must start %XX; write a literal % as %25)"
+    if "key/value separator" in message:
+        return "DATABASE_URL has a malformed query string (expected ?name=value&...)"
+    if "IPv6" in message or "host" in message:
+        return "DATABASE_URL has a malformed host (expected host:port, or [ipv6]:port)"
+    return "DATABASE_URL is not a connection URL libpq can read"
 
 
 class Settings(BaseSettings):
@@ -241,7 +281,7 @@ class Settings(BaseSettings):
     @classmethod
     def _database_url(cls, value: SecretStr | None) -> SecretStr | None:
         # Checked in full here, so a malformed URL is a 503 naming DATABASE_URL
-        # rather than a 500 from inside asyncpg; never echoed (it carries the password).
+        # rather than a 500 from inside libpq; never echoed (it carries the password).
         problem = None if value is None else _database_url_problem(value.get_secret_value())
         if problem:
             raise ValueError(problem)
@@ -313,7 +353,9 @@ class Settings(BaseSettings):
             ),
         ]
         if self.database_url:
-            values.append(urlsplit(self.database_url.get_secret_value()).password)
+            # As written in the URL and as libpq decodes it (%40 is @), which is how a message quotes it.
+            password = urlsplit(self.database_url.get_secret_value()).password
+            values.extend((password, unquote(password)) if password else ())
         for value in sorted((v for v in values if v and len(v) >= 4), key=len, reverse=True):
             text = text.replace(value, "<redacted>")
         return text

@@ -1,6 +1,6 @@
 """The test harness: one embedded Postgres for the session, both adapters per test.
 
-Every test that takes `adapter` runs twice: once through asyncpg, once through
+Every test that takes `adapter` runs twice: once through the postgres adapter (psycopg), once through
 supabase-py against a PostgREST stand-in (tests/fakes/postgrest.py) that executes
 each RPC on the same database.
 """

@@ -21,7 +21,8 @@ DEFERRED = [
     "lib.runner",
     "croniter",
     "httpx",
-    "asyncpg",  # the adapters: when the database is first used
+    "asyncpg",
+    "psycopg",  # the adapters: when the database is first used
     "supabase",
     "mangum",  # AWS Lambda's handler: when Lambda first asks for it
     "pydantic.v1",  # FastAPI imports it to check a declared route parameter

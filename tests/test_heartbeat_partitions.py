@@ -135,8 +135,9 @@ async def test_upkeep_runs_as_service_role_through_each_adapter(pg_dsn, settings
     from lib.db.postgres import PostgresDatabase
 
     old = await _partition_for(sql, "-40 days")
-    # Through the stand-in the call runs as service_role; through asyncpg, log in as it.
-    database = db if settings.supabase_url else PostgresDatabase(f"{pg_dsn}&role=service_role")
+    # Through the stand-in the call runs as service_role; through the postgres adapter, log in as it
+    # (libpq's `options`, which sets `role` for the session).
+    database = db if settings.supabase_url else PostgresDatabase(f"{pg_dsn}&options=-c%20role%3Dservice_role")
     try:
         first = await maintain_heartbeat_partitions(database, retention_days=45, days_ahead=3)
         assert await sql.fetchval(f"select to_regclass('public.{old}') is not null")

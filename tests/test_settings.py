@@ -106,3 +106,45 @@ def test_bad_setting_is_a_503_naming_it(monkeypatch):
 )
 def test_well_formed_database_urls_are_accepted(dsn):
     assert load_settings(_env_file=None, database_url=dsn).database_url is not None
+
+
+@pytest.mark.parametrize(
+    "dsn",
+    [
+        # libpq's `options` carries server settings (asyncpg took them as query parameters).
+        "postgresql://app:pw@db.example.com/app?options=-c%20role%3Dservice_role",
+        # A percent-encoded @ in the password, as libpq decodes it.
+        "postgresql://app:p%40ss@db.example.com:6543/postgres",
+        "postgresql://app:pw@db.example.com/app?sslmode=verify-full&application_name=cronrelay&connect_timeout=5",
+    ],
+)
+def test_urls_libpq_reads_are_accepted(dsn):
+    assert load_settings(_env_file=None, database_url=dsn).database_url is not None
+
+
+@pytest.mark.parametrize(
+    ("dsn", "wording"),
+    [
+        # Prisma's URL from Supabase's dashboard: libpq refuses the parameter, named as it is no secret.
+        ("postgresql://app:hunter2@db.example.com:6543/postgres?pgbouncer=true", "(pgbouncer, from another client's"),
+        ("postgresql://app:hunter2@db.example.com/app?connection_limit=1", "(connection_limit, from another client's"),
+        # asyncpg took any other name as a server setting; libpq does not, and the name is not echoed.
+        ("postgresql://app:hunter2@db.example.com/app?sk_live_tokenXYZ=1", "options=-c%20name%3Dvalue"),
+        # libpq ends the credentials at the first @, which would make "ss@db..." the host.
+        ("postgresql://app:hunter2@ss@db.example.com/app", "percent-encode it as %40"),
+        ("postgresql://app:hunter2%zz@db.example.com/app", "malformed percent-encoding"),
+        ("postgresql://app:hunter2@db.example.com/app?sslmode", "malformed query string"),
+        ("postgresql://app:hunter2@[::1/app", "malformed host"),
+        ("postgresql://app:hunter2@db.example.com:70000/app", "port that is not a number"),
+        ("postgresql://app:hunter2@h1,h2,h3/app?port=5432,5433", "different number of ports and hosts"),
+        ("postgresql://app:hunter2@db.example.com/app?sslmode=on", "unknown sslmode"),
+        ("postgresql://app:hunter2@db.example.com/app?connect_timeout=soon", "connect_timeout"),
+        ("postgresql://app:hunter2@/app", "no host"),
+    ],
+)
+def test_urls_libpq_would_refuse_name_the_problem_not_the_value(dsn, wording):
+    with pytest.raises(SettingsError) as caught:
+        load_settings(_env_file=None, database_url=dsn)
+    message = str(caught.value)
+    assert "DATABASE_URL" in message and wording in message
+    assert "hunter2" not in message and "tokenXYZ" not in message and "db.example.com" not in message

@@ -89,7 +89,7 @@ async def test_postgres_call_survives_idle_connections_being_terminated(pg_dsn, 
 
 
 async def test_the_apps_idle_connections_terminated_between_runs_cost_nothing(pg_dsn, sql, counts):
-    # The asyncpg adapter's own connections (the supabase adapter holds none: PostgREST's are its own).
+    # The postgres adapter's own connections (the supabase adapter holds none: PostgREST's are its own).
     settings = load_settings(_env_file=None, cron_secret=SECRET, database_url=pg_dsn)
     async with app_client(settings) as http:
         first = counts.answer(await http.get("/api/cron/check-stale", headers=AUTH))
