@@ -264,6 +264,7 @@ for _path in ("/api/cron/{job_name}", "/api/cron/{job_name}/"):
 
 
 CONSOLE_PREFIX = "/api/ops"
+WORKER_PREFIX = "/api/worker"
 
 
 def include_console(app: FastAPI) -> None:
@@ -276,12 +277,29 @@ def include_console(app: FastAPI) -> None:
     app.state.console_included = True
 
 
-class ConsoleOnDemand:
-    """Includes the console's routes on the first request under /api/ops.
+def include_worker_api(app: FastAPI) -> None:
+    """Add the worker API's routes (lib/workers/api.py) to `app`, once."""
+    if getattr(app.state, "worker_api_included", False):
+        return
+    from lib.workers.api import router as worker_router
+
+    app.include_router(worker_router)
+    app.state.worker_api_included = True
+
+
+ON_DEMAND: tuple[tuple[str, Callable[[FastAPI], None]], ...] = (
+    (CONSOLE_PREFIX, include_console),
+    (WORKER_PREFIX, include_worker_api),
+)
+
+
+class RoutesOnDemand:
+    """Includes the console's and the worker API's routes on the first request under their prefix.
 
     The console (its page, its data API, lib.manage with croniter and the job
-    registry) is most of what a cold start would import beyond FastAPI, and
-    nearly every cold start is a cron call that never uses it (bench/results.md).
+    registry) is most of what a cold start would import beyond FastAPI, and the
+    worker API and its queries come next; nearly every cold start is a cron call
+    that uses neither (bench/results.md).
     """
 
     def __init__(self, app: ASGIApp, owner: FastAPI) -> None:
@@ -289,8 +307,10 @@ class ConsoleOnDemand:
         self.owner = owner
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith(CONSOLE_PREFIX):
-            include_console(self.owner)
+        if scope["type"] == "http":
+            for prefix, include in ON_DEMAND:
+                if scope["path"].startswith(prefix):
+                    include(self.owner)
         await self.app(scope, receive, send)
 
 
@@ -299,11 +319,7 @@ def create_app(settings_source: Callable[[], Settings] = get_settings) -> FastAP
     app = FastAPI(title="cronrelay", redirect_slashes=False, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.settings_source = settings_source
     app.include_router(router)
-    # The worker API (lib/workers/api.py): imported here, since it builds on this module.
-    from lib.workers.api import router as worker_router
-
-    app.include_router(worker_router)
-    app.add_middleware(ConsoleOnDemand, owner=app)
+    app.add_middleware(RoutesOnDemand, owner=app)
     # Outermost of ours: a body over its route's limit is refused before anything reads it.
     app.add_middleware(BodyLimit)
     for error_type, handler in EXCEPTION_HANDLERS.items():

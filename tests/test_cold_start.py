@@ -19,6 +19,7 @@ DEFERRED = [
     "lib.ops",  # the console: on the first request under /api/ops
     "lib.jobs.registry",  # the jobs: on the first job or runs request
     "lib.runner",
+    "lib.workers.api",  # the worker API: on the first request under /api/worker
     "croniter",
     "httpx",
     "asyncpg",
