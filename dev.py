@@ -66,17 +66,29 @@ def run_child(args: list[str], env: dict[str, str] | None = None) -> int:
     """Run `args` and wait for it. SIGINT and SIGTERM go to the child, which
     stops in its own way; this process waits for it instead of dying first and
     leaving it running (and never prints a KeyboardInterrupt traceback)."""
-    child = subprocess.Popen(args, cwd=ROOT, env=env)
+    started: list[subprocess.Popen[bytes]] = []
+    missed: list[int] = []
 
     def forward(signum: int, frame: FrameType | None) -> None:
         INTERRUPTED.append(signal.Signals(signum).name)
+        if not started:
+            missed.append(signum)
         # Ctrl-C in a terminal already reached the child (same foreground
         # process group); sending it again would count as a second Ctrl-C.
-        if signum != signal.SIGINT or not _in_terminal_foreground():
-            child.send_signal(signum)
+        elif signum != signal.SIGINT or not _in_terminal_foreground():
+            started[0].send_signal(signum)
 
+    # Set before the child starts, for two reasons: a signal in between would
+    # otherwise end this process without passing it on; and a child started
+    # while this process still ignored SIGINT (as a job started with & by a
+    # script inherits) would ignore it too, where one started after a handler
+    # is set gets the default.
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, forward)
+    child = subprocess.Popen(args, cwd=ROOT, env=env)
+    started.append(child)
+    if missed:
+        child.send_signal(missed[0])
     while True:
         try:
             return child.wait()
