@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import socket
 from collections.abc import Iterator
@@ -14,6 +13,7 @@ import pytest
 from lib.cli.main import main
 from lib.cli.tables import Column, cell, render
 from lib.settings import get_settings
+from tests.cli_run import cli
 from tests.databases import scratch_database
 
 
@@ -27,13 +27,6 @@ def cli_env(pg_dsn: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Ite
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
-
-
-async def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    # The CLI runs its own event loop (asyncio.run), so it gets a thread of its own.
-    code = await asyncio.to_thread(main, list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 async def test_request_queues_a_run_and_prints_its_id(

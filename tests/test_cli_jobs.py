@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import pytest
 
 from lib.cli.jobs import schedule_type_of
-from lib.cli.main import main
 from lib.migrate import vercel_crons
 from lib.settings import get_settings
+from tests.cli_run import cli, cli_json
 from tests.factories import HOOK, add_job, add_request
 
 
@@ -28,21 +26,6 @@ def cli_env(pg_dsn: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Ite
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
-
-
-async def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    # The CLI runs its own event loop (asyncio.run), so it gets a thread of its own.
-    code = await asyncio.to_thread(main, list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-async def cli_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, Any]:
-    code, out, err = await cli(capsys, *args, "--json")
-    assert code == 0, err
-    value = json.loads(out)
-    assert isinstance(value, dict)
-    return value
 
 
 # -- list and show ------------------------------------------------------------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import socket
 from collections.abc import Iterator
@@ -14,9 +13,9 @@ import pytest
 
 from lib import manage
 from lib.cli import run_requests
-from lib.cli.main import main
 from lib.db import Database
 from lib.settings import get_settings
+from tests.cli_run import cli, cli_json
 from tests.factories import add_job, add_request, add_requests
 
 
@@ -30,21 +29,6 @@ def cli_env(pg_dsn: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Ite
     get_settings.cache_clear()
     yield monkeypatch
     get_settings.cache_clear()
-
-
-async def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    # The CLI runs its own event loop (asyncio.run), so it gets a thread of its own.
-    code = await asyncio.to_thread(main, list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-async def cli_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, Any]:
-    code, out, err = await cli(capsys, *args, "--json")
-    assert code == 0, err
-    value = json.loads(out)
-    assert isinstance(value, dict)
-    return value
 
 
 async def _end(sql: asyncpg.Connection, request_id: str, status: str) -> None:
