@@ -12,10 +12,11 @@ import pytest
 
 from lib.manage.passwords import verify_password
 from lib.settings import Settings
+from tests.cli_run import cli
 from tests.conftest import app_client
 from tests.factories import add_job
 from tests.ops_people import add_operator, sign_in, with_cookie
-from tests.test_cli_jobs import cli, cli_env  # noqa: F401 -- the CLI's environment fixture
+from tests.test_cli_jobs import cli_env  # noqa: F401 -- the CLI's environment fixture
 
 pytestmark = pytest.mark.usefixtures("cli_env")
 

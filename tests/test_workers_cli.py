@@ -14,7 +14,8 @@ from lib.cli.main import main
 from lib.workers.agent import Worker
 from lib.workers.config import WorkerJob
 from lib.workers.tokens import token_hash
-from tests.test_cli_jobs import cli, cli_env  # noqa: F401  (the fixture)
+from tests.cli_run import cli
+from tests.test_cli_jobs import cli_env  # noqa: F401  (the fixture)
 
 
 @pytest.mark.usefixtures("cli_env")
