@@ -449,7 +449,7 @@ begin
 end
 $_$;
 
-CREATE FUNCTION public.abandon_alert_deliveries(p_channels jsonb, p_horizon_seconds integer, p_limit integer DEFAULT 500) RETURNS TABLE(channel text, abandoned integer)
+CREATE FUNCTION public.abandon_alert_deliveries(p_channels jsonb, p_settings jsonb, p_horizon_seconds integer, p_limit integer DEFAULT 500) RETURNS TABLE(channel text, abandoned integer)
     LANGUAGE plpgsql
     SET search_path TO ''
     AS $$
@@ -461,6 +461,9 @@ declare
 begin
   if p_channels is null or jsonb_typeof(p_channels) <> 'array' then
     raise exception 'abandon_alert_deliveries: channels must be a JSON array' using errcode = '22023';
+  end if;
+  if p_settings is null or jsonb_typeof(p_settings) <> 'object' then
+    raise exception 'abandon_alert_deliveries: settings must be a JSON object' using errcode = '22023';
   end if;
   -- Below an hour the caller has mistaken the unit: a retry alone waits up to 8 h.
   if p_horizon_seconds is null or p_horizon_seconds < 3600 then
@@ -485,13 +488,7 @@ begin
          set status = 'dead',
              last_error = format('channel %s is not configured (%s unset) anywhere this queue ran for %s h',
                                  d.channel,
-                                 case d.channel
-                                   when 'webhook' then 'ALERT_WEBHOOK_URL'
-                                   when 'slack' then 'ALERT_SLACK_WEBHOOK_URL'
-                                   when 'discord' then 'ALERT_DISCORD_WEBHOOK_URL'
-                                   when 'telegram' then 'ALERT_TELEGRAM_CHAT_ID or TELEGRAM_BOT_TOKEN'
-                                   else 'its setting'
-                                 end,
+                                 coalesce(p_settings ->> d.channel, 'its setting'),
                                  round(p_horizon_seconds / 3600.0)),
              status_code = null,
              locked_until = null,
@@ -4137,8 +4134,8 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.cron_workers TO service_role;
 REVOKE ALL ON FUNCTION public._worker_for_token(p_token text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public._worker_for_token(p_token text) TO service_role;
 
-REVOKE ALL ON FUNCTION public.abandon_alert_deliveries(p_channels jsonb, p_horizon_seconds integer, p_limit integer) FROM PUBLIC;
-GRANT ALL ON FUNCTION public.abandon_alert_deliveries(p_channels jsonb, p_horizon_seconds integer, p_limit integer) TO service_role;
+REVOKE ALL ON FUNCTION public.abandon_alert_deliveries(p_channels jsonb, p_settings jsonb, p_horizon_seconds integer, p_limit integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.abandon_alert_deliveries(p_channels jsonb, p_settings jsonb, p_horizon_seconds integer, p_limit integer) TO service_role;
 
 REVOKE ALL ON FUNCTION public.advance_schedules(p_items jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.advance_schedules(p_items jsonb) TO service_role;

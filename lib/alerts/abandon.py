@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 
-from lib.alerts.channels import configured
+from lib.alerts.channels import SETTING_OF, configured
 from lib.alerts.retry import CAP_SECONDS
 from lib.db import Database, DatabaseError
 from lib.db.queries.alerts import abandon_alert_deliveries
@@ -54,7 +54,11 @@ async def abandon_stranded(db: Database, settings: Settings) -> dict[str, int]:
     """End the deliveries past the horizon on channels not configured here; how many, by channel. Never raises."""
     try:
         ended = await abandon_alert_deliveries(
-            db, channels=configured(settings), horizon_seconds=horizon_seconds(settings), limit=LIMIT
+            db,
+            channels=configured(settings),
+            settings=SETTING_OF,
+            horizon_seconds=horizon_seconds(settings),
+            limit=LIMIT,
         )
     except DatabaseError as error:
         log.error("alerts: ending deliveries for unconfigured channels failed: %s", settings.redact(str(error)))

@@ -90,6 +90,7 @@ JSON_ARGUMENTS = frozenset(
         "p_jobs",
         "p_outcomes",
         "p_payload",
+        "p_settings",
         "p_stats",
         "payload",
     }

@@ -166,12 +166,15 @@ $$;
 -- deployment with fewer settings), so only the horizon decides: the caller
 -- chooses it so that any deployment that has the channel would certainly
 -- have claimed the row within it (lib/alerts/abandon.py says why 48 h).
--- The error names the channel's setting, never a value. Rows due longest
--- first, at most p_limit per call, through the due index; a row another
--- process holds is skipped, so two ticks at once end each row once.
--- Answers one row per channel it ended deliveries of.
+-- The error names the channel's setting (p_settings, channel to setting
+-- name, from lib/alerts/channels.py's SETTING_OF: the names live there
+-- once), never a value. Rows due longest first, at most p_limit per call,
+-- through the due index; a row another process holds is skipped, so two
+-- ticks at once end each row once. Answers one row per channel it ended
+-- deliveries of.
+drop function if exists public.abandon_alert_deliveries(jsonb, integer, integer);
 create or replace function public.abandon_alert_deliveries(
-  p_channels jsonb, p_horizon_seconds integer, p_limit integer default 500
+  p_channels jsonb, p_settings jsonb, p_horizon_seconds integer, p_limit integer default 500
 )
 returns table (channel text, abandoned integer)
 language plpgsql
@@ -187,6 +190,9 @@ declare
 begin
   if p_channels is null or jsonb_typeof(p_channels) <> 'array' then
     raise exception 'abandon_alert_deliveries: channels must be a JSON array' using errcode = '22023';
+  end if;
+  if p_settings is null or jsonb_typeof(p_settings) <> 'object' then
+    raise exception 'abandon_alert_deliveries: settings must be a JSON object' using errcode = '22023';
   end if;
   -- Below an hour the caller has mistaken the unit: a retry alone waits up to 8 h.
   if p_horizon_seconds is null or p_horizon_seconds < 3600 then
@@ -211,13 +217,7 @@ begin
          set status = 'dead',
              last_error = format('channel %s is not configured (%s unset) anywhere this queue ran for %s h',
                                  d.channel,
-                                 case d.channel
-                                   when 'webhook' then 'ALERT_WEBHOOK_URL'
-                                   when 'slack' then 'ALERT_SLACK_WEBHOOK_URL'
-                                   when 'discord' then 'ALERT_DISCORD_WEBHOOK_URL'
-                                   when 'telegram' then 'ALERT_TELEGRAM_CHAT_ID or TELEGRAM_BOT_TOKEN'
-                                   else 'its setting'
-                                 end,
+                                 coalesce(p_settings ->> d.channel, 'its setting'),
                                  round(p_horizon_seconds / 3600.0)),
              status_code = null,
              locked_until = null,

@@ -9,7 +9,7 @@ these calls hand out.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -196,11 +196,17 @@ class ChannelPending:
 
 
 async def abandon_alert_deliveries(
-    db: Database, *, channels: Sequence[str], horizon_seconds: int, limit: int
+    db: Database, *, channels: Sequence[str], settings: Mapping[str, str], horizon_seconds: int, limit: int
 ) -> dict[str, int]:
-    """End (dead) pending deliveries no process with their channel claimed within the horizon; counts by channel."""
+    """End (dead) pending deliveries no process with their channel claimed within the horizon; counts by channel.
+
+    `settings` names each channel's setting, for the error the rows keep."""
     rows = await db.call(
-        "abandon_alert_deliveries", p_channels=list(channels), p_horizon_seconds=horizon_seconds, p_limit=limit
+        "abandon_alert_deliveries",
+        p_channels=list(channels),
+        p_settings=dict(settings),
+        p_horizon_seconds=horizon_seconds,
+        p_limit=limit,
     )
     return {str(row["channel"]): int(row["abandoned"]) for row in rows}
 
