@@ -8,7 +8,7 @@
 
 import { loadAdmin, signedInPeople, signedOutPeople, submitOperator } from "./admin.js";
 import { loadAlerts, sendTestAlert } from "./alerts.js";
-import { api, describe } from "./api.js";
+import { api, cancelReads, describe } from "./api.js";
 import { problem, renderBanner } from "./banner.js";
 import { $, pad, sentence, show } from "./dom.js";
 import { closeForm, openForm, submitForm } from "./jobform.js";
@@ -88,6 +88,8 @@ async function submitSignin(event) {
 }
 
 async function signOut() {
+  stopPolling();
+  cancelReads();
   try { await api("POST", "/logout"); } catch (error) { /* the cookie is gone or was never there */ }
   signedOut();
 }
