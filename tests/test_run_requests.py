@@ -321,8 +321,10 @@ async def test_webhook_timeout_is_retried_until_the_attempts_end_in_error(
     db: Database, sql: asyncpg.Connection, make_settings: Callable[..., Settings]
 ) -> None:
     settings = make_settings(
-        webhook_signing_secret=WEBHOOK_SECRET, allow_http_webhooks=True, webhook_timeout_seconds=0.3
+        webhook_signing_secret=WEBHOOK_SECRET, allow_http_webhooks=True, webhook_timeout_seconds=1.0
     )
+    # A second, not less: the receiver runs in this event loop, and each attempt's body must reach it
+    # before the timeout; with 0.3 s a loaded machine once lost the second attempt's body.
     async with local_receiver(delay=10) as (url, bodies):
         job_id = await add_job(sql, "slow", target=url)
         [request_id] = await add_requests(sql, job_id, max_attempts=2)
@@ -330,13 +332,13 @@ async def test_webhook_timeout_is_retried_until_the_attempts_end_in_error(
         await run_drain(db, settings)
         request = await fetch(sql, request_id)
         assert request["status"] == "queued" and request["attempts"] == 1
-        assert request["result"]["error"] == "webhook timed out after 0.3s"
+        assert request["result"]["error"] == "webhook timed out after 1.0s"
 
         await make_due(sql)
         await run_drain(db, settings)
         request = await fetch(sql, request_id)
         assert request["status"] == "error" and request["attempts"] == 2 and request["completed_at"] is not None
-        assert request["result"]["error"] == "webhook timed out after 0.3s (gave up after 2 attempts)"
+        assert request["result"]["error"] == "webhook timed out after 1.0s (gave up after 2 attempts)"
         assert len(bodies) == 2
 
 
