@@ -8,6 +8,7 @@ not run this time).
 from __future__ import annotations
 
 import importlib
+import signal
 import sys
 import time
 from typing import Any
@@ -66,5 +67,12 @@ def main(names: list[str]) -> int:
     return 0
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    # SystemExit unwinds through the benchmarks' `finally`s and context managers, so a stopped run
+    # still stops its embedded Postgres and unmounts bench/filesystems.py's loop device.
+    raise SystemExit(128 + signum)
+
+
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     sys.exit(main(sys.argv[1:]))
