@@ -210,9 +210,11 @@ def bench_retention(dsn: str, filesystem: str, *, size_cycles: bool = True) -> l
     raw_seconds, raw_rows = asyncio.run(raw_delete())
     # The job starts as the raw DELETE did, with the dirty pages written out.
     asyncio.run(_execute(dsn, "checkpoint"))
+    # The cutoff is now() - 30 days at each statement, so rows of the straddling day cross it between them
+    # (a dozen a second at a million a day): what the job must leave none of is what was past it as it began.
+    job_cutoff = asyncio.run(_fetchval(dsn, f"select {cutoff}"))
     job_seconds, stats, database = _run_timed_cleanup(dsn)
-    left = asyncio.run(_fetchval(dsn, f"select count(*) from public.heartbeats where created_at < {cutoff}"))
-    # The cutoff is now() - 30 days at each statement, so a few rows of the straddling day cross it between them.
+    left = asyncio.run(_fetchval(dsn, "select count(*) from public.heartbeats where created_at < $1", job_cutoff))
     assert left == 0 and abs(raw_rows - expired) < per_day // 100, (raw_rows, expired, left)
     # The raw DELETE left its rows dead; autovacuum would spend the next benchmarks' minutes on them.
     asyncio.run(_execute(dsn, "truncate public.heartbeats_plain"))
