@@ -33,6 +33,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -41,11 +42,12 @@ import asyncpg
 from bench.check_stale import _psql_ms
 from bench.filesystems import describe, ext4_without_discard, has_online_discard
 from bench.harness import Figure, at_least, at_most, embedded_database, say
+from lib.clock.schedules import next_cron_fire, parse_schedule
 from lib.db import Database, Row
 from lib.db.postgres import PostgresDatabase
 from lib.db.statuses import Trigger
 from lib.jobs.registry import JOBS
-from lib.migrate import migrate
+from lib.migrate import migrate, vercel_crons
 from lib.runner import run_job
 from lib.settings import load_settings
 
@@ -65,9 +67,6 @@ STALE_TARGET = 1.15
 CLAIM_TARGET = 2.0
 STATEMENT_TIMEOUT_SECONDS = 8.0
 STALE_ROUNDS = 5
-# When vercel.json runs cleanup-heartbeats: the straddling day's trim is the part of it before this hour.
-SCHEDULED_AT = "03:17"
-SCHEDULED_HOUR = 3 + 17 / 60
 
 
 def _settings(dsn: str, **overrides: Any) -> Any:
@@ -264,9 +263,10 @@ def _where_the_time_goes(
     batches = database.seconds.get("delete_expired_heartbeats", [])
     dropped = max(int(stats["partitions_dropped"]), 1)
     rest = job_seconds - upkeep - sum(batches)
-    now = time.gmtime()
-    hour = now.tm_hour + now.tm_min / 60
-    scheduled = SCHEDULED_HOUR / hour if hour else 0.0
+    now = datetime.now(UTC)
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    scheduled = _first_scheduled_run(midnight)
+    share = (scheduled - midnight) / max(now - midnight, timedelta(minutes=1))
     return (
         f"Where the run's {job_seconds:.2f} s go (timed per call, this run): the partition upkeep "
         f"{upkeep:.2f} s ({upkeep / raw_seconds:.3f}x of the raw DELETE), {upkeep / dropped * 1000:.0f} ms per "
@@ -275,10 +275,16 @@ def _where_the_time_goes(
         f"({filesystem} here; bench/filesystems.py says why that matters); the straddling day's "
         f"{stats['deleted']:,} expired rows in {len(batches)} batches {sum(batches):.2f} s "
         f"({sum(batches) / raw_seconds:.3f}x), which is the part of that day before the cutoff and so grows with "
-        f"the hour: the bench ran at {time.strftime('%H:%M', now)} UTC, and vercel.json runs the job at "
-        f"{SCHEDULED_AT} UTC, when it is {scheduled:.2f} times this run's; "
+        f"the hour: the bench ran at {now:%H:%M} UTC, and vercel.json runs the job at "
+        f"{scheduled:%H:%M} UTC, when it is {share:.2f} times this run's; "
         f"begin_run, end_run and the rest {rest:.2f} s."
     )
+
+
+def _first_scheduled_run(midnight: datetime) -> datetime:
+    """vercel.json's first run of cleanup-heartbeats from `midnight` (UTC): its trim is that day's part up to then."""
+    cron = dict(vercel_crons())["cleanup-heartbeats"]
+    return next_cron_fire(parse_schedule("cron", cron, "UTC"), midnight - timedelta(microseconds=1))
 
 
 def _run_timed_cleanup(dsn: str) -> tuple[float, dict[str, Any], TimedDatabase]:
