@@ -1264,7 +1264,7 @@ CREATE FUNCTION public.health_check() RETURNS TABLE(ok boolean, server_time time
   select true, now();
 $$;
 
-CREATE FUNCTION public.heartbeat_partitions(p_retention_days integer, p_days_ahead integer DEFAULT 7) RETURNS TABLE(created integer, dropped integer, dropped_rows_estimate bigint, busy boolean)
+CREATE FUNCTION public.heartbeat_partitions(p_retention_days integer, p_days_ahead integer DEFAULT 7) RETURNS TABLE(created integer, dropped integer, dropped_rows_estimate bigint, busy boolean, left_to_drop integer)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     SET "TimeZone" TO 'UTC'
@@ -1279,6 +1279,7 @@ declare
   v_created integer := 0;
   v_dropped integer := 0;
   v_rows    bigint := 0;
+  v_left    integer := 0;
 begin
   if p_retention_days < 1 then
     raise exception 'heartbeat_partitions: retention must be at least 1 day, got %', p_retention_days
@@ -1295,17 +1296,19 @@ begin
 
   begin
     for v_part in
-      select r.partition_name, c.reltuples
+      select r.partition_name, c.reltuples, count(*) over () - 1 as after_this
         from public._heartbeat_partition_ranges() r
         join pg_catalog.pg_class c on c.relname = r.partition_name and c.relnamespace = 'public'::regnamespace
        where p_retention_days is not null and not r.is_default and r.upper_bound <= v_cutoff
        order by r.upper_bound
+       limit 1
     loop
       execute format('drop table public.%I', v_part.partition_name);
-      v_dropped := v_dropped + 1;
+      v_dropped := 1;
+      v_left := v_part.after_this;
       -- The planner's count (kept by autovacuum), not a count(*) that would
       -- read the whole partition the drop saves reading; -1 is "never counted".
-      v_rows := v_rows + greatest(v_part.reltuples, 0)::bigint;
+      v_rows := greatest(v_part.reltuples, 0)::bigint;
     end loop;
 
     -- The days no partition covers, found in one pass over the catalog (not
@@ -1337,11 +1340,11 @@ begin
     end loop;
   exception when lock_not_available then
     -- Everything this call did is rolled back with the block; the next run tries again.
-    return query select 0, 0, 0::bigint, true;
+    return query select 0, 0, 0::bigint, true, null::integer;
     return;
   end;
 
-  return query select v_created, v_dropped, v_rows, false;
+  return query select v_created, v_dropped, v_rows, false, v_left;
 end
 $$;
 

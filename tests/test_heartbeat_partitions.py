@@ -101,6 +101,53 @@ async def test_cleanup_drops_whole_days_and_trims_the_one_that_straddles(make_se
     )
 
 
+async def test_each_day_is_dropped_in_its_own_transaction_so_a_beat_waits_for_one_drop(pg_dsn, sql, db):
+    """A drop holds heartbeats' ACCESS EXCLUSIVE lock until it commits; one day per call bounds that wait."""
+    await add_agent(sql, agent_id=AGENT)
+    await maintain_heartbeat_partitions(db, retention_days=20, days_ahead=1)
+    await _beats_per_day(sql, range(11, 20), per_day=2)
+    expired = "select count(*) from _heartbeat_partition_ranges() where not is_default and upper_bound <= $1"
+    cutoff = await sql.fetchval("select now() - interval '10 days'")
+    whole_days = await sql.fetchval(expired, cutoff)
+    assert whole_days >= 9
+
+    first = await maintain_heartbeat_partitions(db, retention_days=10, days_ahead=1)
+    assert (first.dropped, first.left_to_drop) == (1, whole_days - 1)
+    # Committed already: another connection sees the day gone, and writes a beat without waiting.
+    other = await asyncpg.connect(pg_dsn)
+    try:
+        await other.execute("set lock_timeout = '1s'")
+        assert await other.fetchval(expired, cutoff) == whole_days - 1
+        await other.fetchrow("select * from record_heartbeat($1::uuid, '{}'::jsonb)", AGENT)
+    finally:
+        await other.close()
+
+
+async def test_a_budget_spent_among_whole_days_leaves_their_rows_for_the_next_run(make_settings, sql, db):
+    """Rows of a day still to be dropped are never deleted one by one: the next run drops the day."""
+    await add_agent(sql, agent_id=AGENT)
+    await maintain_heartbeat_partitions(db, retention_days=20, days_ahead=1)
+    await _beats_per_day(sql, range(0, 21), per_day=3)
+    before = await sql.fetchval("select count(*) from heartbeats")
+    oldest = await sql.fetchval(
+        "select partition_name from _heartbeat_partition_ranges()"
+        " where not is_default and upper_bound <= now() - interval '10 days' order by upper_bound limit 1"
+    )
+    in_oldest = await sql.fetchval(f"select count(*) from {oldest}")
+
+    async with app_client(make_settings(heartbeat_retention_days=10, run_time_budget_seconds=0.000001)) as http:
+        body = (await http.get("/api/cron/cleanup-heartbeats", headers=AUTH)).json()
+    assert body["status"] == "partial", body
+    assert (body["stats"]["partitions_dropped"], body["stats"]["deleted"], body["has_more"]) == (1, 0, True)
+    assert await sql.fetchval(f"select to_regclass('public.{oldest}')") is None
+    assert await sql.fetchval("select count(*) from heartbeats") == before - in_oldest
+
+    async with app_client(make_settings(heartbeat_retention_days=10)) as http:
+        body = (await http.get("/api/cron/cleanup-heartbeats", headers=AUTH)).json()
+    assert body["status"] == "ok" and body["has_more"] is False, body
+    assert await sql.fetchval("select count(*) from heartbeats where created_at < now() - interval '10 days'") == 0
+
+
 async def test_a_beat_for_a_day_without_a_partition_lands_in_the_default_and_is_not_lost(settings, sql, db):
     await add_agent(sql, agent_id=AGENT)
     far = await _partition_for(sql, "25 days")
@@ -146,8 +193,12 @@ async def test_upkeep_runs_as_service_role_through_each_adapter(pg_dsn, settings
         )
         assert owner == await sql.fetchval("select current_user")  # the migration's role, not service_role
         assert first.busy is False
-        again = await maintain_heartbeat_partitions(database, retention_days=30, days_ahead=3)
-        assert again.dropped >= 1 and again.created == 0
+        # One day per call, oldest first, each committed as its call returns, until none is left.
+        calls = [await maintain_heartbeat_partitions(database, retention_days=30, days_ahead=3)]
+        while calls[-1].left_to_drop:
+            calls.append(await maintain_heartbeat_partitions(database, retention_days=30, days_ahead=3))
+        assert len(calls) >= 10 and all((c.dropped, c.created, c.busy) == (1, 0, False) for c in calls)
+        assert [c.left_to_drop for c in calls] == list(range(len(calls) - 1, -1, -1))
         assert await sql.fetchval(f"select to_regclass('public.{old}')") is None
     finally:
         if database is not db:
@@ -185,7 +236,9 @@ async def test_a_table_held_by_a_long_query_is_reported_busy_and_left_for_the_ne
     finally:
         await reader.close()
     done = await maintain_heartbeat_partitions(db, retention_days=10, days_ahead=1)
-    assert done.busy is False and done.dropped >= 5
+    assert (done.busy, done.dropped) == (False, 1) and done.left_to_drop is not None and done.left_to_drop >= 4
+    while done.left_to_drop:
+        done = await maintain_heartbeat_partitions(db, retention_days=10, days_ahead=1)
     assert await sql.fetchval(f"select to_regclass('public.{old}')") is None
 
 

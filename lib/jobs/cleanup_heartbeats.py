@@ -2,7 +2,8 @@
 
 Heartbeats are partitioned by day (DESIGN.md Scale). Each run first calls the
 partition upkeep: whole days past retention are dropped (a catalog change, no
-dead rows for vacuum), and partitions are made ahead for the days to come.
+dead rows for vacuum), one per call and so one per transaction, and partitions
+are made ahead for the days to come.
 What is left past the cutoff (the day that straddles it, and rows that landed
 in the default partition) is deleted in batches sized by time and bounded by
 the run's budget (lib/jobs/batches.py, shared with prune-history).
@@ -11,6 +12,7 @@ the run's budget (lib/jobs/batches.py, shared with prune-history).
 from __future__ import annotations
 
 from lib.db.queries.heartbeats import (
+    PartitionUpkeep,
     count_expired_heartbeats,
     delete_expired_heartbeats,
     maintain_heartbeat_partitions,
@@ -38,23 +40,48 @@ async def cleanup_heartbeats(ctx: JobContext) -> JobResult:
 
     # `limit` caps the rows deleted one by one; dropping a whole day is one
     # catalog change, cheaper than any batch, so it is never held back.
-    upkeep = await maintain_heartbeat_partitions(ctx.db, retention_days=retention, days_ahead=DAYS_AHEAD)
+    drops = await drop_expired_partitions(ctx, retention)
+    stats: dict[str, object] = {
+        "deleted": 0,
+        "batches": 0,
+        "partitions_dropped": drops.dropped,
+        "partitions_created": drops.created,
+    }
+    if drops.dropped:
+        stats["dropped_rows_estimate"] = drops.dropped_rows_estimate
+    if drops.busy:
+        stats["partitions_busy"] = True
+    if drops.left_to_drop:
+        # The budget ended among whole days: their rows are not batch-deleted, the next run drops them.
+        return JobResult(stats=stats, has_more=True)
 
     async def delete(size: int) -> dict[str, int]:
         return {"deleted": await delete_expired_heartbeats(ctx.db, retention_days=retention, batch_size=size)}
 
     deleted = await delete_in_batches(ctx, cap, delete)
-    stats: dict[str, object] = {
-        "deleted": deleted.counts.get("deleted", 0),
-        "batches": deleted.batches,
-        "partitions_dropped": upkeep.dropped,
-        "partitions_created": upkeep.created,
-    }
-    if upkeep.dropped:
-        stats["dropped_rows_estimate"] = upkeep.dropped_rows_estimate
-    if upkeep.busy:
-        stats["partitions_busy"] = True
+    stats["deleted"] = deleted.counts.get("deleted", 0)
+    stats["batches"] = deleted.batches
     return JobResult(stats=stats, has_more=deleted.has_more)
+
+
+async def drop_expired_partitions(ctx: JobContext, retention: int) -> PartitionUpkeep:
+    """Call the upkeep until no whole day is past retention, the table is busy, or the budget ends.
+
+    Each call drops one day in its own transaction, so a heartbeat waits for
+    one day's drop at most, never for a backlog's. The first call runs whatever
+    the budget says: it also makes the partitions ahead.
+    """
+    total = await maintain_heartbeat_partitions(ctx.db, retention_days=retention, days_ahead=DAYS_AHEAD)
+    while total.left_to_drop and not total.busy and not ctx.deadline.expired():
+        upkeep = await maintain_heartbeat_partitions(ctx.db, retention_days=retention, days_ahead=DAYS_AHEAD)
+        total = PartitionUpkeep(
+            created=total.created + upkeep.created,
+            dropped=total.dropped + upkeep.dropped,
+            dropped_rows_estimate=total.dropped_rows_estimate + upkeep.dropped_rows_estimate,
+            busy=upkeep.busy,
+            left_to_drop=upkeep.left_to_drop,
+        )
+    return total
 
 
 JOB = Job(

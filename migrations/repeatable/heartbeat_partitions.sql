@@ -31,9 +31,13 @@ as $$
 $$;
 
 -- The partition upkeep cleanup-heartbeats runs before its batches:
--- - drops every daily partition (and heartbeats_legacy) whose whole range is
---   older than the retention cutoff: one catalog change instead of a DELETE
---   of its rows;
+-- - drops the oldest daily partition (or heartbeats_legacy) whose whole range
+--   is older than the retention cutoff: one catalog change instead of a
+--   DELETE of its rows. One per call, and left_to_drop says how many more are
+--   expired: a drop holds heartbeats' ACCESS EXCLUSIVE lock until it commits,
+--   file truncation included (tens of milliseconds per day of a million
+--   beats, docs/heartbeats.md), so record_heartbeat waits for one day's drop,
+--   not for a backlog's (cleanup-heartbeats calls again while any are left);
 -- - makes a partition for every UTC day from the cutoff's day to p_days_ahead
 --   days after today that no partition covers yet, so record_heartbeat writes
 --   into today's partition. A day whose rows already sit in the default
@@ -59,8 +63,19 @@ $$;
 -- heartbeats, which queues behind any long query on it and then holds every
 -- record_heartbeat up behind itself; lock_timeout keeps that wait short, and
 -- a busy table is reported (busy = true, nothing changed) for the next run.
+do $$
+begin
+  -- Only the older shape (no left_to_drop): re-applying this file keeps the function.
+  if exists (select 1 from pg_catalog.pg_proc p
+              where p.oid = to_regprocedure('public.heartbeat_partitions(integer, integer)')
+                and not ('left_to_drop' = any (p.proargnames))) then
+    drop function public.heartbeat_partitions(integer, integer);
+  end if;
+end
+$$;
+
 create or replace function public.heartbeat_partitions(p_retention_days integer, p_days_ahead integer default 7)
-returns table (created integer, dropped integer, dropped_rows_estimate bigint, busy boolean)
+returns table (created integer, dropped integer, dropped_rows_estimate bigint, busy boolean, left_to_drop integer)
 language plpgsql
 volatile
 security definer
@@ -77,6 +92,7 @@ declare
   v_created integer := 0;
   v_dropped integer := 0;
   v_rows    bigint := 0;
+  v_left    integer := 0;
 begin
   if p_retention_days < 1 then
     raise exception 'heartbeat_partitions: retention must be at least 1 day, got %', p_retention_days
@@ -93,17 +109,19 @@ begin
 
   begin
     for v_part in
-      select r.partition_name, c.reltuples
+      select r.partition_name, c.reltuples, count(*) over () - 1 as after_this
         from public._heartbeat_partition_ranges() r
         join pg_catalog.pg_class c on c.relname = r.partition_name and c.relnamespace = 'public'::regnamespace
        where p_retention_days is not null and not r.is_default and r.upper_bound <= v_cutoff
        order by r.upper_bound
+       limit 1
     loop
       execute format('drop table public.%I', v_part.partition_name);
-      v_dropped := v_dropped + 1;
+      v_dropped := 1;
+      v_left := v_part.after_this;
       -- The planner's count (kept by autovacuum), not a count(*) that would
       -- read the whole partition the drop saves reading; -1 is "never counted".
-      v_rows := v_rows + greatest(v_part.reltuples, 0)::bigint;
+      v_rows := greatest(v_part.reltuples, 0)::bigint;
     end loop;
 
     -- The days no partition covers, found in one pass over the catalog (not
@@ -135,11 +153,11 @@ begin
     end loop;
   exception when lock_not_available then
     -- Everything this call did is rolled back with the block; the next run tries again.
-    return query select 0, 0, 0::bigint, true;
+    return query select 0, 0, 0::bigint, true, null::integer;
     return;
   end;
 
-  return query select v_created, v_dropped, v_rows, false;
+  return query select v_created, v_dropped, v_rows, false, v_left;
 end
 $$;
 

@@ -23,17 +23,21 @@ class PartitionUpkeep:
     dropped_rows_estimate: int
     # The table was locked by a long query past lock_timeout: nothing changed, the next run tries again.
     busy: bool
+    # Partitions still wholly past retention after this call's drop (None when busy: not looked at).
+    left_to_drop: int | None
 
 
 async def maintain_heartbeat_partitions(db: Database, *, retention_days: int, days_ahead: int) -> PartitionUpkeep:
-    """Drop the daily partitions wholly past retention and make those up to `days_ahead` days ahead."""
+    """Drop the oldest daily partition wholly past retention and make those up to `days_ahead` days ahead."""
     rows = await db.call("heartbeat_partitions", p_retention_days=retention_days, p_days_ahead=days_ahead)
     row = first(rows, "heartbeat_partitions")
+    left = row["left_to_drop"]
     return PartitionUpkeep(
         created=int(row["created"]),
         dropped=int(row["dropped"]),
         dropped_rows_estimate=int(row["dropped_rows_estimate"]),
         busy=bool(row["busy"]),
+        left_to_drop=None if left is None else int(left),
     )
 
 
