@@ -189,7 +189,7 @@ async def _make_heartbeat_partitions(connection: Connection) -> None:
 
     Dropping nothing (no retention given); a migrations/ without the function (an older copy) skips it.
     """
-    if await pgconn.fetchval(connection, "select to_regprocedure('public.heartbeat_partitions(integer, integer)')"):
+    if await pgconn.fetchval(connection, "select to_regproc('public.heartbeat_partitions')"):
         await pgconn.execute(connection, "select public.heartbeat_partitions(null, 7)")
 
 

@@ -1264,7 +1264,7 @@ CREATE FUNCTION public.health_check() RETURNS TABLE(ok boolean, server_time time
   select true, now();
 $$;
 
-CREATE FUNCTION public.heartbeat_partitions(p_retention_days integer, p_days_ahead integer DEFAULT 7) RETURNS TABLE(created integer, dropped integer, dropped_rows_estimate bigint, busy boolean, left_to_drop integer)
+CREATE FUNCTION public.heartbeat_partitions(p_retention_days integer, p_days_ahead integer DEFAULT 7, p_drop_megabytes integer DEFAULT 1024) RETURNS TABLE(created integer, dropped integer, dropped_rows_estimate bigint, busy boolean, left_to_drop integer)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     SET "TimeZone" TO 'UTC'
@@ -1280,6 +1280,7 @@ declare
   v_dropped integer := 0;
   v_rows    bigint := 0;
   v_left    integer := 0;
+  v_bytes   bigint := 0;
 begin
   if p_retention_days < 1 then
     raise exception 'heartbeat_partitions: retention must be at least 1 day, got %', p_retention_days
@@ -1289,6 +1290,10 @@ begin
     raise exception 'heartbeat_partitions: days ahead must be between 0 and 31, got %', p_days_ahead
       using errcode = '22023';
   end if;
+  if p_drop_megabytes is null or p_drop_megabytes < 0 then
+    raise exception 'heartbeat_partitions: megabytes to drop per call must be 0 or more, got %', p_drop_megabytes
+      using errcode = '22023';
+  end if;
   -- No retention (migrate's call): drop nothing, make today's partition and those ahead.
   v_cutoff := coalesce(public._heartbeats_expire_before(p_retention_days), v_today);
   -- Two upkeeps at once would race to make the same partition.
@@ -1296,19 +1301,22 @@ begin
 
   begin
     for v_part in
-      select r.partition_name, c.reltuples, count(*) over () - 1 as after_this
+      select r.partition_name, c.reltuples, pg_catalog.pg_total_relation_size(c.oid) as bytes,
+             count(*) over () as expired
         from public._heartbeat_partition_ranges() r
         join pg_catalog.pg_class c on c.relname = r.partition_name and c.relnamespace = 'public'::regnamespace
        where p_retention_days is not null and not r.is_default and r.upper_bound <= v_cutoff
        order by r.upper_bound
-       limit 1
     loop
+      v_left := v_part.expired - v_dropped;
+      exit when v_dropped > 0 and v_bytes + v_part.bytes > p_drop_megabytes::bigint * 1048576;
       execute format('drop table public.%I', v_part.partition_name);
-      v_dropped := 1;
-      v_left := v_part.after_this;
+      v_dropped := v_dropped + 1;
+      v_left := v_left - 1;
+      v_bytes := v_bytes + v_part.bytes;
       -- The planner's count (kept by autovacuum), not a count(*) that would
       -- read the whole partition the drop saves reading; -1 is "never counted".
-      v_rows := greatest(v_part.reltuples, 0)::bigint;
+      v_rows := v_rows + greatest(v_part.reltuples, 0)::bigint;
     end loop;
 
     -- The days no partition covers, found in one pass over the catalog (not
@@ -4212,8 +4220,8 @@ GRANT ALL ON FUNCTION public.end_run(p_run_id bigint, p_status text, p_stats jso
 REVOKE ALL ON FUNCTION public.health_check() FROM PUBLIC;
 GRANT ALL ON FUNCTION public.health_check() TO service_role;
 
-REVOKE ALL ON FUNCTION public.heartbeat_partitions(p_retention_days integer, p_days_ahead integer) FROM PUBLIC;
-GRANT ALL ON FUNCTION public.heartbeat_partitions(p_retention_days integer, p_days_ahead integer) TO service_role;
+REVOKE ALL ON FUNCTION public.heartbeat_partitions(p_retention_days integer, p_days_ahead integer, p_drop_megabytes integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.heartbeat_partitions(p_retention_days integer, p_days_ahead integer, p_drop_megabytes integer) TO service_role;
 
 REVOKE ALL ON FUNCTION public.hold_run_requests(p_blocked jsonb, p_limit integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.hold_run_requests(p_blocked jsonb, p_limit integer) TO service_role;

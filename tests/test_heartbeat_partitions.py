@@ -11,6 +11,7 @@ import asyncpg
 import pytest
 
 from lib.db.queries.heartbeats import maintain_heartbeat_partitions
+from lib.jobs import cleanup_heartbeats
 from lib.migrate import MIGRATIONS, migrate
 from tests.conftest import AUTH, app_client
 from tests.databases import scratch_database
@@ -101,30 +102,57 @@ async def test_cleanup_drops_whole_days_and_trims_the_one_that_straddles(make_se
     )
 
 
-async def test_each_day_is_dropped_in_its_own_transaction_so_a_beat_waits_for_one_drop(pg_dsn, sql, db):
-    """A drop holds heartbeats' ACCESS EXCLUSIVE lock until it commits; one day per call bounds that wait."""
+EXPIRED_SIZES = """
+select pg_total_relation_size(format('public.%I', partition_name)::regclass) as bytes
+  from _heartbeat_partition_ranges()
+ where not is_default and upper_bound <= now() - make_interval(days => $1)
+ order by upper_bound
+"""
+
+
+async def test_a_call_drops_at_most_its_megabytes_of_days_and_commits_them(pg_dsn, sql, db):
+    """A drop holds heartbeats' ACCESS EXCLUSIVE lock until its transaction has freed the files, so a call
+    frees a bounded size of days (the oldest whatever its size), and the job calls again for the rest."""
     await add_agent(sql, agent_id=AGENT)
     await maintain_heartbeat_partitions(db, retention_days=20, days_ahead=1)
-    await _beats_per_day(sql, range(11, 20), per_day=2)
-    expired = "select count(*) from _heartbeat_partition_ranges() where not is_default and upper_bound <= $1"
-    cutoff = await sql.fetchval("select now() - interval '10 days'")
-    whole_days = await sql.fetchval(expired, cutoff)
-    assert whole_days >= 9
+    await _beats_per_day(sql, range(11, 20), per_day=6000)  # about 1 MB a day with its indexes
+    sizes = [row["bytes"] for row in await sql.fetch(EXPIRED_SIZES, 10)]
+    assert len(sizes) >= 9 and max(sizes) > 1048576, sizes
+    # What a 2 MB bound lets each call drop, worked out from the sizes: greedily, oldest first, at least one.
+    expected: list[int] = []
+    room = 0
+    for size in sizes:
+        if expected and room + size <= 2 * 1048576:
+            expected[-1] += 1
+            room += size
+        else:
+            expected.append(1)
+            room = size
 
-    first = await maintain_heartbeat_partitions(db, retention_days=10, days_ahead=1)
-    assert (first.dropped, first.left_to_drop) == (1, whole_days - 1)
-    # Committed already: another connection sees the day gone, and writes a beat without waiting.
+    calls = [await maintain_heartbeat_partitions(db, retention_days=10, days_ahead=1, drop_megabytes=2)]
+    # Committed as the call returned: another connection sees those days gone, and writes a beat at once.
     other = await asyncpg.connect(pg_dsn)
     try:
         await other.execute("set lock_timeout = '1s'")
-        assert await other.fetchval(expired, cutoff) == whole_days - 1
+        assert len(await other.fetch(EXPIRED_SIZES, 10)) == len(sizes) - calls[0].dropped
         await other.fetchrow("select * from record_heartbeat($1::uuid, '{}'::jsonb)", AGENT)
     finally:
         await other.close()
+    while calls[-1].left_to_drop:
+        calls.append(await maintain_heartbeat_partitions(db, retention_days=10, days_ahead=1, drop_megabytes=2))
+    assert [c.dropped for c in calls] == expected and 1 < len(expected) < len(sizes)
+    assert [c.left_to_drop for c in calls] == [len(sizes) - sum(expected[: i + 1]) for i in range(len(expected))]
+    assert await sql.fetch(EXPIRED_SIZES, 10) == []
+    # The default bound (1 GB) takes days this small all at once.
+    await _beats_per_day(sql, range(5, 8), per_day=10)
+    small = len(await sql.fetch(EXPIRED_SIZES, 4))
+    done = await maintain_heartbeat_partitions(db, retention_days=4, days_ahead=1)
+    assert (done.dropped, done.left_to_drop, done.busy) == (small, 0, False) and small >= 5
 
 
-async def test_a_budget_spent_among_whole_days_leaves_their_rows_for_the_next_run(make_settings, sql, db):
+async def test_a_budget_spent_among_whole_days_leaves_their_rows_for_the_next_run(make_settings, sql, db, monkeypatch):
     """Rows of a day still to be dropped are never deleted one by one: the next run drops the day."""
+    monkeypatch.setattr(cleanup_heartbeats, "DROP_MEGABYTES", 0)  # a day per call, as with gigabyte days
     await add_agent(sql, agent_id=AGENT)
     await maintain_heartbeat_partitions(db, retention_days=20, days_ahead=1)
     await _beats_per_day(sql, range(0, 21), per_day=3)
@@ -193,10 +221,12 @@ async def test_upkeep_runs_as_service_role_through_each_adapter(pg_dsn, settings
         )
         assert owner == await sql.fetchval("select current_user")  # the migration's role, not service_role
         assert first.busy is False
-        # One day per call, oldest first, each committed as its call returns, until none is left.
-        calls = [await maintain_heartbeat_partitions(database, retention_days=30, days_ahead=3)]
+        # With no room for a second day, one day per call, oldest first, until none is left.
+        calls = [await maintain_heartbeat_partitions(database, retention_days=30, days_ahead=3, drop_megabytes=0)]
         while calls[-1].left_to_drop:
-            calls.append(await maintain_heartbeat_partitions(database, retention_days=30, days_ahead=3))
+            calls.append(
+                await maintain_heartbeat_partitions(database, retention_days=30, days_ahead=3, drop_megabytes=0)
+            )
         assert len(calls) >= 10 and all((c.dropped, c.created, c.busy) == (1, 0, False) for c in calls)
         assert [c.left_to_drop for c in calls] == list(range(len(calls) - 1, -1, -1))
         assert await sql.fetchval(f"select to_regclass('public.{old}')") is None
@@ -236,9 +266,7 @@ async def test_a_table_held_by_a_long_query_is_reported_busy_and_left_for_the_ne
     finally:
         await reader.close()
     done = await maintain_heartbeat_partitions(db, retention_days=10, days_ahead=1)
-    assert (done.busy, done.dropped) == (False, 1) and done.left_to_drop is not None and done.left_to_drop >= 4
-    while done.left_to_drop:
-        done = await maintain_heartbeat_partitions(db, retention_days=10, days_ahead=1)
+    assert (done.busy, done.left_to_drop) == (False, 0) and done.dropped >= 5
     assert await sql.fetchval(f"select to_regclass('public.{old}')") is None
 
 
@@ -259,6 +287,8 @@ async def test_upkeep_refuses_nonsense_arguments(sql):
         await sql.fetch("select * from heartbeat_partitions(0, 7)")
     with pytest.raises(asyncpg.InvalidParameterValueError, match="days ahead"):
         await sql.fetch("select * from heartbeat_partitions(30, 400)")
+    with pytest.raises(asyncpg.InvalidParameterValueError, match="megabytes"):
+        await sql.fetch("select * from heartbeat_partitions(30, 7, -1)")
 
 
 @pytest.fixture

@@ -2,8 +2,8 @@
 
 Heartbeats are partitioned by day (DESIGN.md Scale). Each run first calls the
 partition upkeep: whole days past retention are dropped (a catalog change, no
-dead rows for vacuum), one per call and so one per transaction, and partitions
-are made ahead for the days to come.
+dead rows for vacuum), about a gigabyte of them per call and so per
+transaction, and partitions are made ahead for the days to come.
 What is left past the cutoff (the day that straddles it, and rows that landed
 in the default partition) is deleted in batches sized by time and bounded by
 the run's budget (lib/jobs/batches.py, shared with prune-history).
@@ -24,6 +24,9 @@ MAX_LIMIT = 10_000_000
 # Partitions made ahead of today. The job runs daily (vercel.json); a week
 # ahead leaves room for missed runs before beats would land in the default.
 DAYS_AHEAD = 7
+# How much one upkeep call may drop (and so free while heartbeats wait); None
+# is the function's own bound, a gigabyte (repeatable/heartbeat_partitions.sql).
+DROP_MEGABYTES: int | None = None
 
 
 async def cleanup_heartbeats(ctx: JobContext) -> JobResult:
@@ -67,13 +70,13 @@ async def cleanup_heartbeats(ctx: JobContext) -> JobResult:
 async def drop_expired_partitions(ctx: JobContext, retention: int) -> PartitionUpkeep:
     """Call the upkeep until no whole day is past retention, the table is busy, or the budget ends.
 
-    Each call drops one day in its own transaction, so a heartbeat waits for
-    one day's drop at most, never for a backlog's. The first call runs whatever
-    the budget says: it also makes the partitions ahead.
+    Each call drops at most about a gigabyte of days in one transaction, so a
+    heartbeat waits for that much to be freed, never for a whole backlog. The
+    first call runs whatever the budget says: it also makes the partitions ahead.
     """
-    total = await maintain_heartbeat_partitions(ctx.db, retention_days=retention, days_ahead=DAYS_AHEAD)
+    total = await _upkeep(ctx, retention)
     while total.left_to_drop and not total.busy and not ctx.deadline.expired():
-        upkeep = await maintain_heartbeat_partitions(ctx.db, retention_days=retention, days_ahead=DAYS_AHEAD)
+        upkeep = await _upkeep(ctx, retention)
         total = PartitionUpkeep(
             created=total.created + upkeep.created,
             dropped=total.dropped + upkeep.dropped,
@@ -82,6 +85,12 @@ async def drop_expired_partitions(ctx: JobContext, retention: int) -> PartitionU
             left_to_drop=upkeep.left_to_drop,
         )
     return total
+
+
+async def _upkeep(ctx: JobContext, retention: int) -> PartitionUpkeep:
+    return await maintain_heartbeat_partitions(
+        ctx.db, retention_days=retention, days_ahead=DAYS_AHEAD, drop_megabytes=DROP_MEGABYTES
+    )
 
 
 JOB = Job(

@@ -31,13 +31,18 @@ as $$
 $$;
 
 -- The partition upkeep cleanup-heartbeats runs before its batches:
--- - drops the oldest daily partition (or heartbeats_legacy) whose whole range
---   is older than the retention cutoff: one catalog change instead of a
---   DELETE of its rows. One per call, and left_to_drop says how many more are
---   expired: a drop holds heartbeats' ACCESS EXCLUSIVE lock until it commits,
---   file truncation included (tens of milliseconds per day of a million
---   beats, docs/heartbeats.md), so record_heartbeat waits for one day's drop,
---   not for a backlog's (cleanup-heartbeats calls again while any are left);
+-- - drops the daily partitions (and heartbeats_legacy) whose whole range is
+--   older than the retention cutoff, oldest first: one catalog change instead
+--   of a DELETE of their rows. A drop holds heartbeats' ACCESS EXCLUSIVE lock
+--   until its transaction commits, and the commit frees the partition's files
+--   (the time that takes grows with their size, docs/heartbeats.md), so
+--   record_heartbeat waits for every drop of the call. So one call drops days
+--   of at most p_drop_megabytes together (the oldest one whatever its size),
+--   and left_to_drop says how many expired days it left for the next call:
+--   cleanup-heartbeats calls again while any are left. A bound by size, not
+--   by count, because the wait grows with the bytes freed; and a call per
+--   day would cost a backlog a commit per day (on a disk with online discard,
+--   tens of milliseconds each);
 -- - makes a partition for every UTC day from the cutoff's day to p_days_ahead
 --   days after today that no partition covers yet, so record_heartbeat writes
 --   into today's partition. A day whose rows already sit in the default
@@ -55,7 +60,7 @@ $$;
 -- dropping partitions is DDL that only the tables' owner (the role migrate
 -- runs as) may do, and Supabase's service_role does not own them. So it runs
 -- as its owner, with an empty search_path and every name qualified, takes
--- nothing but two integers, and is executable by service_role alone. A new
+-- nothing but three integers, and is executable by service_role alone. A new
 -- partition gets the rules grants.sql gives every table: row level security,
 -- the service_role policy, and no privilege for anon or authenticated.
 --
@@ -63,18 +68,15 @@ $$;
 -- heartbeats, which queues behind any long query on it and then holds every
 -- record_heartbeat up behind itself; lock_timeout keeps that wait short, and
 -- a busy table is reported (busy = true, nothing changed) for the next run.
-do $$
-begin
-  -- Only the older shape (no left_to_drop): re-applying this file keeps the function.
-  if exists (select 1 from pg_catalog.pg_proc p
-              where p.oid = to_regprocedure('public.heartbeat_partitions(integer, integer)')
-                and not ('left_to_drop' = any (p.proargnames))) then
-    drop function public.heartbeat_partitions(integer, integer);
-  end if;
-end
-$$;
 
-create or replace function public.heartbeat_partitions(p_retention_days integer, p_days_ahead integer default 7)
+-- The earlier shape: two arguments, and no left_to_drop.
+drop function if exists public.heartbeat_partitions(integer, integer);
+
+create or replace function public.heartbeat_partitions(
+  p_retention_days integer,
+  p_days_ahead integer default 7,
+  p_drop_megabytes integer default 1024
+)
 returns table (created integer, dropped integer, dropped_rows_estimate bigint, busy boolean, left_to_drop integer)
 language plpgsql
 volatile
@@ -93,6 +95,7 @@ declare
   v_dropped integer := 0;
   v_rows    bigint := 0;
   v_left    integer := 0;
+  v_bytes   bigint := 0;
 begin
   if p_retention_days < 1 then
     raise exception 'heartbeat_partitions: retention must be at least 1 day, got %', p_retention_days
@@ -102,6 +105,10 @@ begin
     raise exception 'heartbeat_partitions: days ahead must be between 0 and 31, got %', p_days_ahead
       using errcode = '22023';
   end if;
+  if p_drop_megabytes is null or p_drop_megabytes < 0 then
+    raise exception 'heartbeat_partitions: megabytes to drop per call must be 0 or more, got %', p_drop_megabytes
+      using errcode = '22023';
+  end if;
   -- No retention (migrate's call): drop nothing, make today's partition and those ahead.
   v_cutoff := coalesce(public._heartbeats_expire_before(p_retention_days), v_today);
   -- Two upkeeps at once would race to make the same partition.
@@ -109,19 +116,22 @@ begin
 
   begin
     for v_part in
-      select r.partition_name, c.reltuples, count(*) over () - 1 as after_this
+      select r.partition_name, c.reltuples, pg_catalog.pg_total_relation_size(c.oid) as bytes,
+             count(*) over () as expired
         from public._heartbeat_partition_ranges() r
         join pg_catalog.pg_class c on c.relname = r.partition_name and c.relnamespace = 'public'::regnamespace
        where p_retention_days is not null and not r.is_default and r.upper_bound <= v_cutoff
        order by r.upper_bound
-       limit 1
     loop
+      v_left := v_part.expired - v_dropped;
+      exit when v_dropped > 0 and v_bytes + v_part.bytes > p_drop_megabytes::bigint * 1048576;
       execute format('drop table public.%I', v_part.partition_name);
-      v_dropped := 1;
-      v_left := v_part.after_this;
+      v_dropped := v_dropped + 1;
+      v_left := v_left - 1;
+      v_bytes := v_bytes + v_part.bytes;
       -- The planner's count (kept by autovacuum), not a count(*) that would
       -- read the whole partition the drop saves reading; -1 is "never counted".
-      v_rows := greatest(v_part.reltuples, 0)::bigint;
+      v_rows := v_rows + greatest(v_part.reltuples, 0)::bigint;
     end loop;
 
     -- The days no partition covers, found in one pass over the catalog (not
@@ -163,5 +173,5 @@ $$;
 
 -- Stated here as well as in grants.sql, which runs after this file in the same
 -- transaction: a security definer function must never be callable by others.
-revoke execute on function public.heartbeat_partitions(integer, integer) from public, anon, authenticated;
-grant execute on function public.heartbeat_partitions(integer, integer) to service_role;
+revoke execute on function public.heartbeat_partitions(integer, integer, integer) from public, anon, authenticated;
+grant execute on function public.heartbeat_partitions(integer, integer, integer) to service_role;

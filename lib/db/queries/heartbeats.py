@@ -27,9 +27,13 @@ class PartitionUpkeep:
     left_to_drop: int | None
 
 
-async def maintain_heartbeat_partitions(db: Database, *, retention_days: int, days_ahead: int) -> PartitionUpkeep:
-    """Drop the oldest daily partition wholly past retention and make those up to `days_ahead` days ahead."""
-    rows = await db.call("heartbeat_partitions", p_retention_days=retention_days, p_days_ahead=days_ahead)
+async def maintain_heartbeat_partitions(
+    db: Database, *, retention_days: int, days_ahead: int, drop_megabytes: int | None = None
+) -> PartitionUpkeep:
+    """Drop daily partitions wholly past retention, oldest first and at most `drop_megabytes` of them (the
+    function's default, 1 GB, when None), and make those up to `days_ahead` days ahead."""
+    bound = {} if drop_megabytes is None else {"p_drop_megabytes": drop_megabytes}
+    rows = await db.call("heartbeat_partitions", p_retention_days=retention_days, p_days_ahead=days_ahead, **bound)
     row = first(rows, "heartbeat_partitions")
     left = row["left_to_drop"]
     return PartitionUpkeep(
