@@ -40,9 +40,9 @@ $$;
 --   of at most p_drop_megabytes together (the oldest one whatever its size),
 --   and left_to_drop says how many expired days it left for the next call:
 --   cleanup-heartbeats calls again while any are left. A bound by size, not
---   by count, because the wait grows with the bytes freed; and a call per
---   day would cost a backlog a commit per day (on a disk with online discard,
---   tens of milliseconds each);
+--   by count, because the wait grows with the bytes freed; days are grouped
+--   up to it so that a backlog of small days takes few calls (each an HTTP
+--   round trip through Supabase's API);
 -- - makes a partition for every UTC day from the cutoff's day to p_days_ahead
 --   days after today that no partition covers yet, so record_heartbeat writes
 --   into today's partition. A day whose rows already sit in the default
