@@ -1308,11 +1308,10 @@ begin
        where p_retention_days is not null and not r.is_default and r.upper_bound <= v_cutoff
        order by r.upper_bound
     loop
-      v_left := v_part.expired - v_dropped;
       exit when v_dropped > 0 and v_bytes + v_part.bytes > p_drop_megabytes::bigint * 1048576;
       execute format('drop table public.%I', v_part.partition_name);
       v_dropped := v_dropped + 1;
-      v_left := v_left - 1;
+      v_left := v_part.expired - v_dropped;
       v_bytes := v_bytes + v_part.bytes;
       -- The planner's count (kept by autovacuum), not a count(*) that would
       -- read the whole partition the drop saves reading; -1 is "never counted".
